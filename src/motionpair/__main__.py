@@ -1,0 +1,3 @@
+from motionpair.cli import main
+
+main()

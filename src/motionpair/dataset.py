@@ -1,0 +1,268 @@
+"""Build a dataset: scan → per-pair work (parallel, cached) → splits → manifest → publish.
+
+Everything written inside the dataset folder is a function of the inputs and
+the config; wall-clock time, host and cache statistics go to ``build.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair import __version__, audio, motion
+from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
+from motionpair.cache import default_cache_dir
+from motionpair.config import SCHEMA_VERSION, BuildConfig
+from motionpair.pipeline import AUDIO_ARRAYS, MOTION_ARRAYS, PairResult, process_pair
+from motionpair.publish import publish, recover, staging_dir
+from motionpair.sources import Inventory, scan, tang2018
+from motionpair.splits import assign_splits
+from motionpair.types import PairSpec, Problem, WindowRow
+
+ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS}
+
+
+class BuildError(RuntimeError):
+    """A build that must not publish (nothing to pair, or ``--strict`` with problems)."""
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    inventory: Inventory
+    rows: list[WindowRow]
+    problems: list[Problem]
+    split_info: dict[str, Any]
+    timings_s: dict[str, float]
+    cache: dict[str, int]
+
+
+def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
+    try:
+        return process_pair(spec, cfg, out, cache)
+    except (ValueError, OSError) as exc:  # bad input: report it, keep the other pairs going
+        return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
+                       reason=str(exc))
+
+
+def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: int,
+              cache_dir: Path | None, on_done=None) -> list[PairResult | Problem]:
+    """Process every pair, in parallel when ``workers > 1``; results in ``specs`` order."""
+    cache = str(cache_dir) if cache_dir else None
+    results: list[PairResult | Problem | None] = [None] * len(specs)
+    if workers <= 1 or len(specs) <= 1:
+        for i, spec in enumerate(specs):
+            results[i] = _run_pair(spec, cfg, str(out), cache)
+            if on_done:
+                on_done(spec)
+        return results  # type: ignore[return-value]
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(_run_pair, s, cfg, str(out), cache): i for i, s in enumerate(specs)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if on_done:
+                on_done(specs[futures[fut]])
+    return results  # type: ignore[return-value]
+
+
+def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
+          workers: int | None = None, cache_dir: Path | None | bool = True,
+          strict: bool = False, progress=None) -> BuildSummary:
+    """Build the dataset at ``out``. Raises :class:`BuildError` when nothing can be published."""
+    cfg.validate()
+    out = Path(out).resolve()
+    _refuse_inside_inputs(out, paths)
+    t0 = time.perf_counter()
+    recover(out)
+    inv = scan(paths)
+    t_scan = time.perf_counter()
+    if strict and inv.problems:
+        raise BuildError(_problem_text("--strict: input problems", inv.problems))
+    if not inv.pairs:
+        raise BuildError(_problem_text("nothing to pair", inv.problems))
+    cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
+    workers = workers or os.cpu_count() or 1
+    staged = staging_dir(out)
+    try:
+        outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
+                             on_done=progress)
+        results = [r for r in outcomes if isinstance(r, PairResult)]
+        problems = list(inv.problems) + [r for r in outcomes if isinstance(r, Problem)]
+        if strict and len(problems) > len(inv.problems):
+            raise BuildError(_problem_text("--strict: pairing problems", problems))
+        rows, split_info = _assign(results, cfg)
+        if not rows:
+            raise BuildError(_problem_text("no window could be cut", problems))
+        t_pairs = time.perf_counter()
+        _write_dataset(staged, inv, results, rows, problems, split_info, cfg)
+        cache_stats = {k: sum(r.cache.get(k, 0) for r in results) for k in ("hits", "misses")}
+        timings = {"scan_s": t_scan - t0, "pairs_s": t_pairs - t_scan,
+                   "write_s": time.perf_counter() - t_pairs}
+        timings["total_s"] = time.perf_counter() - t0
+        _write_json(staged / "build.json", {
+            "note": "run facts: not part of the reproducible data",
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": platform.node(), "python": platform.python_version(), "workers": workers,
+            "cache_dir": str(cache) if cache else None, "cache": cache_stats,
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
+            "input_paths": [str(Path(p).resolve()) for p in paths],
+        })
+        publish(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
+                        split_info=split_info, timings_s=timings, cache=cache_stats)
+
+
+def _refuse_inside_inputs(out: Path, paths: list[str | Path]) -> None:
+    for p in paths:
+        root = Path(p).resolve()
+        if out == root or root in out.parents:
+            raise BuildError(f"--out {out} lies inside input {root}: motionpair never writes "
+                             "into input folders")
+
+
+def _problem_text(head: str, problems: list[Problem]) -> str:
+    lines = [f"{head}: {len(problems)} problem(s)"] + [f"  - {p.reason}" for p in problems]
+    return "\n".join(lines)
+
+
+def _assign(results: list[PairResult], cfg: BuildConfig) -> tuple[list[WindowRow], dict]:
+    groups = sorted({r.rows[0].session for r in results if r.rows})
+    split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
+    rows = []
+    for res in sorted(results, key=lambda r: r.pair_id):
+        for row in res.rows:
+            row.split = split_of[row.session]
+            rows.append(row)
+    info["sessions"] = {s: sorted(g for g in groups if split_of[g] == s)
+                        for s in ("train", "val", "test")}
+    info["windows"] = dict(sorted(Counter(r.split for r in rows).items()))
+    return rows, info
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+
+
+def write_manifest(dirpath: Path, rows: list[WindowRow]) -> None:
+    """``manifest.jsonl`` (one object per line) and ``manifest.parquet`` with the same rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dicts = [r.to_dict() for r in rows]
+    with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
+        for d in dicts:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    table = pa.Table.from_pylist(dicts)
+    pq.write_table(table, dirpath / "manifest.parquet", compression="zstd")
+
+
+def _library_versions() -> dict[str, str]:
+    import librosa
+    import pyarrow
+    import scipy
+    import soundfile
+
+    return {"motionpair": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "librosa": librosa.__version__, "soundfile": soundfile.__version__,
+            "libsndfile": soundfile.__libsndfile_version__, "pyarrow": pyarrow.__version__}
+
+
+def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
+                   rows: list[WindowRow], problems: list[Problem], split_info: dict,
+                   cfg: BuildConfig) -> None:
+    from motionpair.preview import choose_sample, draw_window, sample_summary
+
+    write_manifest(staged, rows)
+    inv_dict = inv.to_dict()
+    inv_dict["problems"] = [p.to_dict() for p in problems]
+    _write_json(staged / "inventory.json", inv_dict)
+    _write_json(staged / "dataset.json", dataset_record(inv, results, rows, problems,
+                                                        split_info, cfg))
+    sample = choose_sample(rows)
+    (staged / "preview").mkdir(exist_ok=True)
+    draw_window(staged, sample.id, staged / "preview" / "sample.png")
+    _write_json(staged / "sample.json", sample_summary(staged, sample))
+
+
+def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowRow],
+                   problems: list[Problem], split_info: dict, cfg: BuildConfig) -> dict:
+    """The content of ``dataset.json``."""
+    a_params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
+                                    n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
+    used = sorted({a for r in rows for a in r.assumptions})
+    facts = [r.facts for r in sorted(results, key=lambda r: r.pair_id)]
+    dropped = Counter()
+    for f in facts:
+        dropped.update(f["dropped"])
+    by_style: dict[str, list[float]] = {}
+    for f in facts:
+        if f["median_speed"] is not None:
+            by_style.setdefault(f["style"], []).append(f["median_speed"])
+    edges = Counter(json.dumps(f["edges"]) for f in facts if f.get("edges"))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "config": cfg.resolved(),
+        "config_sha256": cfg.sha256(),
+        "inputs": sorted((i.to_dict() for p in inv.pairs for i in p.inputs),
+                         key=lambda d: (d["root"], d["path"])),
+        "audio": {"params": a_params, "arrays": audio.feature_specs(a_params)},
+        "motion": {
+            "params": motion.motion_params(max_gap_s=cfg.max_gap_s, kin_sigma_s=cfg.kin_sigma_s,
+                                           kin_order=cfg.kin_order),
+            "arrays": motion_specs(),
+            "skeleton": {
+                "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"], "units": "cm",
+                "joint_names": None, "mirror_permutation": None,
+                "edges": json.loads(edges.most_common(1)[0][0]) if edges else None,
+                "edges_method": "inferred: minimum spanning tree over the coefficient of "
+                                "variation of joint-pair distances (tang2018 publishes none)",
+            },
+        },
+        "windows": {"window_s": cfg.window_s, "hop_s": cfg.hop_s,
+                    "n_frames": cfg.window_frames, "hop_frames": cfg.hop_frames,
+                    "grid": "windows start at track frames 0, hop, 2*hop, ...; kept only when "
+                            "audio and pose cover every frame"},
+        "assumptions": {a: ASSUMPTION_TEXT.get(a, "") for a in used},
+        "splits": split_info,
+        "counts": {"pairs": len(results), "windows": len(rows),
+                   "windows_by_split": split_info["windows"],
+                   "dropped_by_reason": dict(sorted(dropped.items())),
+                   "problems": len(problems)},
+        "median_speed_by_style": {s: round(float(np.median(v)), 3)
+                                  for s, v in sorted(by_style.items())},
+        "pairs": facts,
+        "libraries": _library_versions(),
+    }
+
+
+def motion_specs() -> dict[str, dict[str, Any]]:
+    return {
+        "pose": {"shape": ["T", "J", "D"], "dtype": "float32",
+                 "meaning": "absolute joint positions (zeros where pose_valid is false)"},
+        "pose_valid": {"shape": ["T"], "dtype": "bool", "meaning": "pose validity mask"},
+        "velocity": {"shape": ["T", "J", "D"], "dtype": "float32", "meaning": "units/s"},
+        "acceleration": {"shape": ["T", "J", "D"], "dtype": "float32", "meaning": "units/s^2"},
+        "speed": {"shape": ["T"], "dtype": "float32", "meaning": "mean joint speed, units/s"},
+        "kin_beat": {"shape": ["T"], "dtype": "uint8",
+                     "meaning": "kinematic beat one-hot (local minima of smoothed speed)"},
+    }
+
+
+ARRAY_NAMES = AUDIO_ARRAYS + MOTION_ARRAYS

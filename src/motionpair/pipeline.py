@@ -1,0 +1,172 @@
+"""Per-pair work: features → clock map → motion grid → windows → one shard.
+
+``process_pair`` is a top-level function of picklable arguments so the
+builder can run it in worker processes; its result depends only on its inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair import audio, motion
+from motionpair.align import clock_for
+from motionpair.cache import Cache, cache_key
+from motionpair.config import BuildConfig
+from motionpair.timebase import frames_to_time, n_frames_covering
+from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
+from motionpair.windows import cut_windows
+
+AUDIO_ARRAYS = ("mel", "baseline35", "onset_env", "music_beat", "onset_peak")
+MOTION_ARRAYS = ("pose", "pose_valid", "velocity", "acceleration", "speed", "kin_beat")
+
+
+@dataclass
+class PairResult:
+    pair_id: str
+    shard: str
+    rows: list[WindowRow]
+    dropped: dict[str, int]
+    facts: dict[str, Any]
+    cache: dict[str, int] = field(default_factory=dict)
+
+
+def source_module(spec: PairSpec):
+    """The sources module that reads ``spec`` (each provides load_pose, assumptions_for)."""
+    from motionpair import sources
+
+    return sources.module_for(spec.source)
+
+
+def shard_name(spec: PairSpec) -> str:
+    """A filesystem-safe, unique folder name for the pair's shard."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.pair_id.replace("/", "__"))
+    return f"shards/{safe}"
+
+
+def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache) -> AudioFeatures:
+    """Per-track features, from the cache when the audio bytes and recipe are unchanged."""
+    params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
+                                  n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
+    key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256})
+    hit = cache.get("audio", key)
+    if hit is not None:
+        arrays, meta = hit
+        beats = arrays.pop("beat_times_s")
+        return AudioFeatures(track_id=spec.track.track_id, sr_hz=cfg.sr_hz, hop=cfg.hop,
+                             duration_s=meta["duration_s"], arrays=arrays, beat_times_s=beats,
+                             tempo_bpm=meta["tempo_bpm"], params=meta["params"])
+    y, native_sr = audio.decode_audio(spec.track.path)
+    feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
+                                   sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
+                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
+    cache.put("audio", key, {**feats.arrays, "beat_times_s": feats.beat_times_s},
+              {"duration_s": feats.duration_s, "tempo_bpm": feats.tempo_bpm,
+               "params": feats.params})
+    return feats
+
+
+def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache) -> MotionGrid:
+    """The pair's motion on the track grid, from the cache when nothing it depends on changed."""
+    params = motion.motion_params(max_gap_s=cfg.max_gap_s, kin_sigma_s=cfg.kin_sigma_s,
+                                  kin_order=cfg.kin_order)
+    key = cache_key("motion", {
+        "params": params, "fps": str(cfg.fps_exact),
+        "clock": {**clock.to_dict(), "anchors": [list(a) for a in clock.anchors],
+                  "scale": clock.scale, "offset_s": clock.offset_s},
+        "inputs": sorted(i.sha256 for i in spec.inputs if i.sha256 != spec.track.sha256),
+    })
+    hit = cache.get("motion", key)
+    if hit is not None:
+        arrays, meta = hit
+        valid = arrays.pop("valid")
+        return MotionGrid(first_frame=meta["first_frame"], fps=cfg.fps_exact, valid=valid,
+                          params=meta["params"], **arrays)
+    pose = source_module(spec).load_pose(spec)
+    grid = motion.to_grid(pose, clock, cfg.fps_exact, max_gap_s=cfg.max_gap_s,
+                          kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+    cache.put("motion", key, {k: getattr(grid, k) for k in
+                              ("pose", "valid", "velocity", "acceleration", "speed", "kin_beat")},
+              {"first_frame": grid.first_frame, "params": grid.params})
+    return grid
+
+
+def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
+                 cache_root: str | None) -> PairResult:
+    """Everything for one pair; writes ``out_dir/<shard>/*.npy`` and returns its rows."""
+    cache = Cache(Path(cache_root) if cache_root else None)
+    feats = track_features(spec, cfg, cache)
+    clock = clock_for(spec, feats, kind=cfg.clock)
+    grid = motion_grid(spec, clock, cfg, cache)
+    fps = cfg.fps_exact
+    T = cfg.window_frames
+    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
+    cuts, dropped = cut_windows(n_audio_frames=n_audio, first_frame=grid.first_frame,
+                                valid=grid.valid, n_frames=T, hop_frames=cfg.hop_frames)
+    shard = shard_name(spec)
+    arrays = _window_arrays(feats, grid, [c.start_frame for c in cuts], T)
+    shard_dir = Path(out_dir) / shard
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    for name, arr in arrays.items():
+        np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    assumptions = source_module(spec).assumptions_for(clock)
+    rows = []
+    for r, cut in enumerate(cuts):
+        k = cut.start_frame
+        t0, t1 = frames_to_time(k, fps), frames_to_time(k + T, fps)
+        m0, m1 = (float(x) for x in clock.to_stream(np.array([t0, t1])))
+        rows.append(WindowRow(
+            id=f"{spec.pair_id}/f{k:06d}", split="", session=spec.session,
+            track=spec.track.track_id, source=spec.source, start_s=t0, end_s=t1,
+            motion_start_s=round(m0, 9), motion_end_s=round(m1, 9), fps=float(fps),
+            n_frames=T, start_frame=k, shard=shard, row=r, pose_coverage=cut.pose_coverage,
+            clock_map=clock.kind, assumptions=assumptions, style=spec.style,
+            mean_speed=round(float(arrays["speed"][r].mean()), 6),
+            n_music_beats=int(arrays["music_beat"][r].sum()),
+            n_kin_beats=int(arrays["kin_beat"][r].sum())))
+    valid_speed = grid.speed[grid.valid]
+    facts = {
+        "pair_id": spec.pair_id, "session": spec.session, "source": spec.source,
+        "style": spec.style, "track": spec.track.track_id, "shard": shard,
+        "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
+        "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
+        "clock_map": {**clock.to_dict()},
+        "motion_first_frame": grid.first_frame, "motion_frames": int(len(grid.valid)),
+        "motion_track_span_s": [float(frames_to_time(grid.first_frame, fps)),
+                                float(frames_to_time(grid.first_frame + len(grid.valid), fps))],
+        "median_speed": round(float(np.median(valid_speed)), 4) if len(valid_speed) else None,
+        "windows": len(rows), "dropped": dict(sorted(dropped.items())),
+        "assumptions": assumptions, "n_joints": int(grid.pose.shape[1]),
+        "dims": int(grid.pose.shape[2]),
+        "edges": motion.infer_edges(grid.pose[grid.valid]) if grid.valid.sum() > 2 else None,
+    }
+    return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
+                      dropped=dict(sorted(Counter(dropped).items())), facts=facts,
+                      cache={"hits": cache.hits, "misses": cache.misses})
+
+
+def _window_arrays(feats: AudioFeatures, grid: MotionGrid, starts: list[int],
+                   T: int) -> dict[str, np.ndarray]:
+    """Stack every array over the kept windows: first axis = window row, second = frame."""
+    out: dict[str, np.ndarray] = {}
+    for name in AUDIO_ARRAYS:
+        a = feats.arrays[name]
+        out[name] = _stack(a, starts, T, offset=0)
+    motion_arrays = {"pose": grid.pose, "pose_valid": grid.valid, "velocity": grid.velocity,
+                     "acceleration": grid.acceleration, "speed": grid.speed,
+                     "kin_beat": grid.kin_beat}
+    for name in MOTION_ARRAYS:
+        out[name] = _stack(motion_arrays[name], starts, T, offset=grid.first_frame)
+    return out
+
+
+def _stack(a: np.ndarray, starts: list[int], T: int, *, offset: int) -> np.ndarray:
+    if not starts:
+        return np.zeros((0, T, *a.shape[1:]), dtype=a.dtype)
+    idx = np.asarray(starts, dtype=np.int64)[:, None] - offset + np.arange(T)[None, :]
+    return np.ascontiguousarray(a[idx])

@@ -1,0 +1,104 @@
+"""Pictures and human-readable summaries of one paired window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.store import find_row, load_window, read_dataset_json, read_manifest
+from motionpair.types import WindowRow
+
+
+def choose_sample(rows: list[WindowRow]) -> WindowRow:
+    """A deterministic, representative window: the middle row of the first train session."""
+    train = [r for r in rows if r.split == "train"] or rows
+    first = [r for r in train if r.session == train[0].session]
+    return first[len(first) // 2]
+
+
+def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | Path) -> Path:
+    """Mel + music beats, onset envelope, mean joint speed + kinematic beats, pose strip."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_manifest(dataset_dir)
+    row = find_row(rows, window_id) if window_id else choose_sample(rows)
+    meta = read_dataset_json(dataset_dir)
+    w = load_window(dataset_dir, row)
+    T = row.n_frames
+    t = row.start_s + np.arange(T) / row.fps
+    beats = t[w["music_beat"] > 0]
+    kin = t[w["kin_beat"] > 0]
+    fig, axes = plt.subplots(4, 1, figsize=(11, 9), height_ratios=[3, 1.2, 1.5, 2.4],
+                             constrained_layout=True)
+    ax = axes[0]
+    ax.imshow(w["mel"].T, origin="lower", aspect="auto", cmap="magma",
+              extent=(row.start_s, row.end_s, 0, w["mel"].shape[1]))
+    ax.vlines(beats, 0, w["mel"].shape[1], colors="cyan", linewidth=1, label="music beats")
+    ax.set_ylabel("mel band")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"{row.id}  [{row.split}]  track {row.start_s:.2f}–{row.end_s:.2f} s  "
+                 f"motion clock {row.motion_start_s:.2f}–{row.motion_end_s:.2f} s  "
+                 f"clock map: {row.clock_map}", fontsize=9)
+    axes[1].plot(t, w["onset_env"], color="tab:orange", linewidth=1)
+    axes[1].vlines(beats, 0, float(w["onset_env"].max() or 1), colors="tab:blue", linewidth=0.8)
+    axes[1].set_ylabel("onset env")
+    axes[2].plot(t, w["speed"], color="tab:green", linewidth=1.2, label="mean joint speed")
+    axes[2].plot(kin, w["speed"][w["kin_beat"] > 0], "v", color="k", label="kinematic beats")
+    axes[2].vlines(beats, 0, float(w["speed"].max() or 1), colors="tab:blue", linewidth=0.6,
+                   alpha=0.6, label="music beats")
+    axes[2].set_ylabel("speed (units/s)")
+    axes[2].legend(loc="upper right", fontsize=8, ncol=3)
+    for a in axes[:3]:
+        a.set_xlim(row.start_s, row.end_s)
+    axes[2].set_xlabel("track time (s)")
+    _pose_strip(axes[3], w["pose"], t, meta["motion"]["skeleton"].get("edges") or [])
+    fig.savefig(out_png, dpi=80)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) -> None:
+    """Front view (x right, y up) of ``n`` poses evenly spread across the window."""
+    idx = np.linspace(0, len(pose) - 1, n).round().astype(int)
+    span = 0.0
+    for p in pose[idx]:
+        span = max(span, float(np.ptp(p[:, 0])), float(np.ptp(p[:, 1])))
+    step = span * 1.2 or 1.0
+    for j, i in enumerate(idx):
+        p = pose[i]
+        x = p[:, 0] - p[:, 0].mean() + j * step
+        y = p[:, 1] if pose.shape[2] > 1 else np.zeros(len(p))
+        for a, b in edges:
+            ax.plot([x[a], x[b]], [y[a], y[b]], color="tab:purple", linewidth=1.5)
+        ax.plot(x, y, ".", color="k", markersize=3)
+        ax.text(j * step, float(y.min()) - 0.08 * step, f"{t[i]:.2f}s", ha="center", fontsize=7)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("poses across the window (front view, x–y)", fontsize=9)
+
+
+def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:
+    """One paired sample for a human: ids, times, shapes, first values, assumptions."""
+    w = load_window(dataset_dir, row)
+    meta = read_dataset_json(dataset_dir)
+    first = {
+        "baseline35[0,:5]": [round(float(v), 4) for v in w["baseline35"][0, :5]],
+        "mel[0,:5]": [round(float(v), 3) for v in w["mel"][0, :5]],
+        "pose[0,0]": [round(float(v), 3) for v in w["pose"][0, 0]],
+        "speed[:5]": [round(float(v), 3) for v in w["speed"][:5]],
+        "music_beat_frames": np.flatnonzero(w["music_beat"]).tolist(),
+        "kin_beat_frames": np.flatnonzero(w["kin_beat"]).tolist(),
+    }
+    return {
+        "window": row.to_dict(),
+        "shapes": {k: list(v.shape) for k, v in w.items()},
+        "dtypes": {k: str(v.dtype) for k, v in w.items()},
+        "first_values": first,
+        "assumptions": {a: meta["assumptions"].get(a, "") for a in row.assumptions},
+        "files": {k: f"{row.shard}/{k}.npy[{row.row}]" for k in w},
+    }

@@ -1,0 +1,97 @@
+"""Input discovery: each module here turns one input format into canonical types.
+
+``scan(paths)`` asks every source for the units it recognises below each path
+and returns an :class:`Inventory` of pairs, problems and per-unit facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from motionpair.sources import tang2018
+from motionpair.types import PairSpec, Problem
+
+#: What each source looks for, for "nothing found" messages.
+LOOKS_FOR = {
+    tang2018.NAME: "DANCE_<style>_<n>/ folders with audio.mp3, skeletons.json, config.json",
+}
+
+
+MODULES = {tang2018.NAME: tang2018}
+
+
+def module_for(source: str):
+    """The reader module of ``source``; ``KeyError`` names the unknown source."""
+    try:
+        return MODULES[source]
+    except KeyError:
+        raise KeyError(f"no reader for source {source!r}; known: {sorted(MODULES)}") from None
+
+
+@dataclass
+class Inventory:
+    roots: list[str]
+    pairs: list[PairSpec] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    units: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        n_ok = len(self.pairs)
+        sources = sorted({u["source"] for u in self.units})
+        return {
+            "roots": self.roots,
+            "looked_for": LOOKS_FOR,
+            "sources": [{"source": s, "units": sum(u["source"] == s for u in self.units)}
+                        for s in sources],
+            "pairs": [{"pair_id": p.pair_id, "session": p.session, "source": p.source,
+                       "track": p.track.track_id, "style": p.style,
+                       "inputs": [i.to_dict() for i in p.inputs]} for p in self.pairs],
+            "units": self.units,
+            "problems": [p.to_dict() for p in self.problems],
+            "totals": {
+                "units": len(self.units),
+                "paired": n_ok,
+                "incomplete": sum(p.kind == "incomplete" for p in self.problems),
+                "bad": sum(p.kind == "bad" for p in self.problems),
+                "audio_s": round(sum(u.get("audio_duration_s", 0.0) for u in self.units), 3),
+                "song_span_s": round(sum(u.get("song_span_s", 0.0) for u in self.units
+                                         if u.get("paired")), 3),
+            },
+        }
+
+
+def scan(paths: list[str | Path]) -> Inventory:
+    """Discover inputs under ``paths``; never raises for bad input, lists it instead."""
+    roots = [str(p) for p in paths]
+    inv = Inventory(roots=[Path(p).name or str(p) for p in roots])
+    seen: dict[str, str] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            inv.problems.append(Problem(path=str(raw), kind="incomplete",
+                                        reason=f"{raw}: path does not exist"))
+            continue
+        units = tang2018.find_units(path)
+        if not units:
+            inv.problems.append(Problem(
+                path=str(raw), kind="incomplete",
+                reason=f"{raw}: no recognised input; looked for " + "; ".join(
+                    f"{k}: {v}" for k, v in LOOKS_FOR.items())))
+        for root, folder in units:
+            spec, problems, facts = tang2018.scan_folder(root, folder)
+            facts = {"source": tang2018.NAME, **facts, "paired": spec is not None}
+            if spec is not None and spec.pair_id in seen:
+                problems = [Problem(path=facts["folder"], source=spec.source,
+                                    session=spec.session, kind="bad",
+                                    reason=f"{folder}: duplicate session id {spec.pair_id!r} "
+                                           f"(first seen at {seen[spec.pair_id]})")]
+                facts["paired"], spec = False, None
+            if spec is not None:
+                seen[spec.pair_id] = str(folder)
+                inv.pairs.append(spec)
+            inv.problems.extend(problems)
+            inv.units.append(facts)
+    inv.pairs.sort(key=lambda p: p.pair_id)
+    return inv

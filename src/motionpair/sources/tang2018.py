@@ -1,0 +1,196 @@
+"""Reader for the tang2018 layout (Tang, Jia & Mao, ACM MM 2018).
+
+Each ``DANCE_<style>_<n>/`` folder holds ``audio.mp3``, ``skeletons.json``
+(``{"length": T, "center": [[x,y,z]]*T, "skeletons": [[[x,y,z]]*23]*T}``;
+absolute position = skeleton + center) and ``config.json``
+(``{"start_position": S, "end_position": E}``: song frames at 25 fps where the
+dance starts and ends).
+
+The skeleton frames are beat-normalised, not a real-time clock, so the
+default clock map is the linear warp of the T frames onto song time
+S/25 … E/25 s (assumption :data:`LINEAR_WARP`).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from motionpair.sources.common import fingerprint, read_json, require_number
+from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+
+NAME = "tang2018"
+FOLDER_RE = re.compile(r"^DANCE_([A-Z])_(\d+)$")
+REQUIRED = ("audio.mp3", "skeletons.json", "config.json")
+STYLES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
+
+#: The song-frame rate of config.json, and the nominal skeleton frame rate.
+SONG_FPS = Fraction(25)
+NOMINAL_SKELETON_FPS = Fraction(25)
+N_JOINTS = 23
+
+LINEAR_WARP = "tang2018.linear_warp_start_end_song_frames_25fps"
+ASSUMPTIONS = {
+    LINEAR_WARP: (
+        "skeleton frame i (of T) is placed at song time S/25 + i*(E-S)/(25*T) s, "
+        "S and E being config.json start/end song frames at 25 fps; the skeleton "
+        "frames are beat-normalised, so their own 25 fps clock is not real time"
+    ),
+    "tang2018.skeleton_stream_clock_i_over_25": (
+        "the stream clock of a skeleton is frame index / 25 s (nominal, as published)"
+    ),
+    "tang2018.units_centimetres": "joint coordinates are taken to be centimetres, y up",
+    "audio.t0_first_decoded_sample": (
+        "track time 0 is the first sample libsndfile decodes from the MP3 "
+        "(encoder delay/padding not compensated)"
+    ),
+}
+ABSURD_COORD = 1e5  # 1 km in centimetres: nothing a dancer reaches
+
+
+def find_units(path: Path) -> list[tuple[Path, Path]]:
+    """``(root, folder)`` for each ``DANCE_*`` folder at or below ``path``, sorted."""
+    path = Path(path)
+    if FOLDER_RE.match(path.name) and path.is_dir():
+        return [(path.parent, path)]
+    out = []
+    for folder in sorted(path.rglob("DANCE_*")):
+        if folder.is_dir() and not folder.is_symlink() and FOLDER_RE.match(folder.name):
+            out.append((folder.parent, folder))
+    return out
+
+
+def scan_folder(root: Path, folder: Path) -> tuple[PairSpec | None, list[Problem], dict]:
+    """Check one ``DANCE_*`` folder; returns its pair (or None), problems and facts."""
+    session = folder.name
+    style = STYLES.get(FOLDER_RE.match(session).group(1), "unknown")
+    rel = f"{root.name}/{session}"
+    problems: list[Problem] = []
+    missing = [name for name in REQUIRED if not (folder / name).is_file()]
+    for name in missing:
+        problems.append(Problem(path=f"{rel}/{name}", source=NAME, session=session,
+                                kind="incomplete",
+                                reason=f"missing {name} (looked for {folder / name})"))
+    facts: dict = {"session": session, "style": style, "folder": rel}
+    if "config.json" not in missing:
+        try:
+            start, end = read_config(folder / "config.json")
+            facts["song_span_s"] = float((end - start) / SONG_FPS)
+            facts["start_frame"], facts["end_frame"] = start, end
+        except ValueError as exc:
+            problems.append(_bad(rel, "config.json", session, exc))
+    if "skeletons.json" not in missing:
+        try:
+            length = len(read_skeletons(folder / "skeletons.json"))
+            facts["skeleton_frames"] = length
+            facts["motion_stream_s"] = float(length / NOMINAL_SKELETON_FPS)
+        except ValueError as exc:
+            problems.append(_bad(rel, "skeletons.json", session, exc))
+    if "audio.mp3" not in missing:
+        try:
+            facts["audio_duration_s"] = audio_duration_s(folder / "audio.mp3")
+        except ValueError as exc:
+            problems.append(_bad(rel, "audio.mp3", session, exc))
+    if problems:
+        return None, problems, facts
+    inputs = [fingerprint(folder / name, root) for name in REQUIRED]
+    spec = PairSpec(
+        pair_id=f"{NAME}/{session}",
+        session=session,
+        source=NAME,
+        style=style,
+        track=AudioRef(track_id=f"{NAME}/{session}", path=str(folder / "audio.mp3"),
+                       duration_s=facts["audio_duration_s"], sha256=inputs[0].sha256),
+        inputs=inputs,
+        params={"folder": str(folder), "start_frame": facts["start_frame"],
+                "end_frame": facts["end_frame"], "length": facts["skeleton_frames"]},
+    )
+    return spec, [], facts
+
+
+def _bad(rel: str, name: str, session: str, exc: Exception) -> Problem:
+    return Problem(path=f"{rel}/{name}", source=NAME, session=session, kind="bad",
+                   reason=str(exc))
+
+
+def read_config(path: Path) -> tuple[int, int]:
+    """``(start_position, end_position)`` song frames, validated."""
+    cfg = read_json(path)
+    start = require_number(cfg, "start_position", path, integer=True)
+    end = require_number(cfg, "end_position", path, integer=True)
+    if start < 0 or end <= start:
+        raise ValueError(f"{path}: need 0 <= start_position < end_position, got {start}, {end}")
+    return int(start), int(end)
+
+
+def read_skeletons(path: Path) -> np.ndarray:
+    """Absolute joint positions ``(T, 23, 3)`` float64 (skeleton + center), validated."""
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a JSON object with length/center/skeletons")
+    missing = [k for k in ("length", "center", "skeletons") if k not in doc]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
+    length = require_number(doc, "length", path, integer=True)
+    try:
+        center = np.asarray(doc["center"], dtype=np.float64)
+        skel = np.asarray(doc["skeletons"], dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: center/skeletons are not numeric arrays ({exc})") from exc
+    if skel.ndim != 3 or skel.shape[1:] != (N_JOINTS, 3):
+        raise ValueError(f"{path}: skeletons has shape {skel.shape}, expected (T, 23, 3)")
+    if center.shape != (skel.shape[0], 3):
+        raise ValueError(f"{path}: center has shape {center.shape}, expected ({skel.shape[0]}, 3)")
+    if skel.shape[0] != length:
+        raise ValueError(f"{path}: length={length} but skeletons has {skel.shape[0]} frames")
+    if length < 2:
+        raise ValueError(f"{path}: {length} frame(s); a motion needs at least 2")
+    joints = skel + center[:, None, :]
+    bad = ~np.isfinite(joints)
+    if bad.any():
+        raise ValueError(f"{path}: {int(bad.any(axis=(1, 2)).sum())} frame(s) hold NaN/inf")
+    if np.abs(joints).max() > ABSURD_COORD:
+        raise ValueError(f"{path}: coordinate {np.abs(joints).max():.3g} exceeds {ABSURD_COORD:g}"
+                         " (units look like centimetres)")
+    return joints
+
+
+def audio_duration_s(path: Path) -> float:
+    """Duration from the file header (no full decode)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # libsndfile raises several types, none naming the file
+        raise ValueError(f"{path}: not readable as audio ({exc})") from exc
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise ValueError(f"{path}: audio has no samples")
+    return info.frames / info.samplerate
+
+
+def load_pose(spec: PairSpec) -> PoseStream:
+    """The pair's pose stream on its own nominal clock (frame index / 25 s)."""
+    joints = read_skeletons(Path(spec.params["folder"]) / "skeletons.json")
+    times = np.arange(joints.shape[0], dtype=np.float64) / float(NOMINAL_SKELETON_FPS)
+    return PoseStream(stream_id=spec.pair_id, session=spec.session, times_s=times,
+                      joints=joints, units="cm", nominal_fps=float(NOMINAL_SKELETON_FPS),
+                      meta={"style": spec.style})
+
+
+def linear_clock(spec: PairSpec) -> ClockMap:
+    """Frame i at S/25 + i*(E-S)/(25*T): on the stream clock t = i/25, scale (E-S)/T."""
+    start, end, length = (spec.params[k] for k in ("start_frame", "end_frame", "length"))
+    scale = Fraction(end - start, length) * (NOMINAL_SKELETON_FPS / SONG_FPS)
+    return ClockMap(kind="linear", assumption=LINEAR_WARP, scale=float(scale),
+                    offset_s=float(start / SONG_FPS),
+                    note=f"S={start}, E={end}, T={length} frames")
+
+
+def assumptions_for(clock: ClockMap) -> list[str]:
+    """Names of the assumptions a window of this source relies on, sorted."""
+    names = {clock.assumption, "tang2018.skeleton_stream_clock_i_over_25",
+             "tang2018.units_centimetres", "audio.t0_first_decoded_sample"}
+    return sorted(names)

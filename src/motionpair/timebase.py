@@ -1,0 +1,150 @@
+"""Exact conversions between seconds, frames and samples.
+
+Every frame index in motionpair is derived here, from exact rational rates
+(``fractions.Fraction``), never from a truncated samples-per-frame value: a
+float ``hop / sr`` accumulates error over long tracks, a ``Fraction`` does not.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+Rate = int | float | Fraction
+
+
+def as_rate(rate: Rate) -> Fraction:
+    """Return ``rate`` (frames or samples per second) as an exact ``Fraction``.
+
+    Floats are converted through their shortest decimal repr, so ``29.97``
+    becomes ``2997/100`` rather than the binary expansion of the float.
+
+    Examples
+    --------
+    >>> as_rate(30)
+    Fraction(30, 1)
+    >>> as_rate(29.97)
+    Fraction(2997, 100)
+    """
+    if isinstance(rate, Fraction):
+        out = rate
+    elif isinstance(rate, int):
+        out = Fraction(rate)
+    else:
+        out = Fraction(repr(float(rate)))
+    if out <= 0:
+        raise ValueError(f"rate must be positive, got {rate!r}")
+    return out
+
+
+def frame_rate(sr_hz: int, hop: int) -> Fraction:
+    """Feature frame rate in frames per second for a sample rate and hop (samples).
+
+    >>> frame_rate(22050, 735)
+    Fraction(30, 1)
+    >>> frame_rate(22050, 512)
+    Fraction(11025, 256)
+    """
+    return Fraction(int(sr_hz), int(hop))
+
+
+def hop_for_fps(sr_hz: int, fps: Rate) -> int:
+    """Hop length (samples) that puts audio features exactly on an ``fps`` grid.
+
+    Raises ``ValueError`` when ``sr_hz / fps`` is not a whole number of samples,
+    because any rounding would make the audio grid drift from the motion grid.
+
+    >>> hop_for_fps(22050, 30)
+    735
+    """
+    hop = Fraction(int(sr_hz)) / as_rate(fps)
+    if hop.denominator != 1:
+        raise ValueError(
+            f"sr={sr_hz} Hz / fps={fps} = {float(hop):.4f} samples is not a whole hop; "
+            f"choose an sr that is a multiple of the fps (e.g. {suggest_sr(fps)} Hz)"
+        )
+    return int(hop)
+
+
+def suggest_sr(fps: Rate, *, near_hz: int = 22050) -> int:
+    """Smallest sample rate >= ``near_hz`` for which ``sr / fps`` is a whole hop."""
+    # sr / (num/den) = sr*den/num is whole iff num divides sr (num, den coprime)
+    step = as_rate(fps).numerator
+    return int(math.ceil(near_hz / step) * step)
+
+
+def frames_to_time(frames: np.ndarray | int, fps: Rate) -> np.ndarray | float:
+    """Seconds at the start of frame index ``frames`` on a grid of rate ``fps``.
+
+    >>> frames_to_time(108000, 30)
+    3600.0
+    """
+    f = as_rate(fps)
+    if np.isscalar(frames):
+        return float(Fraction(int(frames)) / f)
+    arr = np.asarray(frames, dtype=np.int64)
+    # integer numerator first, one division last: exact to float precision, no accumulation
+    return (arr * f.denominator) / float(f.numerator)
+
+
+def time_to_frames(t_s: np.ndarray | float, fps: Rate, *,
+                   rounding: str = "floor") -> np.ndarray | int:
+    """Frame index that holds time ``t_s`` on a grid of rate ``fps``.
+
+    ``rounding`` is ``"floor"`` (the frame whose span contains ``t_s``),
+    ``"nearest"`` or ``"ceil"`` (first frame starting at or after ``t_s``).
+    Float times are snapped to the frame grid within 1e-9 s so that
+    ``time_to_frames(frames_to_time(k))`` is always ``k``.
+    """
+    f = as_rate(fps)
+    x = np.asarray(t_s, dtype=np.float64) * f.numerator / f.denominator
+    near = np.rint(x)
+    snapped = np.where(np.abs(x - near) < 1e-9 * float(f), near, x)
+    if rounding == "floor":
+        out = np.floor(snapped)
+    elif rounding == "ceil":
+        out = np.ceil(snapped)
+    elif rounding == "nearest":
+        out = np.floor(snapped + 0.5)
+    else:
+        raise ValueError(f"rounding must be floor, ceil or nearest, not {rounding!r}")
+    out = out.astype(np.int64)
+    return int(out) if np.ndim(t_s) == 0 else out
+
+
+def frames_to_samples(frames: np.ndarray | int, *, hop: int) -> np.ndarray | int:
+    """Sample index of the centre of feature frame ``frames`` (librosa ``center=True``)."""
+    if np.isscalar(frames):
+        return int(frames) * int(hop)
+    return np.asarray(frames, dtype=np.int64) * int(hop)
+
+
+def samples_to_frames(samples: np.ndarray | int, *, hop: int) -> np.ndarray | int:
+    """Feature frame index whose centre is at or before ``samples``."""
+    if np.isscalar(samples):
+        return int(samples) // int(hop)
+    return np.asarray(samples, dtype=np.int64) // int(hop)
+
+
+def n_frames_covering(duration_s: float, fps: Rate) -> int:
+    """Number of whole frames of rate ``fps`` that start before ``duration_s``.
+
+    Frame k covers [k/fps, (k+1)/fps); a grid frame is counted only if its
+    whole span lies inside the stream.
+    """
+    return int(time_to_frames(duration_s, fps, rounding="floor"))
+
+
+def seconds_to_whole_frames(duration_s: Rate, fps: Rate, *, what: str = "duration") -> int:
+    """Convert a duration to an exact whole number of frames, or raise.
+
+    >>> seconds_to_whole_frames(5, 30)
+    150
+    """
+    n = as_rate(duration_s) * as_rate(fps)
+    if n.denominator != 1:
+        raise ValueError(f"{what}={float(as_rate(duration_s))} s is not a whole number of "
+                         f"frames at {fps} fps")
+    return int(n)

@@ -1,0 +1,98 @@
+"""Re-read a built dataset and check it; every failure is named, none is fatal to the check."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from motionpair.dataset import ARRAY_NAMES
+from motionpair.store import read_dataset_json, read_manifest
+
+
+def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
+    """Return ``(failures, stats)``; an empty failure list means the dataset is sound."""
+    d = Path(dataset_dir)
+    fails: list[str] = []
+    for name in ("dataset.json", "manifest.jsonl", "manifest.parquet", "inventory.json"):
+        if not (d / name).is_file():
+            fails.append(f"{name}: missing")
+    if fails:
+        return fails, {}
+    meta = read_dataset_json(d)
+    rows = read_manifest(d)
+    fails += _check_parquet(d, rows)
+    by_shard: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_shard[r.shard].append(r)
+        fails += _check_times(r)
+    skel = meta["motion"]["skeleton"]
+    for shard, srows in sorted(by_shard.items()):
+        if sorted(r.row for r in srows) != list(range(len(srows))):
+            fails.append(f"{shard}: manifest rows are not 0..{len(srows) - 1}")
+        for name in ARRAY_NAMES:
+            fails += _check_array(d, shard, name, srows, skel)
+    split_of: dict[str, set] = defaultdict(set)
+    for r in rows:
+        split_of[r.session].add(r.split)
+    for session, splits in sorted(split_of.items()):
+        if len(splits) > 1:
+            fails.append(f"session {session} is in several splits: {sorted(splits)}")
+    counts = {s: sum(r.split == s for r in rows) for s in sorted({r.split for r in rows})}
+    if counts != meta["counts"]["windows_by_split"]:
+        fails.append(f"windows per split {counts} != dataset.json {meta['counts']}")
+    if len({r.id for r in rows}) != len(rows):
+        fails.append("manifest ids are not unique")
+    return fails, {"windows": len(rows), "shards": len(by_shard), "by_split": counts}
+
+
+def _check_parquet(d: Path, rows: list) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(d / "manifest.parquet")
+    except Exception as exc:  # any reader failure is a verify failure, named
+        return [f"manifest.parquet: unreadable ({exc})"]
+    ids = table.column("id").to_pylist()
+    if ids != [r.id for r in rows]:
+        return ["manifest.parquet ids differ from manifest.jsonl"]
+    return []
+
+
+def _check_times(r) -> list[str]:
+    out = []
+    if abs((r.end_s - r.start_s) - r.n_frames / r.fps) > 1e-6:
+        out.append(f"{r.id}: end_s - start_s != n_frames / fps")
+    if abs(r.start_frame / r.fps - r.start_s) > 1e-6:
+        out.append(f"{r.id}: start_s != start_frame / fps")
+    if r.pose_coverage < 1.0:
+        out.append(f"{r.id}: pose_coverage {r.pose_coverage} < 1")
+    return out
+
+
+def _check_array(d: Path, shard: str, name: str, srows: list, skel: dict) -> list[str]:
+    path = d / shard / f"{name}.npy"
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # pickled, truncated or missing: all named failures
+        return [f"{path.relative_to(d)}: does not load without pickle ({exc})"]
+    out = []
+    T = srows[0].n_frames
+    if arr.shape[0] != len(srows) or arr.shape[1] != T:
+        out.append(f"{path.relative_to(d)}: shape {arr.shape} but manifest has "
+                   f"{len(srows)} rows of {T} frames")
+    if name in ("pose", "velocity", "acceleration") and arr.shape[2:] != (
+            skel["n_joints"], skel["dims"]):
+        out.append(f"{path.relative_to(d)}: joints {arr.shape[2:]} != dataset.json "
+                   f"({skel['n_joints']}, {skel['dims']})")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        out.append(f"{path.relative_to(d)}: holds NaN or inf")
+    if name == "pose_valid" and not np.asarray(arr).all():
+        out.append(f"{path.relative_to(d)}: kept windows with invalid pose frames")
+    return out
+
+
+def summary_json(fails: list[str], stats: dict) -> str:
+    return json.dumps({"ok": not fails, "failures": fails, **stats}, indent=2)

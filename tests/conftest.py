@@ -1,0 +1,41 @@
+"""Shared fixtures: the real data (or a clear skip) and one real build per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """``$MOTIONPAIR_DATA`` if set, else ``../shared/data`` beside the repository."""
+    env = os.environ.get("MOTIONPAIR_DATA")
+    return Path(env) if env else (REPO.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def tang_dir() -> Path:
+    path = data_root() / "tang2018"
+    if not path.is_dir():
+        pytest.skip(f"real data not found: looked for {path} (set MOTIONPAIR_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One feature cache for the whole test session (tests never touch ~/.cache)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def built(tang_dir, tmp_path_factory, cache_dir):
+    """The default build of the real tang2018 data, made once per test session."""
+    from motionpair.config import BuildConfig
+    from motionpair.dataset import build
+
+    out = tmp_path_factory.mktemp("ds") / "tang"
+    summary = build([tang_dir], out, BuildConfig(), workers=2, cache_dir=cache_dir)
+    return summary
