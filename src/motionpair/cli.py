@@ -84,6 +84,13 @@ def build(
     = "default",
     max_gap_s: Annotated[float | None, typer.Option(help="never interpolate across longer gaps")]
     = None,
+    window_beats: Annotated[int | None, typer.Option(
+        help="beat-synchronous windows of N music beats (instead of --window-s)")] = None,
+    hop_beats: Annotated[int, typer.Option(help="hop between beat windows, in beats")] = 1,
+    frames_per_beat: Annotated[int, typer.Option(help="tempo-normalised frames per beat")]
+    = 16,
+    on_downbeats: Annotated[bool, typer.Option(help="start beat windows on downbeats")]
+    = False,
     workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores)")] = None,
     cache: Annotated[Path | None, typer.Option(help="cache folder (default ~/.cache/motionpair)")]
     = None,
@@ -100,7 +107,11 @@ def build(
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                           seed=seed, split_ratios=_ratios(split_ratios), clock=clock,
-                          max_gap_s=max_gap_s).validate()
+                          max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
+                          frames_per_beat=frames_per_beat).validate()
+        if on_downbeats:
+            raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "
+                             "does not estimate them yet; use --window-beats alone")
     except ValueError as exc:
         err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(2) from exc

@@ -30,6 +30,9 @@ class BuildConfig:
     max_gap_s: float | None = None
     kin_sigma_s: float = 5 / 60
     kin_order: int = 1
+    window_beats: int | None = None  # beat-synchronous windows when set
+    hop_beats: int = 1
+    frames_per_beat: int = 16
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -53,6 +56,9 @@ class BuildConfig:
         _ = self.hop, self.window_frames, self.hop_frames
         if self.window_frames < 2 or self.hop_frames < 1:
             raise ValueError("a window needs at least 2 frames and a hop at least 1")
+        if self.window_beats is not None and (self.window_beats < 1 or self.hop_beats < 1
+                                              or self.frames_per_beat < 2):
+            raise ValueError("--window-beats/--hop-beats need >= 1 and --frames-per-beat >= 2")
         if len(self.split_ratios) != 3 or min(self.split_ratios) < 0 or sum(self.split_ratios) <= 0:
             raise ValueError(f"--split-ratios needs three non-negative numbers, got "
                              f"{self.split_ratios}")

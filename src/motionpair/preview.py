@@ -30,20 +30,20 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     meta = read_dataset_json(dataset_dir)
     w = load_window(dataset_dir, row)
     T = row.n_frames
-    t = row.start_s + np.arange(T) / row.fps
+    # beat-grid windows carry each frame's track time; fixed grids are start + k / fps
+    t = w["times_s"] if "times_s" in w else row.start_s + np.arange(T) / row.fps
     beats = t[w["music_beat"] > 0]
     kin = t[w["kin_beat"] > 0]
     fig, axes = plt.subplots(4, 1, figsize=(11, 9), height_ratios=[3, 1.2, 1.5, 2.4],
                              constrained_layout=True)
     ax = axes[0]
-    ax.imshow(w["mel"].T, origin="lower", aspect="auto", cmap="magma",
-              extent=(row.start_s, row.end_s, 0, w["mel"].shape[1]))
+    ax.pcolormesh(t, np.arange(w["mel"].shape[1]), w["mel"].T, cmap="magma", shading="nearest")
     ax.vlines(beats, 0, w["mel"].shape[1], colors="cyan", linewidth=1, label="music beats")
     ax.set_ylabel("mel band")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"{row.id}  [{row.split}]  track {row.start_s:.2f}–{row.end_s:.2f} s  "
                  f"motion clock {row.motion_start_s:.2f}–{row.motion_end_s:.2f} s  "
-                 f"clock map: {row.clock_map}", fontsize=9)
+                 f"clock map: {row.clock_map}  grid: {row.grid}", fontsize=9)
     axes[1].plot(t, w["onset_env"], color="tab:orange", linewidth=1)
     axes[1].vlines(beats, 0, float(w["onset_env"].max() or 1), colors="tab:blue", linewidth=0.8)
     axes[1].set_ylabel("onset env")

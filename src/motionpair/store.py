@@ -35,10 +35,9 @@ def shard_array(dataset_dir: str | Path, shard: str, name: str) -> np.ndarray:
 def load_window(dataset_dir: str | Path, row: WindowRow,
                 names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The arrays of one manifest row (copies, so the caller may modify them)."""
-    from motionpair.dataset import ARRAY_NAMES
-
-    return {n: np.array(shard_array(dataset_dir, row.shard, n)[row.row])
-            for n in (names or ARRAY_NAMES)}
+    if names is None:
+        names = tuple(sorted(p.stem for p in (Path(dataset_dir) / row.shard).glob("*.npy")))
+    return {n: np.array(shard_array(dataset_dir, row.shard, n)[row.row]) for n in names}
 
 
 def find_row(rows: list[WindowRow], window_id: str) -> WindowRow:

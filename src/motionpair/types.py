@@ -275,6 +275,9 @@ class WindowRow:
     mean_speed: float = 0.0
     n_music_beats: int = 0
     n_kin_beats: int = 0
+    grid: str = "fixed"  # "fixed": fps grid | "beats": frames_per_beat frames per music beat
+    first_beat: int = -1  # beat grid: index of the window's first detected music beat
+    frames_per_beat: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -63,6 +63,10 @@ def _check_parquet(d: Path, rows: list) -> list[str]:
 
 def _check_times(r) -> list[str]:
     out = []
+    if r.grid == "beats":
+        if r.n_frames != r.frames_per_beat * round(r.n_frames / max(r.frames_per_beat, 1)):
+            out.append(f"{r.id}: n_frames is not a whole number of beats")
+        return out
     if abs((r.end_s - r.start_s) - r.n_frames / r.fps) > 1e-6:
         out.append(f"{r.id}: end_s - start_s != n_frames / fps")
     if abs(r.start_frame / r.fps - r.start_s) > 1e-6:
