@@ -132,22 +132,22 @@ def to_grid(pose: PoseStream, clock: ClockMap, fps: Fraction, *, max_gap_s: floa
                                            kin_order=kin_order))
 
 
-def infer_edges(joints: np.ndarray, *, max_frames: int = 500) -> list[tuple[int, int]]:
-    """Skeleton edges inferred from data: the spanning tree of most rigid joint pairs.
+def infer_edges(joints: np.ndarray, *, max_frames: int = 500,
+                length_weight: float = 0.05) -> list[tuple[int, int]]:
+    """Skeleton edges inferred from data: the spanning tree of rigid, short joint pairs.
 
-    Bones keep their length while joints move, so the minimum spanning tree
-    over the coefficient of variation of pairwise distances recovers a
-    plausible tree. It is an inference (recorded as such), not a published
-    skeleton; it has no notion of left and right.
+    Bones keep their length while joints move, so the minimum spanning tree over
+    ``std(distance) + length_weight * mean(distance)`` recovers a plausible tree
+    (the length term stops a long but rigid pair, e.g. across the pelvis to a
+    foot, from winning over a bone). It is an inference, recorded as such, and
+    has no notion of left and right.
     """
     from scipy.sparse.csgraph import minimum_spanning_tree
 
     step = max(1, joints.shape[0] // max_frames)
     j = joints[::step].astype(np.float64)
     d = np.linalg.norm(j[:, :, None, :] - j[:, None, :, :], axis=-1)
-    mean = d.mean(axis=0)
-    cv = d.std(axis=0) / np.where(mean > 0, mean, np.inf)
-    w = cv + 1e-6  # zero weights would read as "no edge"
+    w = d.std(axis=0) + length_weight * d.mean(axis=0) + 1e-6  # 0 would read as "no edge"
     np.fill_diagonal(w, 0.0)
     tree = minimum_spanning_tree(w).tocoo()
     return sorted((int(min(a, b)), int(max(a, b))) for a, b in zip(tree.row, tree.col,
