@@ -1,0 +1,104 @@
+"""Write MotionMix-style audio-prep output (per-track NPZ + playlist manifest) from raw audio.
+
+Same librosa recipe as the builder (:mod:`motionpair.audio`), so a playlist
+prepared here pairs on exactly the grid a direct build would use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair import audio
+from motionpair.timebase import hop_for_fps
+
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aiff", ".aif")
+
+
+def find_audio(folder: Path) -> list[Path]:
+    """Audio files at or below ``folder``, sorted, symlinked folders not followed."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(AUDIO_SUFFIXES):
+                out.append(Path(dirpath) / name)
+    return out
+
+
+def track_id_for(path: Path, folder: Path) -> str:
+    """Relative path without suffix, ``/`` → ``__``.
+
+    >>> track_id_for(Path("p/DANCE_C_2/audio.mp3"), Path("p"))
+    'DANCE_C_2__audio'
+    """
+    rel = path.relative_to(folder).with_suffix("")
+    return "__".join(rel.parts)
+
+
+def npz_arrays(feats: audio.AudioFeatures, *, track_id: str) -> dict[str, np.ndarray]:
+    """The canonical NPZ keys (see docs/motionmix_format.md); mel is (n_mels, n_frames)."""
+    return {
+        "track_id": np.array(track_id),
+        "sr": np.array(feats.sr_hz, dtype=np.int64),
+        "hop_length": np.array(feats.hop, dtype=np.int64),
+        "duration_s": np.array(feats.duration_s, dtype=np.float64),
+        "bpm": np.array(feats.tempo_bpm, dtype=np.float64),
+        "beat_frames": np.flatnonzero(feats.arrays["music_beat"]).astype(np.int64),
+        "mel": np.ascontiguousarray(feats.arrays["mel"].T),
+        "onset_env": feats.arrays["onset_env"],
+        "baseline35": feats.arrays["baseline35"],
+        "onset_peak": feats.arrays["onset_peak"],
+        "music_beat": feats.arrays["music_beat"],
+    }
+
+
+def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int = 22050,
+                  n_mels: int = 128, progress=None) -> dict[str, Any]:
+    """Prepare one folder of audio as playlist ``out_dir/<folder name>``; returns its manifest.
+
+    Tracks are ordered by sorted relative path. A file that does not decode is
+    listed under ``"problems"`` with the reason and left out of the playlist.
+    """
+    hop = hop_for_fps(sr_hz, fps)
+    dest = out_dir / folder.name
+    dest.mkdir(parents=True, exist_ok=True)
+    tracks, problems = [], []
+    for path in find_audio(folder):
+        tid = track_id_for(path, folder)
+        try:
+            y, native_sr = audio.decode_audio(path)
+            feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=tid,
+                                           sr_hz=sr_hz, hop=hop, n_mels=n_mels)
+        except ValueError as exc:
+            problems.append({"path": str(path), "reason": str(exc)})
+            continue
+        _save_npz(dest / f"{tid}.npz", npz_arrays(feats, track_id=tid))
+        tracks.append({"track_id": tid, "file": f"{tid}.npz", "title": tid,
+                       "source_audio": path.relative_to(folder).as_posix(),
+                       "duration_s": round(feats.duration_s, 6), "order": len(tracks)})
+        if progress:
+            progress(path)
+    manifest = {"playlist": folder.name, "sr": sr_hz, "hop_length": hop,
+                "prepared_by": "motionpair prep-audio",
+                "recipe": audio.feature_params(sr_hz=sr_hz, hop=hop, n_mels=n_mels),
+                "tracks": tracks, "problems": problems}
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are for others to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
