@@ -26,8 +26,13 @@ def tang_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    """One feature cache for the whole test session (tests never touch ~/.cache)."""
-    return tmp_path_factory.mktemp("cache")
+    """One feature cache for the whole test session (tests never touch ~/.cache).
+
+    ``$MOTIONPAIR_TEST_CACHE`` names a cache kept across test runs (developers' speed-up;
+    entries are content-addressed, so reuse can never serve stale features).
+    """
+    keep = os.environ.get("MOTIONPAIR_TEST_CACHE")
+    return Path(keep) if keep else tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(scope="session")
