@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from motionpair.sources import tang2018
+from motionpair.sources import motionmix, tang2018
 from motionpair.types import AudioFeatures, ClockMap, PairSpec
 
 CLOCK_KINDS = ("default", "linear", "beatwise")
@@ -33,6 +33,8 @@ def clock_for(spec: PairSpec, features: AudioFeatures, *, kind: str = "default")
     """The clock map of ``spec`` onto its track, of the requested kind."""
     if kind not in CLOCK_KINDS:
         raise ValueError(f"clock kind must be one of {CLOCK_KINDS}, not {kind!r}")
+    if spec.source == motionmix.NAME:  # one offset map per playback segment, any kind
+        return motionmix.clock(spec)
     if spec.source != tang2018.NAME:
         raise ValueError(f"{spec.pair_id}: no clock map for source {spec.source!r}")
     if kind in ("default", "linear"):

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class Cache:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files if k != META_KEY}
                 meta = json.loads(str(z[META_KEY]))
-        except (OSError, ValueError, KeyError, EOFError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             self.misses += 1  # absent or corrupt: recompute (and overwrite)
             return None
         self.hits += 1

@@ -50,19 +50,34 @@ def _num(x) -> str:
 
 
 @app.command()
-def scan(paths: Annotated[list[Path], typer.Argument(help="folders to scan")],
+def scan(paths: Annotated[list[Path] | None, typer.Argument(
+        help="folders to scan (default: the MotionMix locations)")] = None,
          json_out: Annotated[Path | None, typer.Option("--json", help="write inventory JSON")]
          = None) -> None:
     """Discover inputs, print what pairs and what does not (exit 0 even with bad inputs)."""
     from motionpair.sources import scan as do_scan
+    from motionpair.sources.motionmix_locations import locations_report, report_lines, unit_notes
 
+    if not paths:  # no arguments: report the MotionMix default locations, scan what exists
+        rep = locations_report()
+        for line in report_lines(rep):
+            out_console.print(line, markup=False, highlight=False)
+        if not rep["scan_paths"]:
+            if json_out:
+                json_out.write_text(json.dumps({"locations": rep}, indent=2) + "\n",
+                                    encoding="utf-8")
+            return
+        paths = [Path(p) for p in rep["scan_paths"]]
     inv = do_scan(paths).to_dict()
     out_console.print(scan_table(inv))
     for p in inv["problems"]:
         out_console.print(f"[yellow]{p['kind']}[/]: {p['reason']}")
+    for line in unit_notes(inv["units"]):
+        out_console.print(line, markup=False, highlight=False)
     tot = inv["totals"]
     out_console.print(f"units {tot['units']}, paired {tot['paired']}, incomplete "
-                      f"{tot['incomplete']}, bad {tot['bad']}; audio {tot['audio_s'] / 60:.1f} "
+                      f"{tot['incomplete']}, bad {tot['bad']}, refused {tot.get('refused', 0)}; "
+                      f"audio {tot['audio_s'] / 60:.1f} "
                       f"min, danced song time {tot['song_span_s'] / 60:.1f} min")
     if json_out:
         json_out.write_text(json.dumps(inv, indent=2) + "\n", encoding="utf-8")
@@ -96,6 +111,13 @@ def build(
     = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
     strict: Annotated[bool, typer.Option(help="fail (non-zero) on any input problem")] = False,
+    pairing: Annotated[str, typer.Option(
+        help="sparse streams (MotionMix): auto | snapshot | sequence")] = "auto",
+    cameras: Annotated[str, typer.Option(
+        help="MotionMix cameras: separate streams | fused (per joint highest confidence)")]
+    = "separate",
+    split_by: Annotated[str, typer.Option(help="session | time-block (inside sessions)")]
+    = "session",
 ) -> None:
     """Build a paired dataset (manifest, shards, splits, preview) at --out."""
     from rich.progress import Progress
@@ -108,7 +130,8 @@ def build(
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                           seed=seed, split_ratios=_ratios(split_ratios), clock=clock,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
-                          frames_per_beat=frames_per_beat).validate()
+                          frames_per_beat=frames_per_beat, pairing=pairing, cameras=cameras,
+                          split_by=split_by).validate()
         if on_downbeats:
             raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "
                              "does not estimate them yet; use --window-beats alone")
@@ -129,12 +152,17 @@ def build(
         err.print(f"[yellow]{p.kind}[/]: {p.reason}")
     if "warning" in summary.split_info:
         err.print(f"[yellow]split[/]: {summary.split_info['warning']}")
+    from motionpair.sources.motionmix_locations import unit_notes
+
+    for line in unit_notes(summary.inventory.units):
+        err.print(line, markup=False, highlight=False)
     c = summary.cache
     out_console.print(
         f"wrote {summary.out}: {len(summary.rows)} windows "
         f"{summary.split_info['windows']} from {len(summary.inventory.pairs)} pairs; "
-        f"{len(summary.problems)} input problem(s); cache {c['hits']} hit(s), "
-        f"{c['misses']} miss(es); {summary.timings_s['total_s']:.1f} s")
+        f"{len(summary.problems)} input problem(s); {c.get('text', '')} "
+        f"(cache {c['hits']} hit(s), {c['misses']} miss(es)); "
+        f"{summary.timings_s['total_s']:.1f} s")
 
 
 @app.command()

@@ -33,6 +33,10 @@ class BuildConfig:
     window_beats: int | None = None  # beat-synchronous windows when set
     hop_beats: int = 1
     frames_per_beat: int = 16
+    pairing: str = "auto"  # auto | snapshot | sequence (sparse MotionMix streams)
+    context_s: tuple[float, float] = (4.0, 1.0)  # snapshot mode: audio seconds before, after
+    cameras: str = "separate"  # separate | fused (MotionMix multi-camera sessions)
+    split_by: str = "session"  # session | time-block
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -62,11 +66,22 @@ class BuildConfig:
         if len(self.split_ratios) != 3 or min(self.split_ratios) < 0 or sum(self.split_ratios) <= 0:
             raise ValueError(f"--split-ratios needs three non-negative numbers, got "
                              f"{self.split_ratios}")
+        if self.pairing not in ("auto", "snapshot", "sequence"):
+            raise ValueError(f"--pairing must be auto, snapshot or sequence, not {self.pairing!r}")
+        if self.cameras not in ("separate", "fused"):
+            raise ValueError(f"--cameras must be separate or fused, not {self.cameras!r}")
+        if self.split_by not in ("session", "time-block"):
+            raise ValueError(f"--split-by must be session or time-block, not {self.split_by!r}")
+        for what, s in zip(("before", "after"), self.context_s, strict=True):
+            seconds_to_whole_frames(s, self.fps_exact, what=f"snapshot context {what}")
+        if sum(self.context_s) <= 0 or min(self.context_s) < 0:
+            raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and a positive sum")
         return self
 
     def resolved(self) -> dict[str, Any]:
         d = asdict(self)
         d["split_ratios"] = list(self.split_ratios)
+        d["context_s"] = list(self.context_s)
         d.update(hop=self.hop, fps_exact=str(self.fps_exact), window_frames=self.window_frames,
                  hop_frames=self.hop_frames)
         return d

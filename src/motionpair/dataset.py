@@ -26,11 +26,11 @@ from motionpair.cache import default_cache_dir
 from motionpair.config import SCHEMA_VERSION, BuildConfig
 from motionpair.pipeline import AUDIO_ARRAYS, MOTION_ARRAYS, PairResult, process_pair
 from motionpair.publish import publish, recover, staging_dir
-from motionpair.sources import Inventory, scan, tang2018
+from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
 from motionpair.types import PairSpec, Problem, WindowRow
 
-ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS}
+ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS, **motionmix.ASSUMPTIONS}
 
 
 class BuildError(RuntimeError):
@@ -56,21 +56,42 @@ def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
                        reason=str(exc))
 
 
+def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
+                cache: str) -> PairResult | Problem | None:
+    """The pair from cache entries alone, or None when a stage would need computing."""
+    from motionpair.pipeline import NotCachedError
+
+    try:
+        return process_pair(spec, cfg, out, cache, cached_only=True)
+    except NotCachedError:
+        return None
+    except (ValueError, OSError) as exc:
+        return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
+                       reason=str(exc))
+
+
 def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: int,
               cache_dir: Path | None, on_done=None) -> list[PairResult | Problem]:
     """Process every pair, in parallel when ``workers > 1``; results in ``specs`` order."""
     cache = str(cache_dir) if cache_dir else None
     results: list[PairResult | Problem | None] = [None] * len(specs)
-    if workers <= 1 or len(specs) <= 1:
+    if cache and workers > 1:
+        # a fully cached pair costs less than starting a worker (librosa import alone ~1 s)
         for i, spec in enumerate(specs):
-            results[i] = _run_pair(spec, cfg, str(out), cache)
-            if on_done:
+            results[i] = _run_cached(spec, cfg, str(out), cache)
+            if results[i] is not None and on_done:
                 on_done(spec)
+    todo = [i for i, r in enumerate(results) if r is None]
+    if workers <= 1 or len(todo) <= 1:
+        for i in todo:
+            results[i] = _run_pair(specs[i], cfg, str(out), cache)
+            if on_done:
+                on_done(specs[i])
         return results  # type: ignore[return-value]
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_pair, s, cfg, str(out), cache): i for i, s in enumerate(specs)}
+        futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if on_done:
@@ -87,13 +108,15 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
     _refuse_inside_inputs(out, paths)
     t0 = time.perf_counter()
     recover(out)
-    inv = scan(paths)
+    cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
+    inv = scan(paths, cache=_memo_cache(cache))
+    if cfg.cameras == "fused":  # MotionMix: one fused stream per played track, not per camera
+        from motionpair.sources.motionmix import fused_specs
+
+        inv.pairs = fused_specs(inv.pairs)
     t_scan = time.perf_counter()
-    if strict and inv.problems:
-        raise BuildError(_problem_text("--strict: input problems", inv.problems))
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
-    cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
     workers = workers or os.cpu_count() or 1
     staged = staging_dir(out)
     try:
@@ -101,14 +124,18 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
                              on_done=progress)
         results = [r for r in outcomes if isinstance(r, PairResult)]
         problems = list(inv.problems) + [r for r in outcomes if isinstance(r, Problem)]
-        if strict and len(problems) > len(inv.problems):
-            raise BuildError(_problem_text("--strict: pairing problems", problems))
+        spec_of = {s.pair_id: s for s in inv.pairs}
+        problems += [_no_window_problem(r, spec_of[r.pair_id], cfg)
+                     for r in results if not r.rows]
+        if strict and problems:  # after pairing, so every problem is reported at once
+            raise BuildError(_problem_text("--strict: input problems", problems))
         rows, split_info = _assign(results, cfg)
         if not rows:
             raise BuildError(_problem_text("no window could be cut", problems))
         t_pairs = time.perf_counter()
-        _write_dataset(staged, inv, results, rows, problems, split_info, cfg)
+        _write_dataset(staged, inv, results, rows, problems, split_info, cfg, cache_dir=cache)
         cache_stats = {k: sum(r.cache.get(k, 0) for r in results) for k in ("hits", "misses")}
+        cache_stats.update(_cached_pairs(results, enabled=cache is not None))
         timings = {"scan_s": t_scan - t0, "pairs_s": t_pairs - t_scan,
                    "write_s": time.perf_counter() - t_pairs}
         timings["total_s"] = time.perf_counter() - t0
@@ -128,6 +155,43 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
                         split_info=split_info, timings_s=timings, cache=cache_stats)
 
 
+def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]:
+    """How many pairs were served entirely from the cache (no stage recomputed).
+
+    Pairs with no cacheable stage (e.g. features read from a MotionMix NPZ, sparse
+    snapshots) are counted apart, so an unchanged rebuild reads "N of N cached".
+    """
+    used = [r for r in results if r.cache.get("hits", 0) + r.cache.get("misses", 0) > 0]
+    k = sum(r.cache.get("misses", 0) == 0 for r in used)
+    text = f"{k} of {len(used)} pairs cached" if enabled else \
+        f"cache off, {len(results)} pairs computed"
+    if enabled and len(used) < len(results):
+        text += f" ({len(results) - len(used)} more without a cacheable stage)"
+    return {"pairs": len(results), "pairs_cacheable": len(used), "pairs_cached": k,
+            "text": text}
+
+
+def _memo_cache(cache: Path | None):
+    from motionpair.cache import Cache
+
+    return Cache(cache) if cache else None
+
+
+def _no_window_problem(res: PairResult, spec: PairSpec, cfg: BuildConfig) -> Problem:
+    """A pair that yields no window (e.g. a pose stream shorter than one window)."""
+    span = res.facts.get("motion_track_span_s") or [0.0, 0.0]
+    need = f"{cfg.window_beats} beats" if cfg.window_beats else f"{cfg.window_s:g} s"
+    dropped = ", ".join(f"{k}: {v}" for k, v in res.dropped.items()) or "none cut"
+    motion_files = [f"{i.root}/{i.path}" for i in spec.inputs if i.sha256 != spec.track.sha256]
+    return Problem(path=motion_files[0] if motion_files else res.pair_id,
+                   source=res.facts.get("source", ""),
+                   session=res.facts.get("session", ""), kind="bad",
+                   reason=f"{', '.join(motion_files) or res.pair_id}: no window could be cut: "
+                          f"motion covers "
+                          f"{span[1] - span[0]:.2f} s of the track, a window needs {need} "
+                          f"(dropped windows: {dropped})")
+
+
 def _refuse_inside_inputs(out: Path, paths: list[str | Path]) -> None:
     for p in paths:
         root = Path(p).resolve()
@@ -143,7 +207,14 @@ def _problem_text(head: str, problems: list[Problem]) -> str:
 
 def _assign(results: list[PairResult], cfg: BuildConfig) -> tuple[list[WindowRow], dict]:
     groups = sorted({r.rows[0].session for r in results if r.rows})
+    if getattr(cfg, "split_by", "session") == "time-block":
+        from motionpair.splits import assign_time_blocks
+
+        return assign_time_blocks(results, cfg, n_sessions=len(groups))
     split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
+    if "warning" in info and len(groups) < 3:
+        info["warning"] += ("; a split inside sessions is possible with --split-by time-block "
+                            "(time blocks with guard gaps)")
     rows = []
     for res in sorted(results, key=lambda r: r.pair_id):
         for row in res.rows:
@@ -174,30 +245,38 @@ def write_manifest(dirpath: Path, rows: list[WindowRow]) -> None:
 
 
 def _library_versions() -> dict[str, str]:
-    import librosa
+    from importlib.metadata import version
+
     import pyarrow
     import scipy
     import soundfile
 
+    # librosa's version from package metadata: importing it costs ~1 s on a fully cached build
     return {"motionpair": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "librosa": librosa.__version__, "soundfile": soundfile.__version__,
+            "librosa": version("librosa"), "soundfile": soundfile.__version__,
             "libsndfile": soundfile.__libsndfile_version__, "pyarrow": pyarrow.__version__}
 
 
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
-                   cfg: BuildConfig) -> None:
-    from motionpair.preview import choose_sample, draw_window, sample_summary
+                   cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
+    from motionpair.cache import Cache
+    from motionpair.memo import sample_preview
+    from motionpair.preview import choose_sample, sample_summary
 
     write_manifest(staged, rows)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
     _write_json(staged / "inventory.json", inv_dict)
-    _write_json(staged / "dataset.json", dataset_record(inv, results, rows, problems,
-                                                        split_info, cfg))
+    record = dataset_record(inv, results, rows, problems, split_info, cfg)
+    record.update(motionmix.dataset_block(inv.units))  # matching counts, out-of-track
+    record["norm_stats"] = _norm_stats(staged, rows)
+    record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
+    _write_json(staged / "dataset.json", record)
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
-    draw_window(staged, sample.id, staged / "preview" / "sample.png")
+    sample_preview(staged, sample, staged / "preview" / "sample.png",
+                   Cache(cache_dir) if cache_dir else None)
     _write_json(staged / "sample.json", sample_summary(staged, sample))
 
 
@@ -228,8 +307,9 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                                            kin_order=cfg.kin_order),
             "arrays": motion_specs(),
             "skeleton": {
-                "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"], "units": "cm",
-                "joint_names": None, "mirror_permutation": None,
+                "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"],
+                "units": facts[0].get("units", "cm"),
+                "joint_names": facts[0].get("joint_names"), "mirror_permutation": None,
                 "edges": json.loads(edges.most_common(1)[0][0]) if edges else None,
                 "edges_method": "inferred: minimum spanning tree over std + 0.05*mean of "
                                 "joint-pair distances, most common tree across pairs "
@@ -267,3 +347,34 @@ def motion_specs() -> dict[str, dict[str, Any]]:
 
 
 ARRAY_NAMES = AUDIO_ARRAYS + MOTION_ARRAYS
+
+
+def _norm_stats(staged: Path, rows: list[WindowRow]) -> dict[str, Any]:
+    """Train-split normalisation statistics into ``norm_stats.npz`` (summary for dataset.json)."""
+    from motionpair.normstats import write_norm_stats
+
+    if not any(r.split == "train" for r in rows):
+        return {"file": None, "reason": "no train windows: statistics are computed on train only"}
+    return write_norm_stats(staged, rows, split="train")
+
+
+def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfig, *,
+                        cache_dir: Path | None = None) -> dict:
+    """Per-pair alignment evidence (dataset.json) and one picture per pair under alignment/."""
+    from motionpair.evidence import EvidenceConfig
+    from motionpair.pairevidence import draw_all, finish
+
+    ordered = sorted(results, key=lambda r: r.pair_id)
+    block = finish({r.pair_id: r.evidence for r in ordered},
+                   {r.pair_id: r.evidence_series for r in ordered}, cfg=EvidenceConfig(),
+                   kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+    series = {r.pair_id: r.evidence_series for r in ordered}
+    if cache_dir:  # memoised pictures: a fully cached rebuild must not redraw 14 figures
+        from motionpair.cache import Cache
+        from motionpair.memo import alignment_pictures
+
+        alignment_pictures(block, series, staged / "alignment", Cache(cache_dir))
+    else:
+        draw_all(block, series, staged / "alignment")
+    block["pictures"] = "alignment/<source>__<session>.png"
+    return block

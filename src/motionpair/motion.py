@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 from motionpair.timebase import frames_to_time, time_to_frames
 from motionpair.types import ClockMap, MotionGrid, PoseStream
@@ -110,6 +109,9 @@ def dynamics(grid_pose: np.ndarray, valid: np.ndarray, fps: Fraction, *,
         acc[a:b] = np.gradient(vel[a:b], dt_s, axis=0)
         speed[a:b] = np.linalg.norm(vel[a:b], axis=2).mean(axis=1)
         smooth = gaussian_filter1d(speed[a:b], sigma_frames, mode="nearest")
+        # imported here: scipy.signal costs ~0.5 s and fully cached builds never get here
+        from scipy.signal import find_peaks
+
         # find_peaks resolves flat minima to their middle; argrelextrema(np.less) misses them
         minima, _ = find_peaks(-smooth, distance=max(1, kin_order))
         kin[a + minima] = 1

@@ -14,16 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import audio, beatgrid, motion
+from motionpair import audio, beatgrid, memo, motion
 from motionpair.align import clock_for
 from motionpair.cache import Cache, cache_key
 from motionpair.config import BuildConfig
+from motionpair.memo import skeleton_edges
 from motionpair.timebase import frames_to_time, n_frames_covering
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 from motionpair.windows import cut_windows
 
 AUDIO_ARRAYS = ("mel", "baseline35", "onset_env", "music_beat", "onset_peak")
 MOTION_ARRAYS = ("pose", "pose_valid", "velocity", "acceleration", "speed", "kin_beat")
+
+
+class NotCachedError(LookupError):
+    """Raised by ``process_pair(..., cached_only=True)`` when a stage would need computing."""
 
 
 @dataclass
@@ -34,6 +39,9 @@ class PairResult:
     dropped: dict[str, int]
     facts: dict[str, Any]
     cache: dict[str, int] = field(default_factory=dict)
+    # alignment evidence (pairevidence.evidence_for_pair): JSON record + small series for plots
+    evidence: dict[str, Any] | None = None
+    evidence_series: dict[str, Any] = field(default_factory=dict)
 
 
 def source_module(spec: PairSpec):
@@ -49,8 +57,16 @@ def shard_name(spec: PairSpec) -> str:
     return f"shards/{safe}"
 
 
-def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache) -> AudioFeatures:
-    """Per-track features, from the cache when the audio bytes and recipe are unchanged."""
+def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
+                   cached_only: bool = False) -> AudioFeatures:
+    """Per-track features, from the cache when the audio bytes and recipe are unchanged.
+
+    With ``cached_only`` a cache miss raises :class:`NotCachedError` instead of computing.
+    """
+    if spec.track.kind == "npz":  # precomputed (MotionMix audio prep): loaded, never unpickled
+        from motionpair.sources.motionmix_audio import features_for_build
+
+        return features_for_build(spec, cfg)
     params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
     key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256})
@@ -61,7 +77,10 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache) -> AudioFeatu
         return AudioFeatures(track_id=spec.track.track_id, sr_hz=cfg.sr_hz, hop=cfg.hop,
                              duration_s=meta["duration_s"], arrays=arrays, beat_times_s=beats,
                              tempo_bpm=meta["tempo_bpm"], params=meta["params"])
+    if cached_only:
+        raise NotCachedError(f"audio features of {spec.track.track_id}")
     y, native_sr = audio.decode_audio(spec.track.path)
+    _refuse_truncated(spec, len(y) / native_sr)
     feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
                                    sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                    n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
@@ -71,7 +90,24 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache) -> AudioFeatu
     return feats
 
 
-def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache) -> MotionGrid:
+#: Decoded audio shorter than this share of its header's duration is a truncated file.
+MIN_DECODED_SHARE = 0.99
+
+
+def _refuse_truncated(spec: PairSpec, decoded_s: float) -> None:
+    """``ValueError`` naming the file when it decodes to less than its header declares.
+
+    libsndfile decodes a cut MP3 up to the cut without an error; every real tang2018
+    track decodes to exactly its header's frame count.
+    """
+    declared_s = spec.track.duration_s
+    if spec.track.kind == "audio" and declared_s and decoded_s < MIN_DECODED_SHARE * declared_s:
+        raise ValueError(f"{spec.track.path}: truncated audio: the header declares "
+                         f"{declared_s:.2f} s but only {decoded_s:.2f} s decode")
+
+
+def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache, *,
+                cached_only: bool = False) -> MotionGrid:
     """The pair's motion on the track grid, from the cache when nothing it depends on changed."""
     params = motion.motion_params(max_gap_s=cfg.max_gap_s, kin_sigma_s=cfg.kin_sigma_s,
                                   kin_order=cfg.kin_order)
@@ -87,6 +123,8 @@ def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache)
         valid = arrays.pop("valid")
         return MotionGrid(first_frame=meta["first_frame"], fps=cfg.fps_exact, valid=valid,
                           params=meta["params"], **arrays)
+    if cached_only:
+        raise NotCachedError(f"motion grid of {spec.pair_id}")
     pose = source_module(spec).load_pose(spec)
     grid = motion.to_grid(pose, clock, cfg.fps_exact, max_gap_s=cfg.max_gap_s,
                           kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
@@ -97,12 +135,21 @@ def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache)
 
 
 def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
-                 cache_root: str | None) -> PairResult:
-    """Everything for one pair; writes ``out_dir/<shard>/*.npy`` and returns its rows."""
+                 cache_root: str | None, *, cached_only: bool = False) -> PairResult:
+    """Everything for one pair; writes ``out_dir/<shard>/*.npy`` and returns its rows.
+
+    ``cached_only=True`` raises :class:`NotCachedError` (before writing anything) unless both
+    the audio features and the motion grid come from the cache; the builder uses it to
+    serve fully cached pairs in-process without starting worker processes.
+    """
     cache = Cache(Path(cache_root) if cache_root else None)
-    feats = track_features(spec, cfg, cache)
+    if spec.source == "motionmix":  # sparse snapshot streams: their own pairing modes
+        from motionpair.snapshots import process_motionmix_pair
+
+        return process_motionmix_pair(spec, cfg, out_dir, cache)
+    feats = track_features(spec, cfg, cache, cached_only=cached_only)
     clock = clock_for(spec, feats, kind=cfg.clock)
-    grid = motion_grid(spec, clock, cfg, cache)
+    grid = motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
     fps = cfg.fps_exact
     n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
     shard = shard_name(spec)
@@ -131,11 +178,28 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "windows": len(rows), "dropped": dict(sorted(dropped.items())),
         "assumptions": assumptions, "n_joints": int(grid.pose.shape[1]),
         "dims": int(grid.pose.shape[2]),
-        "edges": motion.infer_edges(grid.pose[grid.valid]) if grid.valid.sum() > 2 else None,
+        # memo counters are kept apart: "hits" counts the audio and motion stages only
+        "edges": skeleton_edges(grid.pose[grid.valid], Cache(cache.root))
+        if grid.valid.sum() > 2 else None,
     }
+    evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=Cache(cache.root))
     return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
+                      evidence=evidence, evidence_series=evidence_series,
                       dropped=dict(sorted(Counter(dropped).items())), facts=facts,
                       cache={"hits": cache.hits, "misses": cache.misses})
+
+
+def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
+              grid: MotionGrid, *, cache: Cache | None = None) -> tuple[dict | None, dict]:
+    """Alignment evidence of the pair (never fails the pair: a problem becomes the reason)."""
+    from motionpair.evidence import EvidenceConfig
+    from motionpair.pairevidence import evidence_for_pair
+
+    try:
+        return memo.pair_evidence(spec, feats, clock, grid, cache, lambda: evidence_for_pair(
+            spec, feats, clock, grid, EvidenceConfig()))
+    except (ValueError, IndexError, KeyError) as exc:
+        return None, {"skipped": f"evidence not computed: {exc}"}
 
 
 def _row(spec: PairSpec, clock: ClockMap, *, wid: str, t0: float, t1: float, fps: float,
@@ -216,6 +280,8 @@ def _window_arrays(feats: AudioFeatures, grid: MotionGrid, starts: list[int],
     """Stack every array over the kept windows: first axis = window row, second = frame."""
     out: dict[str, np.ndarray] = {}
     for name in AUDIO_ARRAYS:
+        if name not in feats.arrays:  # e.g. chroma-based baseline35 absent from an NPZ
+            continue
         a = feats.arrays[name]
         out[name] = _stack(a, starts, T, offset=0)
     motion_arrays = _motion_arrays(grid)

@@ -88,8 +88,21 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
                 "prepared_by": "motionpair prep-audio",
                 "recipe": audio.feature_params(sr_hz=sr_hz, hop=hop, n_mels=n_mels),
                 "tracks": tracks, "problems": problems}
-    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _atomic_write(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file + rename (readers never see half)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

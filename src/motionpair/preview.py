@@ -87,7 +87,9 @@ def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:
     w = load_window(dataset_dir, row)
     meta = read_dataset_json(dataset_dir)
     first = {
-        "baseline35[0,:5]": [round(float(v), 4) for v in w["baseline35"][0, :5]],
+        # absent when an input's features lack it (MotionMix NPZ without chroma): recorded
+        "baseline35[0,:5]": [round(float(v), 4) for v in w["baseline35"][0, :5]]
+        if "baseline35" in w else None,
         "mel[0,:5]": [round(float(v), 3) for v in w["mel"][0, :5]],
         "pose[0,0]": [round(float(v), 3) for v in w["pose"][0, 0]],
         "speed[:5]": [round(float(v), 3) for v in w["speed"][:5]],

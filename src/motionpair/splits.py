@@ -61,3 +61,106 @@ def assign_splits(groups: list[str], *, ratios: tuple[float, ...] = (0.8, 0.1, 0
         pos += c
     info["groups_per_split"] = dict(zip(SPLIT_NAMES, counts, strict=False))
     return out, info
+
+
+GUARD = "guard"  # rows of a time-block split that fall in a guard gap: in no split
+
+
+def time_block_splits(windows: list[tuple[str, float, float]], *,
+                      ratios: tuple[float, ...] = (0.8, 0.1, 0.1), seed: int = 0,
+                      guard_s: float) -> tuple[list[str], dict[str, Any]]:
+    """Split windows inside each session by time blocks, with guard gaps between splits.
+
+    ``windows`` are ``(session, start_s, end_s)`` on the session's own (stream) clock.
+    Each session's span is cut into one contiguous block per split, sized by the ratios,
+    in a ``default_rng(seed)`` order per session (sessions sorted): two boundaries per
+    session, so the guard costs little. A window takes the split of the block holding
+    its midpoint; it is kept only if it stays ``guard_s / 2`` away from every boundary,
+    so two kept windows of different splits are always at least ``guard_s`` apart.
+    Others get :data:`GUARD`.
+
+    >>> w = [("s", float(t), t + 1.0) for t in range(0, 100)]
+    >>> out, info = time_block_splits(w, guard_s=1.0)
+    >>> sorted(set(out)), info["guard_s"]
+    (['guard', 'test', 'train', 'val'], 1.0)
+    """
+    total = float(sum(ratios))
+    if total <= 0 or min(ratios) < 0:
+        raise ValueError(f"split ratios must be >= 0 with a positive sum, got {list(ratios)}")
+    rng = np.random.default_rng(seed)
+    plan: dict[str, dict[str, Any]] = {}
+    for session in sorted({w[0] for w in windows}):
+        lo = min(w[1] for w in windows if w[0] == session)
+        hi = max(w[2] for w in windows if w[0] == session)
+        perm = [int(i) for i in rng.permutation(len(ratios)) if ratios[int(i)] > 0]
+        order = [SPLIT_NAMES[i] for i in perm]
+        shares = np.cumsum([ratios[i] / total for i in perm])
+        edges = lo + (hi - lo) * np.concatenate([[0.0], shares])
+        edges[-1] = hi
+        n_blocks = len(order)
+        cuts = [float(edges[i]) for i in range(1, n_blocks)]
+        plan[session] = {"span_s": [round(lo, 6), round(hi, 6)], "blocks": order,
+                         "edges_s": [round(float(e), 6) for e in edges],
+                         "cuts_s": [round(c, 6) for c in cuts]}
+        plan[session]["_edges"], plan[session]["_cuts"] = edges, cuts
+    out = []
+    for session, a, b in windows:
+        p = plan[session]
+        k = int(np.clip(np.searchsorted(p["_edges"], (a + b) / 2, side="right") - 1, 0,
+                        len(p["blocks"]) - 1))
+        clear = all(b <= c - guard_s / 2 or a >= c + guard_s / 2 for c in p["_cuts"])
+        out.append(p["blocks"][k] if clear else GUARD)
+    for p in plan.values():
+        del p["_edges"], p["_cuts"]
+    info = {"method": "time_block", "group": "time blocks inside each session", "seed": seed,
+            "ratios": list(ratios), "blocks": "one per split, sized by the ratios, seeded order",
+            "guard_s": guard_s,
+            "rule": "a window takes its midpoint's block split; windows within guard_s/2 of a "
+                    "boundary between different splits are 'guard' (in no split), so windows "
+                    "of different splits are >= guard_s apart on the session clock",
+            "blocks_per_session": plan}
+    return out, info
+
+
+def assign_time_blocks(results: list, cfg, *, n_sessions: int) -> tuple[list, dict[str, Any]]:
+    """Set ``row.split`` of every result row by :func:`time_block_splits`; rows and record."""
+    from collections import Counter
+
+    rows = [row for res in sorted(results, key=lambda r: r.pair_id) for row in res.rows]
+    # one window long on the session clock the blocks live on
+    guard_s = max((r.motion_end_s - r.motion_start_s for r in rows), default=0.0)
+    labels, info = time_block_splits([(r.session, r.motion_start_s, r.motion_end_s)
+                                      for r in rows], ratios=cfg.split_ratios, seed=cfg.seed,
+                                     guard_s=round(guard_s, 6))
+    for row, lab in zip(rows, labels, strict=True):
+        row.split = lab
+    info["why"] = (f"{n_sessions} session(s): " + ("too few for a split by session; "
+                                                    if n_sessions < 3 else "")
+                   + "--split-by time-block splits inside sessions")
+    info["guard_rows"] = sum(lab == GUARD for lab in labels)
+    info["windows"] = dict(sorted(Counter(labels).items()))
+    return rows, info
+
+
+def guard_gap_violations(windows: list[tuple[str, str, float, float]], *,
+                         guard_s: float) -> list[str]:
+    """Pairs of windows of different splits closer than ``guard_s`` in one session.
+
+    ``windows`` are ``(session, split, start_s, end_s)`` on the session clock; ``guard``
+    rows are ignored. One sweep per session in start order (O(n log n)).
+
+    >>> guard_gap_violations([("s", "train", 0, 5), ("s", "val", 9, 14)], guard_s=5)
+    ['s: a val window at 9.000 s starts 4.000 s after a train window ends (guard 5 s)']
+    """
+    out = []
+    for session in sorted({w[0] for w in windows}):
+        rows = sorted((w for w in windows if w[0] == session and w[1] != GUARD),
+                      key=lambda w: (w[2], w[3]))
+        max_end: dict[str, float] = {}
+        for _, split, a, b in rows:
+            for other, end in max_end.items():
+                if other != split and a < end + guard_s - 1e-6:
+                    out.append(f"{session}: a {split} window at {a:.3f} s starts "
+                               f"{a - end:.3f} s after a {other} window ends (guard {guard_s:g} s)")
+            max_end[split] = max(max_end.get(split, float("-inf")), b)
+    return out

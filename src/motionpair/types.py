@@ -37,7 +37,9 @@ class Problem:
     reason: str
     source: str = ""
     session: str = ""
-    kind: str = "bad"  # "bad" (unreadable / wrong shape) | "incomplete" (a required file missing)
+    # "bad" (unreadable / wrong shape) | "incomplete" (a required file missing)
+    # | "refused" (never opened on purpose, e.g. a pickle)
+    kind: str = "bad"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,6 +280,14 @@ class WindowRow:
     grid: str = "fixed"  # "fixed": fps grid | "beats": frames_per_beat frames per music beat
     first_beat: int = -1  # beat grid: index of the window's first detected music beat
     frames_per_beat: int = 0
+    # MotionMix: the camera stream ("fused" for the fused stream), how its track was matched,
+    # and for grid "snapshot" the centre snapshot's exact track time, its frame in the window
+    # and how its dynamics were taken ("central" | "backward" | "forward" | "none")
+    camera: str = ""
+    matched_by: str = ""
+    snapshot_track_s: float = -1.0
+    snapshot_frame: int = -1
+    dynamics: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,22 +29,35 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
         by_shard[r.shard].append(r)
         fails += _check_times(r)
     skel = meta["motion"]["skeleton"]
+    missing = {p["shard"]: p.get("audio_from", {}).get("missing") or []
+               for p in meta.get("pairs", [])}
     for shard, srows in sorted(by_shard.items()):
         if sorted(r.row for r in srows) != list(range(len(srows))):
             fails.append(f"{shard}: manifest rows are not 0..{len(srows) - 1}")
         for name in ARRAY_NAMES:
+            if name in missing.get(shard, ()):  # recorded as missing from the input
+                continue
             fails += _check_array(d, shard, name, srows, skel)
     split_of: dict[str, set] = defaultdict(set)
     for r in rows:
         split_of[r.session].add(r.split)
+    time_blocks = meta["splits"].get("method") == "time_block"
     for session, splits in sorted(split_of.items()):
-        if len(splits) > 1:
+        if len(splits) > 1 and not time_blocks:  # time blocks: guard gaps are checked instead
             fails.append(f"session {session} is in several splits: {sorted(splits)}")
+    if time_blocks:
+        from motionpair.splits import guard_gap_violations
+
+        fails += guard_gap_violations([(r.session, r.split, r.motion_start_s, r.motion_end_s)
+                                       for r in rows], guard_s=meta["splits"]["guard_s"])[:20]
     counts = {s: sum(r.split == s for r in rows) for s in sorted({r.split for r in rows})}
     if counts != meta["counts"]["windows_by_split"]:
         fails.append(f"windows per split {counts} != dataset.json {meta['counts']}")
     if len({r.id for r in rows}) != len(rows):
         fails.append("manifest ids are not unique")
+    from motionpair.normstats import check_norm_stats
+
+    fails += check_norm_stats(d, meta, rows)
     return fails, {"windows": len(rows), "shards": len(by_shard), "by_split": counts}
 
 
@@ -71,7 +84,7 @@ def _check_times(r) -> list[str]:
         out.append(f"{r.id}: end_s - start_s != n_frames / fps")
     if abs(r.start_frame / r.fps - r.start_s) > 1e-6:
         out.append(f"{r.id}: start_s != start_frame / fps")
-    if r.pose_coverage < 1.0:
+    if r.pose_coverage < 1.0 and r.grid != "snapshot":  # snapshot rows are sparse by design
         out.append(f"{r.id}: pose_coverage {r.pose_coverage} < 1")
     return out
 
@@ -93,7 +106,11 @@ def _check_array(d: Path, shard: str, name: str, srows: list, skel: dict) -> lis
                    f"({skel['n_joints']}, {skel['dims']})")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         out.append(f"{path.relative_to(d)}: holds NaN or inf")
-    if name == "pose_valid" and not np.asarray(arr).all():
+    if name == "pose_valid" and srows[0].grid == "snapshot":
+        a = np.asarray(arr)
+        if not all(a[r.row, r.snapshot_frame] for r in srows):
+            out.append(f"{path.relative_to(d)}: a snapshot row's own snapshot frame is invalid")
+    elif name == "pose_valid" and not np.asarray(arr).all():
         out.append(f"{path.relative_to(d)}: kept windows with invalid pose frames")
     return out
 

@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motionpair.sources import tang2018
+from motionpair.sources import motionmix, tang2018
+from motionpair.sources.common import refused_pickles
 from motionpair.types import PairSpec, Problem
 
 #: What each source looks for, for "nothing found" messages.
 LOOKS_FOR = {
     tang2018.NAME: "DANCE_<style>_<n>/ folders with audio.mp3, skeletons.json, config.json",
+    motionmix.NAME: motionmix.LOOKS_FOR,
 }
 
 
-MODULES = {tang2018.NAME: tang2018}
+MODULES = {tang2018.NAME: tang2018, motionmix.NAME: motionmix}
 
 
 def module_for(source: str):
@@ -55,6 +57,7 @@ class Inventory:
                 "paired": n_ok,
                 "incomplete": sum(p.kind == "incomplete" for p in self.problems),
                 "bad": sum(p.kind == "bad" for p in self.problems),
+                "refused": sum(p.kind == "refused" for p in self.problems),
                 "audio_s": round(sum(u.get("audio_duration_s", 0.0) for u in self.units), 3),
                 "song_span_s": round(sum(u.get("song_span_s", 0.0) for u in self.units
                                          if u.get("paired")), 3),
@@ -62,8 +65,11 @@ class Inventory:
         }
 
 
-def scan(paths: list[str | Path]) -> Inventory:
-    """Discover inputs under ``paths``; never raises for bad input, lists it instead."""
+def scan(paths: list[str | Path], *, cache=None) -> Inventory:
+    """Discover inputs under ``paths``; never raises for bad input, lists it instead.
+
+    ``cache`` (a :class:`motionpair.cache.Cache`) memoises content validation by sha256.
+    """
     roots = [str(p) for p in paths]
     inv = Inventory(roots=[Path(p).name or str(p) for p in roots])
     seen: dict[str, str] = {}
@@ -73,14 +79,16 @@ def scan(paths: list[str | Path]) -> Inventory:
             inv.problems.append(Problem(path=str(raw), kind="incomplete",
                                         reason=f"{raw}: path does not exist"))
             continue
+        inv.problems += [Problem(path=str(f), kind="refused", reason=why)
+                         for f, why in refused_pickles(path)]
         units = tang2018.find_units(path)
-        if not units:
+        if not units and not any(motionmix.find_folders(path)):
             inv.problems.append(Problem(
                 path=str(raw), kind="incomplete",
                 reason=f"{raw}: no recognised input; looked for " + "; ".join(
                     f"{k}: {v}" for k, v in LOOKS_FOR.items())))
         for root, folder in units:
-            spec, problems, facts = tang2018.scan_folder(root, folder)
+            spec, problems, facts = tang2018.scan_folder(root, folder, cache=cache)
             facts = {"source": tang2018.NAME, **facts, "paired": spec is not None}
             if spec is not None and spec.pair_id in seen:
                 problems = [Problem(path=facts["folder"], source=spec.source,
@@ -93,5 +101,9 @@ def scan(paths: list[str | Path]) -> Inventory:
                 inv.pairs.append(spec)
             inv.problems.extend(problems)
             inv.units.append(facts)
+    mm_pairs, mm_problems, mm_units = motionmix.scan_paths([Path(p) for p in paths])
+    inv.pairs += mm_pairs
+    inv.problems += mm_problems
+    inv.units += mm_units
     inv.pairs.sort(key=lambda p: p.pair_id)
     return inv

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,28 @@ def fingerprint(path: Path, root: Path) -> InputFile:
     """Size and sha256 of ``path``, named relative to its input ``root``."""
     return InputFile(path=safe_relpath(path, root), root=root.name, size=path.stat().st_size,
                      sha256=sha256_file(path))
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why an existing ``path`` cannot be read as a regular file; None if absent or a file.
+
+    Tells a symlink loop, a dangling symlink, a directory or a FIFO/socket/device apart
+    from a missing file, so the report names the real problem (and no FIFO is opened:
+    reading one would block the scan).
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path}: symlink loop (the link resolves to itself; nothing to read)"
+        if path.is_symlink():
+            return f"{path}: dangling symlink to {os.readlink(path)}"
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) \
+        else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{path}: is {kind}, not a regular file"
 
 
 def safe_relpath(path: Path, root: Path) -> str:
@@ -64,3 +88,26 @@ def require_number(obj: dict, key: str, path: Path, *, integer: bool = False) ->
     if integer and int(v) != v:
         raise ValueError(f"{path}: key {key!r} must be a whole number, got {v}")
     return int(v) if integer else float(v)
+
+
+#: File suffixes of Python pickles (AIST++ ships its motions as .pkl).
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+
+
+def refused_pickles(path: Path) -> list[tuple[Path, str]]:
+    """``(file, reason)`` for every pickle file at or below ``path``, sorted.
+
+    No motionpair reader loads pickle and none ever will by default: unpickling runs
+    code chosen by whoever wrote the file. The files are reported, never opened.
+    """
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    else:
+        files = [Path(d) / f for d, _, names in os.walk(path) for f in names]  # no symlinked dirs
+    out = []
+    for f in sorted(files):
+        if f.suffix.lower() in PICKLE_SUFFIXES:
+            out.append((f, f"{f}: pickle file refused: unpickling can execute arbitrary code, "
+                           "and no motionpair reader loads pickle (convert it to .npz/.json)"))
+    return out

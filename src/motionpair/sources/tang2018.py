@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.sources.common import fingerprint, read_json, require_number
+from motionpair.sources.common import (
+    fingerprint,
+    not_a_file,
+    read_json,
+    require_number,
+    sha256_file,
+)
 from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
 
 NAME = "tang2018"
@@ -63,17 +69,24 @@ def find_units(path: Path) -> list[tuple[Path, Path]]:
     return out
 
 
-def scan_folder(root: Path, folder: Path) -> tuple[PairSpec | None, list[Problem], dict]:
-    """Check one ``DANCE_*`` folder; returns its pair (or None), problems and facts."""
+def scan_folder(root: Path, folder: Path, *,
+                cache=None) -> tuple[PairSpec | None, list[Problem], dict]:
+    """Check one ``DANCE_*`` folder; returns its pair (or None), problems and facts.
+
+    ``cache`` (optional :class:`motionpair.cache.Cache`) memoises the skeleton validation
+    by the file's sha256 and this reader's source code.
+    """
     session = folder.name
     style = STYLES.get(FOLDER_RE.match(session).group(1), "unknown")
     rel = f"{root.name}/{session}"
     problems: list[Problem] = []
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     for name in missing:
+        # present but unusable (symlink loop, dangling link, directory, FIFO) is "bad"
+        why = not_a_file(folder / name)
         problems.append(Problem(path=f"{rel}/{name}", source=NAME, session=session,
-                                kind="incomplete",
-                                reason=f"missing {name} (looked for {folder / name})"))
+                                kind="bad" if why else "incomplete",
+                                reason=why or f"missing {name} (looked for {folder / name})"))
     facts: dict = {"session": session, "style": style, "folder": rel}
     if "config.json" not in missing:
         try:
@@ -84,7 +97,7 @@ def scan_folder(root: Path, folder: Path) -> tuple[PairSpec | None, list[Problem
             problems.append(_bad(rel, "config.json", session, exc))
     if "skeletons.json" not in missing:
         try:
-            length = len(read_skeletons(folder / "skeletons.json"))
+            length = skeleton_length(folder / "skeletons.json", cache)
             facts["skeleton_frames"] = length
             facts["motion_stream_s"] = float(length / NOMINAL_SKELETON_FPS)
         except ValueError as exc:
@@ -116,6 +129,18 @@ def _bad(rel: str, name: str, session: str, exc: Exception) -> Problem:
                    reason=str(exc))
 
 
+def skeleton_length(path: Path, cache=None) -> int:
+    """Frames in a valid skeletons.json (``ValueError`` otherwise), memoised by content."""
+    if cache is None:
+        return len(read_skeletons(path))
+    from motionpair.memo import code_sha256, memo_value
+
+    payload = {"sha256": sha256_file(path),
+               "code": code_sha256(__name__, "motionpair.sources.common")}
+    return memo_value(cache, "scan-skeleton", payload,
+                      lambda: {"length": len(read_skeletons(path))})["length"]
+
+
 def read_config(path: Path) -> tuple[int, int]:
     """``(start_position, end_position)`` song frames, validated."""
     cfg = read_json(path)
@@ -135,11 +160,8 @@ def read_skeletons(path: Path) -> np.ndarray:
     if missing:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
     length = require_number(doc, "length", path, integer=True)
-    try:
-        center = np.asarray(doc["center"], dtype=np.float64)
-        skel = np.asarray(doc["skeletons"], dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: center/skeletons are not numeric arrays ({exc})") from exc
+    center = _numbers(doc["center"], "center", path)
+    skel = _numbers(doc["skeletons"], "skeletons", path)
     if skel.ndim != 3 or skel.shape[1:] != (N_JOINTS, 3):
         raise ValueError(f"{path}: skeletons has shape {skel.shape}, expected (T, 23, 3)")
     if center.shape != (skel.shape[0], 3):
@@ -158,14 +180,35 @@ def read_skeletons(path: Path) -> np.ndarray:
     return joints
 
 
+def _numbers(value, key: str, path: Path) -> np.ndarray:
+    """``value`` as float64, refusing ragged nesting, strings, booleans and nulls."""
+    try:
+        arr = np.asarray(value)  # no dtype: numpy would silently parse "1.5" as 1.5
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {key} is not a rectangular array ({exc})") from exc
+    if arr.dtype.kind not in "iuf":
+        found = {"U": "strings", "b": "booleans", "O": "nulls or mixed types"}.get(
+            arr.dtype.kind, arr.dtype.name)
+        raise ValueError(f"{path}: {key} must hold numbers, found {found}")
+    return arr.astype(np.float64)
+
+
 def audio_duration_s(path: Path) -> float:
     """Duration from the file header (no full decode)."""
     import soundfile as sf
 
+    # checked first: libsndfile reports both as "does not exist or is not a regular file"
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes), not audio")
+    try:
+        open(path, "rb").close()
+    except PermissionError as exc:
+        raise ValueError(f"{path}: permission denied") from exc
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types, none naming the file
-        raise ValueError(f"{path}: not readable as audio ({exc})") from exc
+        raise ValueError(f"{path}: not readable as audio: no format libsndfile decodes "
+                         f"(it said: {exc})") from exc
     if info.frames <= 0 or info.samplerate <= 0:
         raise ValueError(f"{path}: audio has no samples")
     return info.frames / info.samplerate

@@ -1,0 +1,124 @@
+"""``motionpair align``: alignment evidence per pair (table, alignment.json, one PNG per pair)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(x: Any, spec: str = ".3f") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def evidence_table(block: dict[str, Any]) -> Table:
+    """One row per pair: both BAS with their null percentiles, tempo, drift, offset."""
+    t = Table(title="motionpair align — BAS percentiles: vs circular shifts / vs other tracks")
+    for col in ("pair", "style", "clock", "BAS bailando m→k", "pct", "z", "BAS fact k→m", "pct",
+                "z", "bpm implied", "bpm measured", "drift s", "offset s", "ratio",
+                "halves Δ s", "passes"):
+        t.add_column(col, overflow="fold")
+    for pid, r in block["pairs"].items():
+        cells = []
+        for k in ("bailando", "fact"):
+            shift, other = r["null_circular_shift"][k], r["null_other_tracks"][k]
+            cells += [_fmt(r["bas"][k]), f"{_fmt(shift['percentile'], '.0f')} / "
+                      f"{_fmt(other['percentile'], '.0f')}", _fmt(shift["z"], "+.2f")]
+        tp, o = r["tempo"], r["offset"]
+        drift = _fmt(tp["drift_end_s"], "+.2f") + (" [red]FLAG[/]" if tp["drift_flag"] else "")
+        t.add_row(pid.split("/")[-1], r["style"], r["clock_map"], *cells,
+                  _fmt(tp["implied_bpm"], ".1f") + ("" if tp["independent_of_audio"] else "*"),
+                  _fmt(tp["measured_bpm"], ".1f"), drift, _fmt(o["best_s"], "+.3f"),
+                  _fmt(o["peak_ratio"], ".2f"), _fmt(o["halves_diff_s"], ".2f"),
+                  ("[green]yes[/]" if o["passes"] else "no")
+                  + (" (applied)" if o.get("applied") else ""))
+    return t
+
+
+def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
+    """Input roots and config of a built dataset folder, or None for an input folder."""
+    meta = path / "dataset.json"
+    if not meta.is_file():
+        return None
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    # dataset.json names roots relative (reproducible); build.json keeps where they were read
+    run = path / "build.json"
+    roots = (json.loads(run.read_text(encoding="utf-8")).get("input_paths")
+             if run.is_file() else None)
+    if not roots or not all(Path(r).exists() for r in roots):
+        raise FileNotFoundError(f"{path}: its inputs ({roots or 'unknown'}) are not reachable; "
+                                "pass the input folders to motionpair align instead")
+    return [Path(r) for r in roots], doc["config"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("align")
+    def align(
+        paths: Annotated[list[Path], typer.Argument(help="input folders or a built dataset")],
+        out: Annotated[Path, typer.Option("--out", help="folder for alignment.json + PNGs")]
+        = Path("alignment"),
+        clock: Annotated[str | None, typer.Option(
+            help="clock map: default | linear | beatwise (default: the dataset's, else "
+                 "default)")] = None,
+        apply_offset: Annotated[bool, typer.Option(
+            help="re-score pairs whose offset estimate passes the confidence test at the "
+                 "estimated offset (reported only; never changes a dataset)")] = False,
+        min_peak_ratio: Annotated[float, typer.Option(
+            help="confidence threshold: best/second peak height ratio")] = 1.2,
+        cache: Annotated[Path | None, typer.Option(help="cache folder")] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
+    ) -> None:
+        """Alignment evidence per pair: BAS (two variants) vs nulls, tempo drift, offset."""
+        from motionpair.cache import default_cache_dir
+        from motionpair.config import BuildConfig
+        from motionpair.evidence import EvidenceConfig
+        from motionpair.pairevidence import apply_offsets, draw_all, evidence_for_inputs
+
+        con, err = Console(width=200), Console(stderr=True)
+        fields = BuildConfig.__dataclass_fields__
+        kw: dict[str, Any] = {}
+        try:
+            found = _dataset_inputs(paths[0]) if len(paths) == 1 else None
+        except FileNotFoundError as exc:
+            err.print(f"[red]error[/]: {exc}")
+            raise typer.Exit(2) from exc
+        if found is not None:
+            paths, conf = found
+            kw = {k: (tuple(v) if k == "split_ratios" else v) for k, v in conf.items()
+                  if k in fields and k != "extra"}
+            err.print(f"dataset {paths}: recomputing from its inputs with its config")
+        if clock is not None:
+            kw["clock"] = clock
+        try:
+            cfg = BuildConfig(**kw).validate()
+            ecfg = EvidenceConfig(min_peak_ratio=min_peak_ratio)
+        except (TypeError, ValueError) as exc:
+            err.print(f"[red]error[/]: {exc}")
+            raise typer.Exit(2) from exc
+        cache_dir = None if no_cache else (cache or default_cache_dir())
+        block, series, problems = evidence_for_inputs(paths, cfg, cache_dir=cache_dir, cfg=ecfg)
+        if apply_offset:
+            apply_offsets(block, series, cfg=ecfg)
+        for p in problems:
+            err.print(f"[yellow]{p.kind}[/]: {p.reason}")
+        if not block["pairs"]:
+            err.print("[red]error[/]: no pair with dense motion to score")
+            raise typer.Exit(1)
+        out.mkdir(parents=True, exist_ok=True)
+        block["build_config"] = cfg.resolved()
+        block["problems"] = [p.to_dict() for p in problems]
+        tmp = out / "alignment.json.tmp"
+        tmp.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(out / "alignment.json")
+        pngs = draw_all(block, series, out)
+        con.print(evidence_table(block))
+        s = block["summary"]
+        con.print(f"* implied tempo uses F estimated from the detected beats (not independent). "
+                  f"drift flag > {ecfg.drift_flag_s} s: {len(s['drift_flagged'])} of "
+                  f"{s['pairs']}; offset estimates passing (ratio >= {ecfg.min_peak_ratio}, "
+                  f"halves within {ecfg.halves_tol_s} s): {len(s['offset_passes'])}")
+        con.print(f"wrote {out / 'alignment.json'} and {len(pngs)} PNG(s) in {out}")

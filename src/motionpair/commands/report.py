@@ -1,0 +1,26 @@
+"""``motionpair report DIR``: a self-contained HTML + Markdown report of a built dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(dataset: Annotated[Path, typer.Argument(help="built dataset folder")],
+               out: Annotated[Path | None, typer.Option(
+                   "--out", help="report folder (default DIR/report)")] = None) -> None:
+        """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
+        from motionpair.report import write_report
+
+        try:
+            out = write_report(dataset, out)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            Console(stderr=True).print(f"[red]error[/]: {dataset}: not a readable dataset "
+                                       f"({exc})")
+            raise typer.Exit(2) from exc
+        Console().print(f"wrote {out / 'report.html'} and {out / 'report.md'}")

@@ -1,0 +1,85 @@
+"""``motionpair train-smoke DIR``: train a tiny music→motion model on CPU from the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train-smoke")
+    def train_smoke(
+        dataset: Annotated[Path, typer.Argument(help="built dataset folder")],
+        seconds: Annotated[float, typer.Option(help="training wall-time budget (s)")] = 60.0,
+        target: Annotated[str, typer.Option(
+            help="window_speed | speed | speed_rhythm | velocity")] = "window_speed",
+        channels: Annotated[str, typer.Option(
+            help="baseline35 columns: rhythm (onset env, onset peak, beat) | all")] = "rhythm",
+        seed: Annotated[int, typer.Option(help="torch seed (weights, shuffling)")] = 0,
+        max_epochs: Annotated[int | None, typer.Option(
+            help="run exactly N epochs instead of --seconds (bit-for-bit repeatable)")] = None,
+        patience: Annotated[int | None, typer.Option(
+            help="stop after N epochs without a new lowest val loss (default: whole budget)")
+        ] = None,
+        workers: Annotated[int, typer.Option(help="DataLoader workers")] = 0,
+    ) -> None:
+        """Train ~SECONDS on CPU, keep the checkpoint with the lowest val loss (early-stopping
+        model selection) and restore it; print the per-epoch loss table, the selected epoch's
+        val loss vs the predict-the-train-mean baseline and that checkpoint's TEST loss vs the
+        test baseline (the unbiased check). Exit 0 either way."""
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            Console(stderr=True).print("[red]error[/]: train-smoke needs torch: "
+                                       "pip install torch==2.13.0 && pip install -e '.[torch]'")
+            raise typer.Exit(2) from exc
+        from motionpair.smoke import run_smoke
+
+        con = Console(width=120)
+        budget = f"{max_epochs} epochs" if max_epochs else f"{seconds:g} s"
+        con.print(f"training from {dataset} for {budget} (seed {seed})")
+        try:
+            res = run_smoke(dataset, seconds=seconds, target=target, channels=channels,
+                            seed=seed, max_epochs=max_epochs, patience=patience,
+                            workers=workers,
+                            on_epoch=lambda e: con.print(
+                                f"  epoch {e['epoch']:3d}  train {e['train']:.4f}  "
+                                f"val {e['val']:.4f}  {e['elapsed_s']:.1f} s"
+                                + ("  (best so far)" if e["best"] else "")))
+        except (ValueError, FileNotFoundError) as exc:
+            Console(stderr=True).print(f"[red]error[/]: {exc}")
+            raise typer.Exit(2) from exc
+        con.print(loss_table(res))
+        n = len(res.epochs)
+        why = (f"early stop: {res.patience} epochs without improvement" if res.stopped_early
+               else "whole budget")
+        con.print(f"target: {res.target}\ninput: {res.input}\nmodel: {res.model} "
+                  f"({res.params} parameters); {res.n_train} train / {res.n_val} val / "
+                  f"{res.n_test} test windows\n"
+                  f"{n} epochs in {res.seconds:.1f} s ({why}); selected epoch "
+                  f"{res.selected_epoch} (lowest val loss), restored: val re-evaluated "
+                  f"{res.val_restored:.4f}; last epoch val {res.epochs[-1]['val']:.4f}")
+        con.print(f"verdict: {res.verdict_val}\nverdict: {res.verdict_test}")
+
+
+def loss_table(res) -> Table:
+    """Per-epoch train/val MSE beside the constant baseline (every epoch when few, else ~12
+    rows plus the selected and the last epoch)."""
+    t = Table(title="train-smoke: MSE in train-std units", box=box.SIMPLE_HEAD)
+    for col in ("epoch", "train", "val", "val baseline (train mean)", "val < baseline",
+                "selected"):
+        t.add_column(col, justify="right")
+    n = len(res.epochs)
+    step = max(1, n // 12)
+    for e in res.epochs:
+        k = e["epoch"]
+        if (k - 1) % step == 0 or k in (n, res.selected_epoch):
+            t.add_row(str(k), f"{e['train']:.4f}", f"{e['val']:.4f}",
+                      f"{res.baseline_val:.4f}", "yes" if e["val"] < res.baseline_val else "no",
+                      "<- selected" if k == res.selected_epoch else "")
+    return t

@@ -1,0 +1,352 @@
+"""Build report: ``DIR/report/report.html`` (self-contained) and ``report.md`` with plots.
+
+Everything is read from the published dataset (dataset.json, manifest, shards); the
+report contains no wall-clock values, so the same dataset gives the same report bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.store import read_dataset_json, read_manifest
+from motionpair.types import WindowRow
+
+SPLITS = ("train", "val", "test")
+SPLIT_COLOURS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
+
+
+def union_s(spans: list[tuple[float, float]]) -> float:
+    """Total length (s) of the union of ``(start_s, end_s)`` intervals (overlaps once)."""
+    total, end = 0.0, -np.inf
+    for a, b in sorted(spans):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+def summarise(meta: dict[str, Any], rows: list[WindowRow]) -> dict[str, Any]:
+    """Counts per split, hours, per-session table rows (all plain numbers and strings)."""
+    split_of = {r.session: r.split for r in rows}
+    by_session: dict[str, list[WindowRow]] = defaultdict(list)
+    for r in rows:
+        by_session[r.session].append(r)
+    sessions = []
+    for p in meta["pairs"]:
+        srows = by_session.get(p["session"], [])
+        cm = p.get("clock_map") or {}
+        sessions.append({
+            "session": p["session"], "split": split_of.get(p["session"], "-"),
+            "style": p.get("style", ""), "track": p["track"],
+            "audio_s": p["audio_duration_s"],
+            "motion_on_track_s": (p["motion_track_span_s"][1] - p["motion_track_span_s"][0]
+                                  if p.get("motion_track_span_s") else 0.0),
+            "tempo_bpm": p.get("tempo_bpm"), "windows": len(srows),
+            "dropped": p.get("dropped", {}), "clock_map": cm.get("kind", ""),
+            "assumption": cm.get("assumption", ""),
+            "audio_used_s": union_s([(r.start_s, r.end_s) for r in srows]),
+            "motion_used_s": union_s([(r.motion_start_s, r.motion_end_s) for r in srows]),
+        })
+    splits = {}
+    for s in SPLITS:
+        ss = [x for x in sessions if x["split"] == s]
+        splits[s] = {"sessions": len(ss), "windows": sum(x["windows"] for x in ss),
+                     "audio_used_h": sum(x["audio_used_s"] for x in ss) / 3600,
+                     "motion_used_h": sum(x["motion_used_s"] for x in ss) / 3600}
+    return {
+        "splits": splits, "sessions": sessions,
+        "audio_total_h": sum(x["audio_s"] for x in sessions) / 3600,
+        "motion_total_h": sum(x["motion_on_track_s"] for x in sessions) / 3600,
+        "audio_used_h": sum(x["audio_used_s"] for x in sessions) / 3600,
+        "motion_used_h": sum(x["motion_used_s"] for x in sessions) / 3600,
+        "windows": len(rows),
+        "grid": {"grid": rows[0].grid, "n_frames": rows[0].n_frames,
+                 "frames_per_beat": rows[0].frames_per_beat} if rows else {},
+    }
+
+
+def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[str, str]:
+    """Distribution plots as PNGs in ``out``; returns {file name: caption}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = {}
+    sess = summary["sessions"]
+    names = [s["session"] for s in sess]
+    colours = [SPLIT_COLOURS.get(s["split"], "grey") for s in sess]
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
+    cover = [s["motion_on_track_s"] / s["audio_s"] if s["audio_s"] else 0 for s in sess]
+    axes[0].bar(names, cover, color=colours)
+    axes[0].set_ylabel("motion span / track duration")
+    axes[0].set_title("pose coverage of each track (bar colour = split)", fontsize=9)
+    axes[0].tick_params(axis="x", rotation=60, labelsize=7)
+    axes[1].hist([r.pose_coverage for r in rows], bins=20, range=(0, 1), color="tab:purple")
+    axes[1].set_xlabel("pose coverage of a kept window")
+    axes[1].set_ylabel("windows")
+    axes[1].set_title("pose coverage per window", fontsize=9)
+    made["pose_coverage.png"] = "Pose coverage: fraction of each track the motion spans, " \
+                                "and of each kept window (kept windows need full coverage)."
+    fig.savefig(out / "pose_coverage.png", dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
+    ax.bar(names, [s["tempo_bpm"] or 0 for s in sess], color=colours)
+    ax.set_ylabel("tempo (BPM, librosa)")
+    ax.tick_params(axis="x", rotation=60, labelsize=7)
+    ax.set_title("estimated tempo per track (bar colour = split)", fontsize=9)
+    made["tempo.png"] = "Tempo per track as estimated by the beat tracker (not ground truth)."
+    fig.savefig(out / "tempo.png", dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
+    for s in SPLITS:
+        v = [r.mean_speed for r in rows if r.split == s]
+        if v:
+            ax.hist(v, bins=30, alpha=0.6, label=f"{s} ({len(v)})", color=SPLIT_COLOURS[s])
+    ax.set_xlabel(f"mean joint speed of a window ({meta['motion']['skeleton'].get('units', '')}"
+                  "/s)")
+    ax.set_ylabel("windows")
+    ax.legend(fontsize=8)
+    ax.set_title("mean joint speed per window, by split", fontsize=9)
+    made["speed.png"] = "Mean joint speed per window, by split."
+    fig.savefig(out / "speed.png", dpi=80)
+    plt.close(fig)
+    return made
+
+
+def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, str]:
+    """One preview per split: the middle window of its first session (deterministic)."""
+    from motionpair.preview import draw_window
+
+    made = {}
+    for s in SPLITS:
+        srows = [r for r in rows if r.split == s]
+        if not srows:
+            continue
+        first = [r for r in srows if r.session == srows[0].session]
+        row = first[len(first) // 2]
+        name = f"preview_{s}.png"
+        draw_window(dataset_dir, row.id, out / name)
+        made[name] = f"{s}: {row.id} (track {row.start_s:.2f}–{row.end_s:.2f} s)"
+    return made
+
+
+def _evidence_pictures(d: Path, meta: dict, out: Path, n: int = 2) -> dict[str, str]:
+    """The first ``n`` alignment-evidence pictures (``DIR/alignment/*.png``), when present."""
+    if not meta.get("alignment_evidence") or not (d / "alignment").is_dir():
+        return {}
+    made = {}
+    for png in sorted((d / "alignment").glob("*.png"))[:n]:
+        name = f"alignment_{png.name}"
+        shutil.copyfile(png, out / name)
+        made[name] = f"alignment evidence for {png.stem} (from alignment/{png.name})"
+    return made
+
+
+def _dropped(d: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+
+def _session_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    head = ["session", "split", "style", "track", "duration s", "motion on track s", "tempo",
+            "windows", "dropped (reason n)", "clock map", "assumption"]
+    body = [[s["session"], s["split"], s["style"], s["track"], f"{s['audio_s']:.1f}",
+             f"{s['motion_on_track_s']:.1f}",
+             f"{s['tempo_bpm']:.1f}" if s["tempo_bpm"] else "", str(s["windows"]),
+             _dropped(s["dropped"]), s["clock_map"], s["assumption"]]
+            for s in summary["sessions"]]
+    return head, body
+
+
+def _split_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    head = ["split", "sessions", "windows", "audio used h (track clock)",
+            "motion used h (stream clock)"]
+    body = [[s, str(v["sessions"]), str(v["windows"]), f"{v['audio_used_h']:.3f}",
+             f"{v['motion_used_h']:.3f}"] for s, v in summary["splits"].items()]
+    return head, body
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def _html_table(head: list[str], body: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                  for r in body)
+    return (f"<div class='wide'><table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody>"
+            "</table></div>")
+
+
+CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}
+th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#eee}.wide{overflow-x:auto}
+img{max-width:100%;border:1px solid #ddd}figure{margin:0 0 1.5em}
+figcaption{font-size:12px;color:#555}pre{background:#f6f6f6;padding:.6em;font-size:11px;
+overflow-x:auto}"""
+
+
+def _window_text(meta: dict, summary: dict) -> str:
+    g = summary.get("grid") or {}
+    if g.get("grid") == "beats":
+        return (f"{g['n_frames'] // max(g['frames_per_beat'], 1)} music beats × "
+                f"{g['frames_per_beat']} frames per beat (beat grid)")
+    w = meta["windows"]
+    return f"{w.get('window_s')} s, hop {w.get('hop_s')} s ({w.get('n_frames')} frames)"
+
+
+def _sections(meta: dict, summary: dict) -> list[tuple[str, str, Any]]:
+    """(title, kind, payload) blocks shared by the HTML and Markdown writers."""
+    c = meta["counts"]
+    overview = [
+        ["windows", str(summary["windows"])], ["pairs", str(c["pairs"])],
+        ["input problems", str(c["problems"])],
+        ["dropped windows", _dropped(c.get("dropped_by_reason", {}))],
+        ["audio: tracks total / used by windows (h)",
+         f"{summary['audio_total_h']:.3f} / {summary['audio_used_h']:.3f}"],
+        ["motion: span mapped onto the track clock (h)", f"{summary['motion_total_h']:.3f}"],
+        ["motion used by windows, on the motion stream's own clock (h)",
+         f"{summary['motion_used_h']:.3f}"],
+        ["window", _window_text(meta, summary)],
+        ["frame rate", f"{meta['config'].get('fps')} fps"],
+        ["config sha256", meta.get("config_sha256", "")],
+    ]
+    out: list[tuple[str, str, Any]] = [
+        ("Overview", "table", (["quantity", "value"], overview)),
+        ("Counts per split", "table", _split_rows(summary)),
+        ("Sessions", "table", _session_rows(summary)),
+        ("Assumptions", "table", (["name", "meaning"], [[k, v] for k, v in
+                                                         meta.get("assumptions", {}).items()])),
+    ]
+    if meta.get("alignment_evidence") is not None:
+        out += _evidence_sections(meta["alignment_evidence"])
+    ns = meta.get("norm_stats")
+    if ns and ns.get("arrays"):
+        out.append(("Normalisation statistics (train split, norm_stats.npz)", "table", (
+            ["array", "channels", "frames counted", "mean of channel means",
+             "mean of channel stds"],
+            [[k, "x".join(map(str, v["channels"])) or "1", str(v["frames"]),
+              f"{v['mean_of_means']:.4g}", f"{v['mean_of_stds']:.4g}"]
+             for k, v in ns["arrays"].items()]
+            + [["formula", ns.get("formula", ""), "", "", ""],
+               ["overlap", ns.get("dedupe", ""), "", "", ""]])))
+    return out
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, str]:
+    """Scalar leaves of nested dicts as ``{"a.b": "value"}`` (lists kept as compact JSON)."""
+    if not isinstance(obj, dict):
+        text = json.dumps(obj) if isinstance(obj, list | dict) else str(obj)
+        return {prefix: text}
+    out: dict[str, str] = {}
+    for k, v in obj.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
+    """dataset.json "alignment_evidence" (written by the alignment stage) as tables: its
+    summary, one column per pair with every scalar fact, definitions; raw JSON otherwise."""
+    if not isinstance(ev, dict) or not isinstance(ev.get("pairs"), dict):
+        return [("Alignment evidence", "json", ev)]
+    out: list[tuple[str, str, Any]] = []
+    if isinstance(ev.get("summary"), dict):
+        out.append(("Alignment evidence: summary", "table",
+                    (["quantity", "value"], [[k, v] for k, v in _flatten(ev["summary"]).items()])))
+    pairs = {p.split("/")[-1]: _flatten(v) for p, v in ev["pairs"].items()}
+    keys = list(dict.fromkeys(k for f in pairs.values() for k in f))
+    out.append(("Alignment evidence: per pair", "table",
+                (["fact", *pairs], [[k, *(f.get(k, "") for f in pairs.values())]
+                                    for k in keys])))
+    if isinstance(ev.get("definitions"), dict):
+        out.append(("Alignment evidence: definitions", "table",
+                    (["name", "definition"], [[k, v] for k, v in
+                                              _flatten(ev["definitions"]).items()])))
+    return out
+
+
+def _write_html(path: Path, title: str, sections: list, figures: dict[str, str],
+                pngs: Path) -> None:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for head, kind, payload in sections:
+        parts.append(f"<h2>{html.escape(head)}</h2>")
+        if kind == "table":
+            parts.append(_html_table(*payload))
+        else:
+            parts.append(f"<pre>{html.escape(json.dumps(payload, indent=2))}</pre>")
+    parts.append("<h2>Distributions and samples</h2>")
+    for name, caption in figures.items():
+        b64 = base64.b64encode((pngs / name).read_bytes()).decode("ascii")
+        parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    parts.append("</body></html>\n")
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -> None:
+    parts = [f"# {title}\n"]
+    for head, kind, payload in sections:
+        parts.append(f"## {head}\n")
+        parts.append(_md_table(*payload) if kind == "table"
+                     else "```json\n" + json.dumps(payload, indent=2) + "\n```")
+        parts.append("")
+    parts.append("## Distributions and samples\n")
+    for name, caption in figures.items():
+        parts.append(f"![{caption}]({name})\n\n{caption}\n")
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the report folder (report.html, report.md, PNGs, summary.json) atomically.
+
+    Parameters
+    ----------
+    dataset_dir : built dataset folder (only read).
+    out_dir : report folder, default ``DIR/report``; replaced as a whole.
+    """
+    d = Path(dataset_dir)
+    meta = read_dataset_json(d)
+    rows = read_manifest(d)
+    summary = summarise(meta, rows)
+    final = Path(out_dir) if out_dir is not None else d / "report"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report.tmp-", dir=final.parent))
+    try:
+        figures = _plots(meta, rows, summary, tmp)
+        figures.update(_previews(d, rows, tmp))
+        figures.update(_evidence_pictures(d, meta, tmp))
+        title = f"motionpair dataset report: {d.resolve().name}"
+        sections = _sections(meta, summary)
+        _write_html(tmp / "report.html", title, sections, figures, tmp)
+        _write_md(tmp / "report.md", title, sections, figures)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
+                                          encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        old = None
+        if final.exists():
+            old = final.parent / f".report.old-{os.getpid()}"
+            final.rename(old)
+        tmp.rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,223 @@
+"""Pairing modes for sparse pose streams (MotionMix snapshots at ~1 Hz).
+
+``snapshot``: each snapshot is one row: the audio-feature context window
+around it (default 4 s before, 1 s after, on the track's frame grid), with
+the pose of every snapshot of the same stream that falls inside the window
+placed on its nearest frame (other frames masked: ``pose_valid`` false) and
+dynamics from the snapshot's neighbours when they are close enough.
+
+``sequence``: dense windows as for tang2018 (:mod:`motionpair.pipeline`),
+interpolating only across gaps up to ``max_gap_s`` (masked beyond).
+
+``auto`` picks ``sequence`` when the measured stream rate is at least
+:data:`SEQUENCE_MIN_HZ`, else ``snapshot``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from motionpair import motion
+from motionpair.cache import Cache
+from motionpair.config import BuildConfig
+from motionpair.timebase import (
+    frames_to_time,
+    n_frames_covering,
+    seconds_to_whole_frames,
+    time_to_frames,
+)
+from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, WindowRow
+
+#: Streams measured at or above this rate are dense enough for sequence windows.
+SEQUENCE_MIN_HZ = 10.0
+#: Default for sparse streams when --max-gap-s is not given: 1.5 snapshot intervals at 1 Hz.
+SPARSE_MAX_GAP_S = 1.5
+SNAPSHOT_EXTRA_ARRAYS = ("dynamics_valid", "snapshot_dt_s")
+
+
+def pairing_mode(requested: str, rate_hz: float) -> tuple[str, str]:
+    """``(mode, why)`` for a stream measured at ``rate_hz``.
+
+    >>> pairing_mode("auto", 1.0)[0], pairing_mode("auto", 30.0)[0], pairing_mode("sequence", 1)[0]
+    ('snapshot', 'sequence', 'sequence')
+    """
+    if requested != "auto":
+        return requested, f"--pairing {requested}"
+    mode = "sequence" if rate_hz >= SEQUENCE_MIN_HZ else "snapshot"
+    return mode, f"auto: measured {rate_hz:g} Hz {'>=' if mode == 'sequence' else '<'} " \
+                 f"{SEQUENCE_MIN_HZ:g} Hz"
+
+
+def neighbour_dynamics(times_s: np.ndarray, joints: np.ndarray, *, max_dt_s: float
+                       ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Velocity and acceleration of each sample from its neighbours within ``max_dt_s``.
+
+    Central (non-uniform) differences when both neighbours are close, one-sided
+    velocity (zero acceleration) when one is, zeros and ``"none"`` when neither.
+
+    >>> v, a, how = neighbour_dynamics(np.array([0., 1., 2., 5.]),
+    ...                                np.array([0., 1., 4., 0.]).reshape(4, 1, 1), max_dt_s=1.5)
+    >>> v[:, 0, 0].tolist(), a[:, 0, 0].tolist(), how
+    ([1.0, 2.0, 3.0, 0.0], [0.0, 2.0, 0.0, 0.0], ['forward', 'central', 'backward', 'none'])
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    p = np.asarray(joints, dtype=np.float64)
+    vel, acc = np.zeros_like(p), np.zeros_like(p)
+    how = []
+    for i in range(len(t)):
+        prev = i > 0 and t[i] - t[i - 1] <= max_dt_s
+        nxt = i + 1 < len(t) and t[i + 1] - t[i] <= max_dt_s
+        if prev and nxt:
+            dp, dn = t[i] - t[i - 1], t[i + 1] - t[i]
+            vel[i] = (p[i + 1] - p[i - 1]) / (dp + dn)
+            acc[i] = 2.0 * ((p[i + 1] - p[i]) / dn - (p[i] - p[i - 1]) / dp) / (dp + dn)
+            how.append("central")
+        elif nxt:
+            vel[i] = (p[i + 1] - p[i]) / (t[i + 1] - t[i])
+            how.append("forward")
+        elif prev:
+            vel[i] = (p[i] - p[i - 1]) / (t[i] - t[i - 1])
+            how.append("backward")
+        else:
+            how.append("none")
+    return vel, acc, how
+
+
+def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clock: ClockMap,
+                     cfg: BuildConfig, *, n_audio: int, shard: str, assumptions: list[str],
+                     max_dt_s: float) -> tuple[list[WindowRow], dict[str, np.ndarray], Counter]:
+    """One row per snapshot: its audio context window and the stream's poses inside it."""
+    fps = cfg.fps_exact
+    B = seconds_to_whole_frames(cfg.context_s[0], fps, what="snapshot context before")
+    T = B + seconds_to_whole_frames(cfg.context_s[1], fps, what="snapshot context after")
+    t_track = clock.to_track(pose.times_s)
+    frame = np.asarray(time_to_frames(t_track, fps, rounding="nearest"), dtype=np.int64)
+    dt = (t_track - np.asarray(frames_to_time(frame, fps))).astype(np.float32)
+    vel, acc, how = neighbour_dynamics(pose.times_s, pose.joints, max_dt_s=max_dt_s)
+    J, D = pose.n_joints, pose.dims
+    dropped: Counter = Counter()
+    keep = []
+    for i, c in enumerate(frame):
+        if c - B < 0 or c - B + T > n_audio:
+            dropped["audio_incomplete"] += 1  # the context reaches outside the track
+        else:
+            keep.append(i)
+    n = len(keep)
+    out = {
+        "pose": np.zeros((n, T, J, D), np.float32), "pose_valid": np.zeros((n, T), bool),
+        "velocity": np.zeros((n, T, J, D), np.float32),
+        "acceleration": np.zeros((n, T, J, D), np.float32), "speed": np.zeros((n, T), np.float32),
+        "kin_beat": np.zeros((n, T), np.uint8), "dynamics_valid": np.zeros((n, T), bool),
+        "snapshot_dt_s": np.zeros((n, T), np.float32),
+    }
+    for r, i in enumerate(keep):
+        s0 = frame[i] - B
+        inside = np.flatnonzero((frame >= s0) & (frame < s0 + T))
+        k = frame[inside] - s0
+        out["pose"][r, k] = pose.joints[inside]
+        out["pose_valid"][r, k] = True
+        out["velocity"][r, k] = vel[inside]
+        out["acceleration"][r, k] = acc[inside]
+        out["speed"][r, k] = np.linalg.norm(vel[inside], axis=2).mean(axis=1)
+        out["dynamics_valid"][r, k] = [how[j] != "none" for j in inside]
+        out["snapshot_dt_s"][r, k] = dt[inside]
+    starts = [int(frame[i] - B) for i in keep]
+    for name in ("mel", "baseline35", "onset_env", "music_beat", "onset_peak"):
+        if name in feats.arrays:
+            a = feats.arrays[name]
+            idx = np.asarray(starts, np.int64)[:, None] + np.arange(T)[None, :]
+            out[name] = np.ascontiguousarray(a[idx]) if n else np.zeros((0, T, *a.shape[1:]),
+                                                                         a.dtype)
+    rows = []
+    for r, i in enumerate(keep):
+        t0 = float(frames_to_time(starts[r], fps))
+        t1 = float(frames_to_time(starts[r] + T, fps))
+        m0, m1 = (float(x) for x in clock.to_stream(np.array([t0, t1])))
+        rows.append(WindowRow(
+            id=f"{spec.pair_id}/s{i:05d}", split="", session=spec.session,
+            track=spec.track.track_id, source=spec.source, start_s=t0, end_s=t1,
+            motion_start_s=round(m0, 9), motion_end_s=round(m1, 9), fps=float(fps), n_frames=T,
+            start_frame=starts[r], shard=shard, row=r,
+            pose_coverage=round(float(out["pose_valid"][r].mean()), 6), clock_map=clock.kind,
+            assumptions=assumptions, mean_speed=round(float(np.linalg.norm(
+                vel[i], axis=1).mean()), 6),
+            n_music_beats=int(out["music_beat"][r].sum()), n_kin_beats=0, grid="snapshot",
+            camera=spec.params["camera"], matched_by=spec.params["matched_by"],
+            snapshot_track_s=round(float(t_track[i]), 6), snapshot_frame=B, dynamics=how[i]))
+    return rows, out, dropped
+
+
+def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache: Cache):
+    """One MotionMix (session, stream, track) pair in the resolved pairing mode → one shard."""
+    from motionpair import pipeline
+    from motionpair.sources import motionmix
+
+    feats = pipeline.track_features(spec, cfg, cache)
+    clock = motionmix.clock(spec)
+    pose = motionmix.load_pose(spec)
+    mode, why = pairing_mode(cfg.pairing, float(spec.params["rate_hz"]))
+    max_gap = cfg.max_gap_s if cfg.max_gap_s is not None else SPARSE_MAX_GAP_S
+    fps = cfg.fps_exact
+    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
+    shard = pipeline.shard_name(spec)
+    assumptions = motionmix.assumptions_for(clock)
+    if spec.params["camera"] == "fused":
+        assumptions = sorted({*assumptions, motionmix.FUSED})
+    if mode == "snapshot":
+        rows, arrays, dropped = snapshot_windows(spec, feats, pose, clock, cfg, n_audio=n_audio,
+                                                 shard=shard, assumptions=assumptions,
+                                                 max_dt_s=max_gap)
+        first, n_motion = (rows[0].start_frame if rows else 0), len(pose.times_s)
+        masked = None  # snapshot rows mask every frame without a snapshot (pose_valid)
+    else:
+        if len(pose.times_s) < 2:
+            raise ValueError(f"{spec.pair_id}: sequence pairing needs >= 2 snapshots in the "
+                             f"track, got {len(pose.times_s)}")
+        grid = motion.to_grid(pose, clock, fps, max_gap_s=max_gap, kin_sigma_s=cfg.kin_sigma_s,
+                              kin_order=cfg.kin_order)
+        rows, arrays, dropped = pipeline._fixed_windows(spec, feats, grid, clock, cfg, n_audio,
+                                                        shard, assumptions)
+        masked = int((~grid.valid).sum())  # grid frames inside gaps > max_gap_s, counted
+        for r in rows:
+            r.camera, r.matched_by = spec.params["camera"], spec.params["matched_by"]
+        first, n_motion = grid.first_frame, len(grid.valid)
+    shard_dir = Path(out_dir) / shard
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    for name, arr in arrays.items():
+        np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    speeds = np.linalg.norm(neighbour_dynamics(pose.times_s, pose.joints,
+                                               max_dt_s=max_gap)[0], axis=2).mean(axis=1)
+    facts = {
+        "pair_id": spec.pair_id, "session": spec.session, "source": spec.source, "style": "",
+        "track": spec.track.track_id, "shard": shard,
+        "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
+        "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
+        "audio_from": {k: feats.params.get(k) for k in ("source", "npz", "duration_from",
+                                                        "mel_orientation", "derived", "missing")},
+        "clock_map": clock.to_dict(), "matched_by": spec.params["matched_by"],
+        "camera": spec.params["camera"], "pairing": {"mode": mode, "why": why,
+                                                     "rate_hz": spec.params["rate_hz"],
+                                                     "max_gap_s": max_gap,
+                                                     "context_s": list(cfg.context_s)},
+        "snapshots": len(pose.times_s), "masked_gap_frames": masked,
+        "motion_first_frame": int(first),
+        "motion_frames": int(n_motion),
+        "motion_track_span_s": [float(x) for x in clock.to_track(pose.times_s[[0, -1]])]
+        if len(pose.times_s) else [0.0, 0.0],
+        "median_speed": round(float(np.median(speeds)), 4) if len(speeds) else None,
+        "windows": len(rows), "dropped": dict(sorted(dropped.items())),
+        "assumptions": assumptions, "n_joints": pose.n_joints, "dims": pose.dims,
+        "units": pose.units, "joint_names": pose.joint_names,
+        "edges": motion.infer_edges(pose.joints) if len(pose.times_s) > 2 else None,
+    }
+    extra = {}
+    if "evidence_series" in pipeline.PairResult.__dataclass_fields__:
+        extra["evidence_series"] = {"skipped": "alignment evidence is not computed for sparse "
+                                               "MotionMix snapshot streams"}
+    return pipeline.PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
+                               dropped=dict(sorted(dropped.items())), facts=facts,
+                               cache={"hits": cache.hits, "misses": cache.misses}, **extra)
+

@@ -1,0 +1,325 @@
+"""Reader for MotionMix captures: audio-prep playlists (NPZ) + LiveDirector sessions.
+
+Scanning finds playlist folders (``*.npz`` with an optional ``manifest.json``)
+and session folders (``metadata.json`` + pose snapshots) anywhere below the
+given paths, matches every session's snapshots to the tracks of its playlist
+(:mod:`motionpair.matching`) and yields one pair per (session, camera stream,
+played track). Formats: docs/motionmix_format.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
+from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
+from motionpair.sources.common import fingerprint
+from motionpair.sources.motionmix_audio import Playlist, read_playlist
+from motionpair.sources.motionmix_mapping import MAPPING_FILE, find_mapping, load_mapping
+from motionpair.sources.motionmix_session import METADATA, Session, read_session
+from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+
+NAME = "motionmix"
+LOOKS_FOR = ("playlist folders of per-track .npz (+ optional manifest.json) and session "
+             "folders <playlist>-<YYYY-MM-DDTHH-MM-SSZ>/ with metadata.json + pose snapshots")
+STREAM_CLOCK = "motionmix.stream_clock_seconds_since_session_start_utc"
+NPZ_AUDIO = "motionmix.npz_features_track_time_zero_is_frame_zero"
+FUSED = "motionmix.fused_camera_highest_confidence_per_joint"
+ASSUMPTIONS = {
+    STREAM_CLOCK: (
+        "a snapshot's stream time is its UTC timestamp minus the session start (metadata "
+        "started_at, else the UTC time in the folder name); all cameras share this clock"
+    ),
+    NPZ_AUDIO: (
+        "NPZ feature frame k is centred at k*hop/sr s of the track (librosa center=True) and "
+        "track time 0 is what the player played first"
+    ),
+    FUSED: (
+        "fused stream: snapshots of different cameras within fuse_tolerance_s are one instant "
+        "(the mean of their times); each joint is taken from the camera with the highest "
+        "confidence. Coordinates of different cameras are NOT registered to one frame: only "
+        "meaningful when the cameras' coordinates agree"
+    ),
+    **MATCH_ASSUMPTIONS,
+}
+FUSE_TOLERANCE_S = 0.25
+
+
+def find_folders(path: Path) -> tuple[list[Path], list[Path]]:
+    """``(playlist folders, session folders)`` at or below ``path``, sorted; no symlinked dirs."""
+    playlists, sessions = [], []
+    for dirpath, dirnames, filenames in os.walk(path):
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if not (d / n).is_symlink()
+                             and not n.startswith("DANCE_"))
+        if "manifest.jsonl" in filenames and "dataset.json" in filenames:
+            dirnames[:] = []  # a motionpair dataset (its norm_stats.npz is no playlist)
+            continue
+        if METADATA in filenames:
+            sessions.append(d)
+            dirnames[:] = []  # its subfolders are camera folders, not sessions
+        elif any(f.endswith(".npz") for f in filenames):
+            playlists.append(d)
+    return playlists, sessions
+
+
+def _mapping_for(folder: Path, root: Path, problems: list[Problem]):
+    try:
+        return load_mapping(find_mapping(folder, root))
+    except ValueError as exc:
+        problems.append(Problem(path=str(folder / MAPPING_FILE), source=NAME,
+                                session=folder.name, kind="bad", reason=str(exc)))
+        return None
+
+
+def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[dict]]:
+    """Pairs, problems and per-unit facts for every MotionMix input below ``paths``."""
+    pairs: list[PairSpec] = []
+    problems: list[Problem] = []
+    units: list[dict[str, Any]] = []
+    playlists: dict[str, tuple[Playlist, Path]] = {}
+    sessions: list[tuple[Session, Path, Any]] = []
+    seen_sessions: dict[str, str] = {}
+    for raw in paths:
+        root = Path(raw).resolve()
+        if not root.is_dir():
+            continue
+        pl_dirs, s_dirs = find_folders(root)
+        for folder in pl_dirs:
+            mapping = _mapping_for(folder, root, problems)
+            if mapping is None:
+                continue
+            pl, probs = read_playlist(folder, mapping)
+            problems += probs
+            if pl is None:
+                continue
+            pl.facts["mapping"] = mapping.path or None
+            if pl.name in playlists:
+                problems.append(Problem(path=str(folder), source=NAME, session=pl.name,
+                                        kind="bad", reason=f"{folder}: duplicate playlist name "
+                                        f"{pl.name!r} (first: {playlists[pl.name][0].folder}); "
+                                        "this one is not used"))
+                continue
+            playlists[pl.name] = (pl, root)
+            units.append({"source": NAME, "kind": "playlist", "session": pl.name,
+                          "folder": str(folder), **pl.facts, "paired": False})
+        for folder in s_dirs:
+            mapping = _mapping_for(folder, root, problems)
+            if mapping is None:
+                continue
+            s, probs = read_session(folder, mapping)
+            problems += probs
+            if s is None:
+                units.append({"source": NAME, "kind": "session", "session": folder.name,
+                              "folder": str(folder), "paired": False})
+                continue
+            if s.session_id in seen_sessions:
+                problems.append(Problem(path=str(folder), source=NAME, session=s.session_id,
+                                        kind="bad", reason=f"{folder}: duplicate session id "
+                                        f"{s.session_id!r} (first: {seen_sessions[s.session_id]})"
+                                        "; this one is not used"))
+                continue
+            seen_sessions[s.session_id] = str(folder)
+            sessions.append((s, root, mapping))
+    for s, root, mapping in sessions:
+        sp, sprobs, facts = _pair_session(s, root, mapping, playlists)
+        pairs += sp
+        problems += sprobs
+        units.append(facts)
+        if sp and s.playlist in playlists:
+            for u in units:
+                if u.get("kind") == "playlist" and u["session"] == s.playlist:
+                    u["paired"] = True
+    return pairs, problems, units
+
+
+def _track_spans(pl: Playlist) -> list[TrackSpan]:
+    return [TrackSpan(t.track_id, t.duration_s, (Path(t.path).stem, Path(t.path).name))
+            for t in pl.tracks]
+
+
+def _pair_session(s: Session, root: Path, mapping, playlists: dict
+                  ) -> tuple[list[PairSpec], list[Problem], dict]:
+    """Match one session to its playlist; one PairSpec per (camera, played track)."""
+    facts: dict[str, Any] = {"source": NAME, "kind": "session", **s.facts, "paired": False}
+    if s.playlist not in playlists:
+        return [], [Problem(path=s.folder, source=NAME, session=s.session_id, kind="incomplete",
+                            reason=f"{s.folder}: plays {s.playlist!r}, but no playlist folder of "
+                                   f"that name was found (found: {sorted(playlists) or 'none'})")
+                    ], facts
+    pl, pl_root = playlists[s.playlist]
+    spans = _track_spans(pl)
+    problems: list[Problem] = []
+    if s.events:
+        segments, unknown = event_segments(s.session_id, spans, s.events)
+        for u in unknown:
+            problems.append(Problem(path=str(Path(s.folder) / METADATA), source=NAME,
+                                    session=s.session_id, kind="bad",
+                                    reason=f"{Path(s.folder) / METADATA}: {u}"))
+    else:
+        segments = gapless_segments(s.session_id, spans)
+    tracks = {t.track_id: t for t in pl.tracks}
+    session_inputs = [fingerprint(Path(p), root) for p in
+                      sorted({str(Path(s.folder) / METADATA), *s.files})
+                      if Path(p).is_file()]
+    if mapping.path:
+        session_inputs.append(fingerprint(Path(mapping.path), root))
+    # the playlist's manifest (order, durations) and mapping shape every pair of it
+    pl_inputs = [fingerprint(p, pl_root) for p in
+                 (Path(pl.folder) / "manifest.json", Path(pl.facts.get("mapping") or ""))
+                 if p.name and p.is_file() and str(p) != mapping.path]
+    matched = out_of_track = 0
+    per_cam: dict[str, dict[str, int]] = {}
+    specs: list[PairSpec] = []
+    for cam, stream in s.streams.items():
+        idx = assign(stream.times_s, segments)
+        rate = _rate_hz(stream.times_s)
+        per_cam[cam] = {"snapshots": len(idx), "matched": int((idx >= 0).sum()),
+                        "out_of_track": int((idx < 0).sum()), "rate_hz": rate}
+        matched += int((idx >= 0).sum())
+        out_of_track += int((idx < 0).sum())
+        for k in sorted(set(idx[idx >= 0].tolist())):
+            seg = segments[k]
+            tr = tracks[seg.track_id]
+            specs.append(PairSpec(
+                pair_id=f"{NAME}/{s.session_id}/{cam}/{k:02d}_{seg.track_id}",
+                session=s.session_id, source=NAME, group=s.session_id, style="",
+                track=AudioRef(track_id=f"{s.playlist}/{tr.track_id}", path=tr.path, kind="npz",
+                               duration_s=tr.duration_s, sha256=tr.sha256),
+                inputs=[fingerprint(Path(tr.path), pl_root), *pl_inputs, *session_inputs],
+                params={"folder": s.folder, "camera": cam, "cameras": sorted(s.streams),
+                        "stream_key": f"camera:{cam}", "segment": k,
+                        "stream_start_s": seg.stream_start_s, "stream_end_s": seg.stream_end_s,
+                        "matched_by": seg.matched_by, "assumption": seg.clock.assumption,
+                        "clock_note": seg.clock.note, "mapping": mapping.path or None,
+                        "rate_hz": rate, "n_snapshots": int((idx == k).sum()),
+                        "npz": {"sr_hz": tr.sr_hz, "hop": tr.hop, "duration_s":
+                                tr.duration_s if tr.duration_from == "manifest" else None,
+                                "mapping": pl.facts.get("mapping")},
+                        "playlist": s.playlist}))
+    facts.update({"matched_by": sorted({seg.matched_by for seg in segments}),
+                  "segments": [{"track": seg.track_id, "stream_start_s": round(seg.stream_start_s,
+                                                                               6),
+                                "stream_end_s": round(seg.stream_end_s, 6)} for seg in segments],
+                  "snapshots_matched": matched, "snapshots_out_of_track": out_of_track,
+                  "per_camera": per_cam, "paired": bool(specs),
+                  })
+    if out_of_track:
+        facts["out_of_track_note"] = (f"{out_of_track} snapshot(s) fall outside every played "
+                                      "track; they are counted, never assigned to a track")
+    return specs, problems, facts
+
+
+def _rate_hz(times_s: np.ndarray) -> float:
+    """Measured stream rate: 1 / median interval (0 for fewer than 2 samples)."""
+    d = np.diff(times_s)
+    return round(float(1.0 / np.median(d)), 4) if len(d) else 0.0
+
+
+def clock(spec: PairSpec) -> ClockMap:
+    """The pair's offset clock: track time = session time - the track's start in the session."""
+    p = spec.params
+    return ClockMap(kind="offset", assumption=p["assumption"], offset_s=-p["stream_start_s"],
+                    note=f"{p['matched_by']}: {p['clock_note']}")
+
+
+def load_pose(spec: PairSpec) -> PoseStream:
+    """The pair's camera (or fused) stream, restricted to its playback segment."""
+    p = spec.params
+    mapping = load_mapping(Path(p["mapping"])) if p.get("mapping") else load_mapping(None)
+    session, problems = read_session(Path(p["folder"]), mapping)
+    if session is None:
+        raise ValueError("; ".join(pr.reason for pr in problems))
+    if p["camera"] == "fused":
+        times, joints, conf = fuse_streams(session, tolerance_s=FUSE_TOLERANCE_S)
+    else:
+        st = session.streams[p["camera"]]
+        times, joints, conf = st.times_s, st.joints, st.confidence
+    keep = (times >= p["stream_start_s"]) & (times < p["stream_end_s"])
+    return PoseStream(stream_id=spec.pair_id, session=spec.session, times_s=times[keep],
+                      joints=joints[keep], confidence=None if conf is None else conf[keep],
+                      units="camera units (pixels for 2-D)", camera=p["camera"],
+                      joint_names=session.joint_names,
+                      meta={"rate_hz": p["rate_hz"], "matched_by": p["matched_by"]})
+
+
+def fuse_streams(session: Session, *, tolerance_s: float) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray | None]:
+    """One stream from all cameras: instants within ``tolerance_s`` merged, per joint best conf.
+
+    Without confidences the camera sorted first wins every joint (recorded by the caller).
+    """
+    items = sorted((float(t), cam, i) for cam, st in session.streams.items()
+                   for i, t in enumerate(st.times_s))
+    groups: list[list[tuple[float, str, int]]] = []
+    for it in items:
+        if groups and it[0] - groups[-1][0][0] <= tolerance_s and \
+                it[1] not in {g[1] for g in groups[-1]}:
+            groups[-1].append(it)
+        else:
+            groups.append([it])
+    times, joints, confs = [], [], []
+    for g in groups:
+        js = np.stack([session.streams[c].joints[i] for _, c, i in g])
+        cs = np.stack([session.streams[c].confidence[i]
+                       if session.streams[c].confidence is not None
+                       else np.zeros(js.shape[1]) for _, c, i in g])
+        best = np.argmax(cs, axis=0)  # ties: the earliest instant, then camera name
+        joints.append(js[best, np.arange(js.shape[1])])
+        confs.append(cs[best, np.arange(js.shape[1])])
+        times.append(float(np.mean([t for t, _, _ in g])))
+    t = np.array(times)
+    keep = np.concatenate([[True], np.diff(t) > 0])
+    return t[keep], np.stack(joints)[keep], np.stack(confs)[keep]
+
+
+def fused_specs(specs: list[PairSpec]) -> list[PairSpec]:
+    """Replace the per-camera pairs of each (session, segment) by one fused-stream pair."""
+    from dataclasses import replace
+
+    out, done = [], set()
+    for sp in specs:
+        if sp.source != NAME:
+            out.append(sp)
+            continue
+        key = (sp.session, sp.params["segment"])
+        if key in done:
+            continue
+        done.add(key)
+        pid = sp.pair_id.rsplit("/", 2)
+        out.append(replace(sp, pair_id=f"{pid[0]}/fused/{pid[2]}",
+                           params={**sp.params, "camera": "fused", "stream_key": "fused",
+                                   "fuse_tolerance_s": FUSE_TOLERANCE_S}))
+    return out
+
+
+def assumptions_for(clock_map: ClockMap) -> list[str]:
+    """Names of the assumptions a MotionMix window relies on, sorted."""
+    return sorted({clock_map.assumption, STREAM_CLOCK, NPZ_AUDIO})
+
+
+def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"motionmix": ...}`` for dataset.json: per session, how snapshots were matched
+    and how many fell outside every track (empty when no MotionMix input was read)."""
+    sessions = [u for u in units if u.get("source") == NAME and u.get("kind") == "session"]
+    if not sessions:
+        return {}
+    keys = ("session", "playlist", "start_utc", "start_from", "snapshots", "cameras",
+            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments")
+    return {NAME: {"sessions": [{k: u.get(k) for k in keys} for u in sessions],
+                   "out_of_track_rule": "snapshots outside every played track are counted "
+                                        "here and never assigned to a track",
+                   "pairing_modes": {
+                       "snapshot": "grid 'snapshot': one row per snapshot; audio = context "
+                                   "window (config context_s before/after); pose_valid true "
+                                   "only on frames holding a snapshot of the stream (nearest "
+                                   "frame; snapshot_dt_s = offset from the frame centre); "
+                                   "velocity/acceleration from neighbours within max_gap_s "
+                                   "(dynamics_valid); kin_beat not computed (zeros)",
+                       "sequence": "grid 'fixed': dense windows as for tang2018, poses "
+                                   "interpolated between snapshots, never across gaps longer "
+                                   "than max_gap_s (default 1.5 s for sparse streams)"}}}

@@ -1,0 +1,345 @@
+"""MotionMix audio prep: playlist folders of per-track feature NPZ + optional manifest.json.
+
+A playlist folder holds one ``.npz`` per track and, for some playlists, a
+``manifest.json`` giving the play order, durations, ``sr`` and ``hop_length``.
+NPZ files are always opened with ``allow_pickle=False``. Everything the
+builder needs but an NPZ lacks is derived from its log-mel with librosa (and
+the derivation recorded) or, when not derivable, recorded as missing.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.sources.common import read_json, sha256_file
+from motionpair.sources.motionmix_mapping import NO_MAPPING, Mapping, known_keys, pick
+from motionpair.timebase import frame_rate, frames_to_time
+from motionpair.types import AudioFeatures, Problem
+
+MANIFEST = "manifest.json"
+NPZ_FIELDS = ("mel", "bpm", "beat_frames", "onset_env", "sr", "hop", "duration_s", "track_id")
+ABSURD_DB = 1e4
+
+
+@dataclass
+class Track:
+    track_id: str
+    path: str  # absolute NPZ path
+    duration_s: float
+    sr_hz: int
+    hop: int
+    n_frames: int
+    sha256: str
+    duration_from: str  # "manifest" | "npz.duration_s" | "n_frames*hop/sr"
+
+
+@dataclass
+class Playlist:
+    name: str
+    folder: str
+    tracks: list[Track]
+    order_from: str  # "manifest" | "sorted_filenames"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _open_npz(path: Path):
+    try:
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path}: empty file")
+        return np.load(path, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable NPZ ({exc})") from exc
+
+
+def read_npz(path: Path, mapping: Mapping = NO_MAPPING) -> tuple[dict[str, np.ndarray],
+                                                                 dict[str, str]]:
+    """Every array of an NPZ (never unpickled) and canonical field -> key found.
+
+    Raises ``ValueError`` naming the file and the key for object arrays.
+    """
+    with _open_npz(path) as z:
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a .npy array, not an NPZ archive")
+        arrays = {}
+        for key in z.files:
+            try:
+                arrays[key] = z[key]
+            except ValueError as exc:  # object arrays refuse to load without pickle
+                raise ValueError(f"{path}: key {key!r} is an object array ({exc}); "
+                                 "refused (never unpickled)") from None
+            except (OSError, zipfile.BadZipFile, EOFError) as exc:
+                raise ValueError(f"{path}: key {key!r} unreadable ({exc})") from None
+    found = {}
+    for name in NPZ_FIELDS:
+        key, _ = pick(arrays, name, mapping)
+        if key is not None:
+            found[name] = key
+    return arrays, found
+
+
+def _scalar(arrays: dict, key: str | None, path: Path, *, integer: bool = False):
+    if key is None:
+        return None
+    a = np.asarray(arrays[key])
+    if a.size != 1 or a.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: key {key!r} must be one number, got shape {a.shape} "
+                         f"dtype {a.dtype}")
+    v = a.reshape(()).item()
+    if not np.isfinite(v) or v <= 0 or (integer and int(v) != v):
+        raise ValueError(f"{path}: key {key!r} = {v} is not a positive "
+                         f"{'whole ' if integer else ''}number")
+    return int(v) if integer else float(v)
+
+
+def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
+                duration_s: float | None = None,
+                mapping: Mapping = NO_MAPPING) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Validate one track NPZ; returns facts (sr, hop, n_frames, duration, keys) and arrays.
+
+    ``sr_hz``/``hop``/``duration_s`` come from the playlist manifest when it says;
+    the NPZ's own values win for sr and hop (they describe its grid).
+    """
+    arrays, found = read_npz(path, mapping)
+    if "mel" not in found:
+        raise ValueError(f"{path}: missing required key 'mel' (accepted: "
+                         f"{', '.join(mapping.aliases('mel'))}); keys present: {sorted(arrays)}")
+    sr = _scalar(arrays, found.get("sr"), path, integer=True) or sr_hz
+    hp = _scalar(arrays, found.get("hop"), path, integer=True) or hop
+    if not sr or not hp:
+        raise ValueError(f"{path}: no sample rate and hop: neither the NPZ (keys "
+                         f"{'/'.join(mapping.aliases('sr'))}, {'/'.join(mapping.aliases('hop'))})"
+                         " nor the playlist manifest.json says; refused")
+    mel = np.asarray(arrays[found["mel"]])
+    if mel.ndim != 2 or min(mel.shape) < 1 or mel.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: key {found['mel']!r} must be a 2-D numeric array, "
+                         f"got shape {mel.shape} dtype {mel.dtype}")
+    if not np.isfinite(mel).all() or np.abs(mel).max() > ABSURD_DB:
+        raise ValueError(f"{path}: key {found['mel']!r} holds NaN/inf or absurd values")
+    n_frames, orientation = _frames_axis(mel, arrays, found)
+    npz_dur = _scalar(arrays, found.get("duration_s"), path)
+    if duration_s is not None:
+        dur, dur_from = float(duration_s), "manifest"
+    elif npz_dur is not None:
+        dur, dur_from = npz_dur, "npz.duration_s"
+    else:
+        dur, dur_from = float(n_frames * hp / sr), "n_frames*hop/sr"
+    unknown = sorted(set(arrays) - known_keys(NPZ_FIELDS, mapping))
+    facts = {"sr_hz": sr, "hop": hp, "n_frames": n_frames, "duration_s": dur,
+             "duration_from": dur_from, "mel_orientation": orientation, "keys": found,
+             "unknown_keys": unknown}
+    return facts, arrays
+
+
+def _frames_axis(mel: np.ndarray, arrays: dict, found: dict) -> tuple[int, str]:
+    """Frames axis of a mel: the axis matching a 1-D per-frame array, else librosa's (bands, n)."""
+    if "onset_env" in found:
+        n = int(np.asarray(arrays[found["onset_env"]]).shape[0])
+        if mel.shape[1] == n:
+            return n, "(n_mels, n_frames)"
+        if mel.shape[0] == n:
+            return n, "(n_frames, n_mels)"
+    if mel.shape[0] > mel.shape[1]:
+        return int(mel.shape[0]), "(n_frames, n_mels)"
+    return int(mel.shape[1]), "(n_mels, n_frames)"
+
+
+def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
+                  hop: int | None = None, duration_s: float | None = None,
+                  mapping: Mapping = NO_MAPPING) -> AudioFeatures:
+    """An NPZ as :class:`AudioFeatures`, deriving what a log-mel allows, recording the rest.
+
+    ``params["derived"]`` lists every array computed here (with the recipe);
+    ``params["missing"]`` the arrays neither present nor derivable.
+    """
+    import librosa
+
+    path = Path(path)
+    facts, arrays = inspect_npz(path, sr_hz=sr_hz, hop=hop, duration_s=duration_s,
+                                mapping=mapping)
+    sr, hp, n = facts["sr_hz"], facts["hop"], facts["n_frames"]
+    keys = facts["keys"]
+    mel = np.asarray(arrays[keys["mel"]], dtype=np.float64)
+    mel = mel.T if facts["mel_orientation"] == "(n_mels, n_frames)" else mel
+    derived: dict[str, str] = {}
+    if mel.min() >= 0:  # a log-mel in dB re 1.0 is mostly negative; this is power
+        mel = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+        derived["mel"] = "power_to_db(ref=1.0, amin=1e-10) of a non-negative (power) mel"
+    out: dict[str, np.ndarray] = {"mel": mel.astype(np.float32)}
+    if "onset_env" in keys:
+        env = np.asarray(arrays[keys["onset_env"]], dtype=np.float32)[:n]
+    else:
+        env = librosa.onset.onset_strength(S=mel.T, sr=sr).astype(np.float32)[:n]
+        derived["onset_env"] = "librosa.onset.onset_strength(S=log-mel, sr)"
+    out["onset_env"] = env
+    if "onset_peak" in arrays and np.asarray(arrays["onset_peak"]).shape == (n,):
+        out["onset_peak"] = np.asarray(arrays["onset_peak"]).astype(np.uint8)
+    else:
+        peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hp)
+        out["onset_peak"] = _one_hot(peaks, n)
+        derived["onset_peak"] = "librosa.onset.onset_detect(onset_envelope, sr, hop)"
+    if "beat_frames" in keys:
+        beats = np.asarray(arrays[keys["beat_frames"]]).astype(np.int64).ravel()
+        if beats.size and (beats.min() < 0 or np.any(np.diff(beats) <= 0)):
+            raise ValueError(f"{path}: key {keys['beat_frames']!r} must be increasing frame "
+                             "indices >= 0")
+    else:
+        _, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hp,
+                                           start_bpm=120.0, tightness=100)
+        derived["beat_frames"] = "librosa.beat.beat_track(onset_envelope, start_bpm=120, " \
+                                 "tightness=100)"
+    out["music_beat"] = _one_hot(beats[beats < n], n)
+    if "baseline35" in arrays and np.asarray(arrays["baseline35"]).shape == (n, 35):
+        out["baseline35"] = np.asarray(arrays["baseline35"], dtype=np.float32)
+    tempo = _scalar(arrays, keys.get("bpm"), path)
+    if tempo is None:
+        d = np.diff(beats) / float(frame_rate(sr, hp))
+        tempo = float(60.0 / np.median(d)) if len(d) else 0.0
+        derived["bpm"] = "60 / median inter-beat interval of beat_frames"
+    missing = [a for a in ("baseline35",) if a not in out]
+    return AudioFeatures(
+        track_id=track_id, sr_hz=sr, hop=hp, duration_s=facts["duration_s"], arrays=out,
+        beat_times_s=np.asarray(frames_to_time(np.asarray(beats, np.int64), frame_rate(sr, hp)),
+                                dtype=np.float64).reshape(-1),
+        tempo_bpm=float(tempo),
+        params={"source": "npz", "npz": path.name, "sr_hz": sr, "hop": hp,
+                "fps": str(frame_rate(sr, hp)), "duration_from": facts["duration_from"],
+                "mel_orientation": facts["mel_orientation"], "keys": keys,
+                "derived": derived, "missing": missing})
+
+
+def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.uint8)
+    idx = np.asarray(idx, dtype=np.int64)
+    out[idx[(idx >= 0) & (idx < n)]] = 1
+    return out
+
+
+def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
+                  ) -> tuple[Playlist | None, list[Problem]]:
+    """Read one playlist folder; unusable tracks become Problems, the rest stay usable."""
+    problems: list[Problem] = []
+    name = folder.name
+    npz_files = sorted(p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file())
+    entries, order_from, man = _manifest_entries(folder, npz_files, mapping, problems)
+    tracks: list[Track] = []
+    seen: dict[str, str] = {}
+    for tid, npz, dur in entries:
+        if tid in seen:
+            problems.append(_bad(npz, name, f"{npz}: duplicate track id {tid!r} (first: "
+                                            f"{seen[tid]}); this one is not used"))
+            continue
+        try:
+            facts, _ = inspect_npz(npz, sr_hz=man.get("sr"), hop=man.get("hop"),
+                                   duration_s=dur, mapping=mapping)
+        except ValueError as exc:
+            problems.append(_bad(npz, name, str(exc)))
+            continue
+        seen[tid] = str(npz)
+        tracks.append(Track(track_id=tid, path=str(npz), duration_s=facts["duration_s"],
+                            sr_hz=facts["sr_hz"], hop=facts["hop"], n_frames=facts["n_frames"],
+                            sha256=sha256_file(npz), duration_from=facts["duration_from"]))
+        for k in facts["unknown_keys"]:
+            man.setdefault("unknown", []).append(f"{npz.name}: key {k!r}")
+    listed = {str(npz) for _, npz, _ in entries}
+    other = sorted(p.name for p in folder.iterdir()
+                   if str(p) not in listed and p.name not in (MANIFEST, "motionmix-mapping.json"))
+    facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
+             "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
+             "not_understood": [f"{o}: not used ({_why_unused(o)})" for o in other]
+             + man.get("unknown", [])}
+    if not tracks:
+        return None, problems + ([] if problems else [Problem(
+            path=str(folder), source="motionmix", session=name, kind="incomplete",
+            reason=f"{folder}: playlist holds no usable track NPZ")])
+    return Playlist(name=name, folder=str(folder), tracks=tracks, order_from=order_from,
+                    facts=facts), problems
+
+
+def _why_unused(name: str) -> str:
+    return "NPZ not in manifest.json" if name.endswith(".npz") else "unknown file"
+
+
+def _bad(path: Path, playlist: str, reason: str) -> Problem:
+    return Problem(path=str(path), source="motionmix", session=playlist, kind="bad",
+                   reason=reason)
+
+
+def _manifest_entries(folder: Path, npz_files: list[Path], mapping: Mapping,
+                      problems: list[Problem]):
+    """``[(track_id, npz path, duration or None)]`` in play order, how ordered, manifest facts."""
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        return [(p.stem, p, None) for p in npz_files], "sorted_filenames", {}
+    try:
+        doc = read_json(mpath)
+        if not isinstance(doc, dict):
+            raise ValueError(f"{mpath}: expected a JSON object with a tracks list")
+        _, tracks = pick(doc, "tracks", mapping)
+        if not isinstance(tracks, list):
+            raise ValueError(f"{mpath}: missing a 'tracks' list (accepted: "
+                             f"{', '.join(mapping.aliases('tracks'))})")
+    except ValueError as exc:
+        problems.append(_bad(mpath, folder.name, f"{exc}; falling back to sorted NPZ names"))
+        return [(p.stem, p, None) for p in npz_files], "sorted_filenames", {}
+    man: dict[str, Any] = {}
+    for f in ("sr", "hop"):
+        _, v = pick(doc, f, mapping)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            man[f] = v
+    unknown = sorted(set(doc) - known_keys(("tracks", "sr", "hop"), mapping))
+    man["unknown"] = [f"{MANIFEST}: key {k!r}" for k in unknown]
+    out = []
+    for i, t in enumerate(tracks):
+        if isinstance(t, str):
+            t = {"file": t}
+        _, file = pick(t, "track_file", mapping) if isinstance(t, dict) else (None, None)
+        _, tid = pick(t, "track_id", mapping) if isinstance(t, dict) else (None, None)
+        if not isinstance(file, str) and isinstance(tid, str):
+            file = f"{tid}.npz"
+        if not isinstance(file, str) or Path(file).name != file:
+            problems.append(_bad(mpath, folder.name, f"{mpath}: tracks[{i}] has no usable file "
+                                                     "name (a bare NPZ file name is required)"))
+            continue
+        _, dur = pick(t, "duration_s", mapping)
+        dur = float(dur) if isinstance(dur, int | float) and not isinstance(dur, bool) \
+            and np.isfinite(dur) and dur > 0 else None
+        _, order = pick(t, "order", mapping)
+        npz = folder / file
+        if not npz.is_file():
+            problems.append(Problem(path=str(npz), source="motionmix", session=folder.name,
+                                    kind="incomplete",
+                                    reason=f"{mpath}: tracks[{i}] names {file}, not found "
+                                           f"(looked for {npz})"))
+            continue
+        key = order if isinstance(order, int | float) and not isinstance(order, bool) else i
+        out.append((key, i, (str(tid) if tid is not None else npz.stem, npz, dur)))
+    out.sort(key=lambda e: (e[0], e[1]))
+    return [e[2] for e in out], "manifest", man
+
+
+def features_for_build(spec, cfg) -> AudioFeatures:
+    """The features of a ``kind="npz"`` track, refused when their grid is not the build's.
+
+    Never resampled: a different NPZ frame rate is reported naming both rates.
+    """
+    from motionpair.sources.motionmix_mapping import load_mapping
+
+    npz = spec.params.get("npz", {})
+    mapping = load_mapping(Path(npz["mapping"])) if npz.get("mapping") else NO_MAPPING
+    feats = load_features(spec.track.path, track_id=spec.track.track_id,
+                          sr_hz=npz.get("sr_hz"), hop=npz.get("hop"),
+                          duration_s=npz.get("duration_s"), mapping=mapping)
+    if feats.fps != cfg.fps_exact:
+        raise ValueError(f"{spec.track.path}: NPZ feature grid is {feats.fps} fps "
+                         f"(sr {feats.sr_hz} Hz / hop {feats.hop}) but the build's is "
+                         f"{cfg.fps_exact} fps; not resampled: build with --fps "
+                         f"{float(feats.fps):g} (and a matching --sr) or re-prep the playlist "
+                         "with prep-audio")
+    return feats

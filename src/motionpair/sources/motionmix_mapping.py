@@ -1,0 +1,141 @@
+"""Key aliases of the MotionMix formats and the optional mapping file.
+
+MotionMix's exact field names are not published, so every reader looks a field
+up through :data:`ALIASES` (canonical name first). A mapping file
+``motionmix-mapping.json`` (at a MotionMix root, a ``sessions``/``audio``
+folder or a session/playlist folder; the nearest one wins) names the keys for
+anything else; see docs/motionmix_format.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from motionpair.sources.common import read_json, safe_relpath
+
+MAPPING_FILE = "motionmix-mapping.json"
+
+#: canonical field -> accepted keys, canonical first (matched case-sensitively, in order).
+ALIASES: dict[str, tuple[str, ...]] = {
+    # snapshots
+    "time": ("t", "time", "timestamp", "ts", "captured_at", "time_utc", "wall_time", "t_s",
+             "time_s", "elapsed_s"),
+    "camera": ("camera", "cam", "camera_id", "cam_id", "view", "camera_name"),
+    "joints": ("joints", "keypoints", "pose", "landmarks", "kpts", "skeleton"),
+    "confidence": ("confidence", "conf", "scores", "score", "visibility"),
+    # session metadata
+    "session_id": ("session_id", "session", "id", "name"),
+    "started_at": ("started_at", "start_time", "start", "session_start", "started",
+                   "start_utc"),
+    "playlist": ("playlist", "playlist_id", "playlist_name", "mix", "mix_name"),
+    "events": ("playback_events", "playback", "events", "tracks_played", "history"),
+    "event_time": ("t", "time", "started_at", "start", "timestamp", "at"),
+    "event_end": ("ended_at", "end", "end_time", "stopped_at"),
+    "event_track": ("track_id", "track", "file", "title", "name"),
+    # playlist manifest
+    "tracks": ("tracks", "items", "songs"),
+    "track_id": ("track_id", "id", "name", "title"),
+    "track_file": ("file", "npz", "path", "features"),
+    "duration_s": ("duration_s", "duration", "length_s", "seconds"),
+    "order": ("order", "index", "position"),
+    "sr": ("sr", "sample_rate", "sr_hz", "samplerate"),
+    "hop": ("hop_length", "hop", "hop_size"),
+    # NPZ arrays
+    "mel": ("mel", "mel_spectrogram", "melspec", "S", "mel_db", "log_mel"),
+    "bpm": ("bpm", "tempo"),
+    "beat_frames": ("beat_frames", "beats"),
+    "onset_env": ("onset_env", "onset_envelope", "onset_strength"),
+}
+
+#: Keys a reader knows it may ignore (documentation / provenance), never reported as unknown.
+INFORMATIONAL = {"derived", "note", "notes", "cameras", "prepared_by", "recipe", "problems",
+                 "source_audio", "version", "app", "device", "created_by", "ended_at",
+                 "end_time", "duration_s", "title", "playlist", "track_id", "music_beat",
+                 "onset_peak", "baseline35"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """User overrides: canonical field -> the key to use, plus file locations."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # "snapshots": path relative to session
+    time_unit: str = "auto"  # auto | s | ms (numeric times)
+    path: str = ""
+
+    def aliases(self, name: str) -> tuple[str, ...]:
+        """Keys to try for canonical field ``name``, the mapped key first."""
+        mapped = self.keys.get(name)
+        return ((mapped,) if mapped else ()) + ALIASES.get(name, (name,))
+
+
+NO_MAPPING = Mapping()
+
+
+def pick(obj: dict, name: str, mapping: Mapping = NO_MAPPING) -> tuple[str | None, Any]:
+    """``(key, value)`` of the first accepted key for ``name`` present in ``obj``."""
+    for key in mapping.aliases(name):
+        if key in obj:
+            return key, obj[key]
+    return None, None
+
+
+def known_keys(names: tuple[str, ...], mapping: Mapping = NO_MAPPING) -> set[str]:
+    """Every key that counts as understood for the canonical fields ``names``."""
+    return {k for n in names for k in mapping.aliases(n)} | INFORMATIONAL
+
+
+def find_mapping(folder: Path, stop: Path) -> Path | None:
+    """The nearest mapping file from ``folder`` up to (and including) ``stop``."""
+    folder, stop = folder.resolve(), stop.resolve()
+    for d in (folder, *folder.parents):
+        if (d / MAPPING_FILE).is_file():
+            return d / MAPPING_FILE
+        if d == stop or d == d.parent:
+            break
+    return None
+
+
+def load_mapping(path: Path | None) -> Mapping:
+    """Parse a mapping file; ``ValueError`` names the file and the problem."""
+    if path is None:
+        return NO_MAPPING
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: a mapping file is a JSON object")
+    unknown = sorted(set(doc) - {"keys", "files", "time_unit", "note"})
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level key(s) {unknown}; "
+                         "expected keys, files, time_unit")
+    keys = doc.get("keys", {})
+    files = doc.get("files", {})
+    for what, d in (("keys", keys), ("files", files)):
+        if not isinstance(d, dict) or not all(isinstance(v, str) for v in d.values()):
+            raise ValueError(f"{path}: {what!r} must map names to strings")
+    bad = sorted(set(keys) - set(ALIASES))
+    if bad:
+        raise ValueError(f"{path}: unknown field(s) {bad} in 'keys'; known: {sorted(ALIASES)}")
+    time_unit = doc.get("time_unit", "auto")
+    if time_unit not in ("auto", "s", "ms"):
+        raise ValueError(f"{path}: time_unit must be auto, s or ms, not {time_unit!r}")
+    return Mapping(keys=dict(keys), files=dict(files), time_unit=time_unit, path=str(path))
+
+
+def resolve_file(mapping: Mapping, name: str, folder: Path) -> Path | None:
+    """A mapped file below ``folder``; a path escaping ``folder`` raises ``ValueError``."""
+    rel = mapping.files.get(name)
+    if not rel:
+        return None
+    target = folder / rel
+    if Path(rel).is_absolute():
+        raise ValueError(f"{mapping.path}: files.{name}={rel!r} rejected: must be relative "
+                         f"to {folder}")
+    try:  # lexically and after resolving symlinks: both must stay inside the folder
+        safe_relpath(target, folder)
+        if target.exists():
+            safe_relpath(target.resolve(), folder.resolve())
+    except ValueError as exc:
+        raise ValueError(f"{mapping.path}: files.{name}={rel!r} rejected: {exc}") from None
+    return target

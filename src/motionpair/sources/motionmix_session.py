@@ -1,0 +1,345 @@
+"""MotionMix LiveDirector sessions: ``metadata.json`` + sparse multi-camera pose snapshots.
+
+A session folder ``<playlist or mix>-<YYYY-MM-DDTHH-MM-SSZ>`` holds
+``metadata.json`` and snapshots as a JSON array, JSONL (one per line) or one
+JSON file per snapshot (optionally in per-camera subfolders). The stream
+clock of every camera is seconds since the session start (UTC). Bad records
+are dropped and reported as Problems naming the file and the record; good
+records of the same session stay usable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.sources.common import read_json
+from motionpair.sources.motionmix_mapping import (
+    MAPPING_FILE,
+    NO_MAPPING,
+    Mapping,
+    known_keys,
+    pick,
+    resolve_file,
+)
+from motionpair.types import Problem
+
+METADATA = "metadata.json"
+FOLDER_RE = re.compile(r"^(?P<name>.+)-(?P<utc>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)$")
+SNAPSHOT_FIELDS = ("time", "camera", "joints", "confidence")
+META_FIELDS = ("session_id", "started_at", "playlist", "events")
+RELATIVE_TIME_KEYS = ("t_s", "time_s", "elapsed_s")
+ABSURD_COORD = 1e5  # pixels or centimetres: nothing real is this far out
+JOINT_COORD_KEYS = ("x", "y", "z")
+JOINT_CONF_KEYS = ("confidence", "score", "visibility", "c", "conf")
+
+
+@dataclass
+class Stream:
+    camera: str
+    times_s: np.ndarray  # seconds since session start, strictly increasing
+    joints: np.ndarray  # (T, J, D)
+    confidence: np.ndarray | None  # (T, J)
+
+
+@dataclass
+class Session:
+    session_id: str
+    folder: str
+    start_utc: datetime
+    start_from: str
+    playlist: str
+    events: list[dict[str, Any]]
+    streams: dict[str, Stream]
+    joint_names: list[str] | None
+    files: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_time(value: Any, *, key: str, start: datetime | None, time_unit: str = "auto"
+               ) -> float:
+    """Seconds since ``start`` of an ISO-8601 string or a number (see docs for the rules)."""
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"time {value!r} is not ISO 8601") from None
+        if dt.tzinfo is None:  # naive wall time: MotionMix writes UTC
+            dt = dt.replace(tzinfo=UTC)
+        if start is None:
+            raise ValueError("an absolute time needs the session start")
+        return (dt - start).total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ValueError(f"time {value!r} is neither an ISO string nor a finite number")
+    v = float(value)
+    if time_unit == "ms":
+        v /= 1000.0
+    if time_unit == "auto" and key not in RELATIVE_TIME_KEYS and v > 1e8:
+        v = v / 1000.0 if v > 1e11 else v  # epoch milliseconds vs epoch seconds
+        if start is None:
+            raise ValueError("an epoch time needs the session start")
+        return v - start.timestamp()
+    return v
+
+
+def _joints(value: Any, conf_value: Any, names: list[str] | None
+            ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """``(joints (J, D), confidence (J,) or None, names or None)`` of one snapshot's joints."""
+    conf = None
+    if isinstance(value, dict):  # named joints: name -> [x, y(, z)] or {x, y, ...}
+        got = list(value)
+        if names is not None and sorted(got) != sorted(names):
+            raise ValueError(f"joint names {sorted(got)[:4]}... differ from the session's")
+        order = names or got
+        value = [value[n] for n in order]
+        names = order
+    if not isinstance(value, list) or not value:
+        raise ValueError("joints must be a non-empty list or a name -> point object")
+    if all(isinstance(p, dict) for p in value):
+        dims = [k for k in JOINT_COORD_KEYS if k in value[0]]
+        ck = next((k for k in JOINT_CONF_KEYS if k in value[0]), None)
+        try:
+            arr = np.array([[float(p[k]) for k in dims] for p in value], dtype=np.float64)
+            conf = np.array([float(p[ck]) for p in value]) if ck else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"joint objects need numeric {dims} ({exc})") from None
+    else:
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("joints are not a numeric (J, 2|3) list") from None
+        if arr.ndim != 2 or arr.shape[1] not in (2, 3, 4):
+            raise ValueError(f"joints have shape {arr.shape}, expected (J, 2), (J, 3) or "
+                             "(J, 4) = x, y, z, confidence")
+        if arr.shape[1] == 4:
+            arr, conf = arr[:, :3], arr[:, 3]
+    if arr.shape[1] < 2:
+        raise ValueError("joints need at least x and y")
+    if conf_value is not None:
+        try:
+            conf = np.array(conf_value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ValueError("confidence is not a numeric list") from None
+        if conf.shape != (arr.shape[0],):
+            raise ValueError(f"confidence has {conf.size} values for {arr.shape[0]} joints")
+    if not np.isfinite(arr).all() or (conf is not None and not np.isfinite(conf).all()):
+        raise ValueError("joints or confidence hold NaN/inf")
+    if np.abs(arr).max() > ABSURD_COORD:
+        raise ValueError(f"joint coordinate {np.abs(arr).max():.3g} exceeds {ABSURD_COORD:g}")
+    return arr, conf, names
+
+
+def snapshot_files(folder: Path, mapping: Mapping) -> list[Path]:
+    """Candidate snapshot files: the mapped one, else JSON/JSONL in the folder and subfolders."""
+    mapped = resolve_file(mapping, "snapshots", folder)
+    if mapped is not None:
+        if mapped.is_dir():
+            return sorted(p for p in mapped.rglob("*") if p.suffix in (".json", ".jsonl"))
+        if not mapped.is_file():
+            raise ValueError(f"{mapping.path}: files.snapshots -> {mapped} does not exist")
+        return [mapped]
+    skip = {METADATA, MAPPING_FILE}
+    out = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".jsonl")
+           and p.name not in skip]
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
+        out += sorted(p for p in sub.iterdir() if p.is_file() and p.suffix in (".json", ".jsonl"))
+    return out
+
+
+def records_of(path: Path) -> list[tuple[str, Any]]:
+    """``(location, record)`` of each snapshot record in a file (``ValueError``: unreadable)."""
+    if path.suffix == ".jsonl":
+        text = path.read_text(encoding="utf-8") if path.stat().st_size else ""
+        if not text.strip():
+            raise ValueError(f"{path}: empty file")
+        out = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append((f"line {i}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                out.append((f"line {i}", ValueError(f"invalid JSON ({exc.msg})")))
+        return out
+    doc = read_json(path)
+    if isinstance(doc, dict):
+        for key in ("snapshots", "poses", "frames", "records"):
+            if isinstance(doc.get(key), list):
+                doc = doc[key]
+                break
+    if isinstance(doc, list):
+        return [(f"[{i}]", r) for i, r in enumerate(doc)]
+    return [("", doc)]
+
+
+def read_metadata(folder: Path, mapping: Mapping) -> tuple[dict, list[str]]:
+    """The metadata object (``{}`` when absent) and its keys not understood."""
+    path = folder / METADATA
+    if not path.is_file():
+        return {}, []
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    unknown = sorted(set(doc) - known_keys(META_FIELDS, mapping))
+    return doc, [f"{METADATA}: key {k!r}" for k in unknown]
+
+
+def session_start(folder: Path, meta: dict, mapping: Mapping) -> tuple[datetime, str]:
+    """Session start (UTC): metadata ``started_at`` (or alias), else the folder name's time."""
+    key, value = pick(meta, "started_at", mapping)
+    if key is not None:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        t = parse_time(value, key=key, start=epoch, time_unit=mapping.time_unit)
+        return datetime.fromtimestamp(t, tz=UTC), f"{METADATA}:{key}"
+    m = FOLDER_RE.match(folder.name)
+    if m:
+        dt = datetime.strptime(m.group("utc"), "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
+        return dt, "folder_name"
+    raise ValueError(f"{folder}: no session start: metadata.json has none of "
+                     f"{list(mapping.aliases('started_at'))} and the folder name does not end "
+                     "in -YYYY-MM-DDTHH-MM-SSZ")
+
+
+def read_session(folder: Path, mapping: Mapping = NO_MAPPING
+                 ) -> tuple[Session | None, list[Problem]]:
+    """Read one session folder; returns the session (or None) and every problem found."""
+    sid = folder.name
+    try:
+        meta, not_understood = read_metadata(folder, mapping)
+        start, start_from = session_start(folder, meta, mapping)
+        files = snapshot_files(folder, mapping)
+    except ValueError as exc:
+        return None, [_bad(folder / METADATA, sid, str(exc))]
+    _, mid = pick(meta, "session_id", mapping)
+    sid = str(mid) if isinstance(mid, str) and mid else sid
+    _, playlist = pick(meta, "playlist", mapping)
+    m = FOLDER_RE.match(folder.name)
+    playlist = playlist if isinstance(playlist, str) else (m.group("name") if m else "")
+    problems: list[Problem] = []
+    try:
+        events = _events(meta, start, mapping)
+    except ValueError as exc:
+        return None, [_bad(folder / METADATA, sid, f"{folder / METADATA}: playback events: "
+                                                   f"{exc}")]
+    per_cam: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {}
+    names: list[str] | None = None
+    shape: tuple[int, int] | None = None
+    unknown_keys: set[str] = set()
+    known = known_keys(SNAPSHOT_FIELDS, mapping)
+    n_records = 0
+    for path in files:
+        try:
+            recs = records_of(path)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            problems.append(_bad(path, sid, str(exc) if str(path) in str(exc)
+                                 else f"{path}: {exc}"))
+            continue
+        errors: list[str] = []
+        last: dict[str, float] = {}
+        default_cam = path.parent.name if path.parent != folder else "cam"
+        for loc, rec in recs:
+            n_records += 1
+            try:
+                if isinstance(rec, Exception):
+                    raise rec
+                if not isinstance(rec, dict):
+                    raise ValueError(f"a snapshot is a JSON object, got {type(rec).__name__}")
+                unknown_keys |= set(rec) - known
+                tkey, tval = pick(rec, "time", mapping)
+                if tkey is None:
+                    raise ValueError(f"no time key (accepted: {list(mapping.aliases('time'))})")
+                t = parse_time(tval, key=tkey, start=start, time_unit=mapping.time_unit)
+                _, cam = pick(rec, "camera", mapping)
+                cam = str(cam) if cam is not None else default_cam
+                jkey, jval = pick(rec, "joints", mapping)
+                if jkey is None:
+                    raise ValueError(f"no joints key (accepted: {list(mapping.aliases('joints'))})")
+                _, cval = pick(rec, "confidence", mapping)
+                arr, conf, names = _joints(jval, cval, names)
+                if shape is not None and arr.shape != shape:
+                    raise ValueError(f"joints shape {arr.shape} differs from the session's {shape}")
+                shape = arr.shape
+                if cam in last and t <= last[cam]:
+                    raise ValueError(f"camera {cam!r} time {t:.3f} s is not after the previous "
+                                     f"{last[cam]:.3f} s (non-monotonic or duplicate timestamp)")
+                last[cam] = t
+                per_cam.setdefault(cam, []).append((t, arr, conf))
+            except ValueError as exc:
+                errors.append(f"{loc}: {exc}" if loc else str(exc))
+        if errors:
+            problems.append(_bad(path, sid, f"{path}: {len(errors)} snapshot record(s) dropped; "
+                                            + "; ".join(errors[:3])
+                                            + (" ..." if len(errors) > 3 else "")))
+    streams = {}
+    for cam, items in sorted(per_cam.items()):
+        items.sort(key=lambda x: x[0])
+        t = np.array([x[0] for x in items])
+        dup = np.flatnonzero(np.diff(t) <= 0) + 1
+        if len(dup):  # only reachable across files (one file per snapshot)
+            problems.append(_bad(folder, sid, f"{folder}: camera {cam!r}: {len(dup)} duplicate "
+                                              f"timestamp(s) across files, e.g. {t[dup[0]]:.3f} s;"
+                                              " the later copies are dropped"))
+            keep = np.setdiff1d(np.arange(len(items)), dup)
+            items = [items[i] for i in keep]
+            t = t[keep]
+        confs = [x[2] for x in items]
+        conf = np.stack(confs) if all(c is not None for c in confs) else None
+        streams[cam] = Stream(camera=cam, times_s=t, joints=np.stack([x[1] for x in items]),
+                              confidence=conf)
+    not_understood += [f"snapshot key {k!r}" for k in sorted(unknown_keys)]
+    used = {str(p) for p in files} | {str(folder / METADATA), str(folder / MAPPING_FILE)}
+    not_understood += [f"file {p.relative_to(folder).as_posix()!r}: not read" for p in
+                       sorted(folder.rglob("*")) if p.is_file() and str(p) not in used]
+    session = Session(session_id=sid, folder=str(folder), start_utc=start, start_from=start_from,
+                      playlist=playlist, events=events, streams=streams, joint_names=names,
+                      files=[str(p) for p in files],
+                      facts={"session": sid, "folder": folder.name, "playlist": playlist,
+                             "start_utc": start.isoformat().replace("+00:00", "Z"),
+                             "start_from": start_from, "snapshot_records": n_records,
+                             "snapshots": int(sum(len(s.times_s) for s in streams.values())),
+                             "cameras": {c: len(s.times_s) for c, s in streams.items()},
+                             "dims": shape[1] if shape else None,
+                             "n_joints": shape[0] if shape else None,
+                             "joint_names": names, "mapping": mapping.path or None,
+                             "not_understood": not_understood})
+    if not streams:
+        problems.append(Problem(path=str(folder), source="motionmix", session=sid,
+                                kind="incomplete" if not files else "bad",
+                                reason=f"{folder}: no usable pose snapshot (looked at "
+                                       f"{len(files)} file(s))"))
+        return None, problems
+    return session, problems
+
+
+def _events(meta: dict, start: datetime, mapping: Mapping) -> list[dict[str, Any]]:
+    """Playback events ``[{"t_s", "end_s" or None, "track"}]`` sorted by start (may be empty)."""
+    key, events = pick(meta, "events", mapping)
+    if key is None:
+        return []
+    if not isinstance(events, list):
+        raise ValueError(f"{key!r} must be a list")
+    out = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict):
+            raise ValueError(f"{key}[{i}] is not an object")
+        tk, tv = pick(e, "event_time", mapping)
+        _, track = pick(e, "event_track", mapping)
+        if tk is None or not isinstance(track, str):
+            raise ValueError(f"{key}[{i}] needs a time and a track (id, file or title)")
+        t = parse_time(tv, key=tk, start=start, time_unit=mapping.time_unit)
+        ek, ev = pick(e, "event_end", mapping)
+        end = parse_time(ev, key=ek, start=start, time_unit=mapping.time_unit) if ek else None
+        out.append({"t_s": t, "end_s": end, "track": track})
+    out.sort(key=lambda e: e["t_s"])
+    return out
+
+
+def _bad(path: Path, session: str, reason: str) -> Problem:
+    return Problem(path=str(path), source="motionmix", session=session, kind="bad",
+                   reason=reason)

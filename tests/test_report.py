@@ -1,0 +1,85 @@
+"""``motionpair report``: self-contained HTML + Markdown on the real build; chromium render."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from motionpair.cli import app
+from motionpair.report import summarise, union_s, write_report
+from motionpair.store import read_dataset_json, read_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_union_counts_overlaps_once():
+    assert union_s([(0, 5), (1, 6), (2, 7), (10, 11)]) == 8
+    assert union_s([]) == 0
+
+
+@pytest.fixture(scope="module")
+def report_dir(built, tmp_path_factory) -> Path:
+    return write_report(built.out, tmp_path_factory.mktemp("rep") / "report")
+
+
+def test_report_content(built, report_dir):
+    meta = read_dataset_json(built.out)
+    rows = read_manifest(built.out)
+    html = (report_dir / "report.html").read_text(encoding="utf-8")
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    # self-contained: every image inlined, nothing fetched from anywhere
+    assert len(re.findall(r"src='data:image/png;base64,", html)) >= 6
+    assert not re.search(r"(src|href)=['\"](?!data:)", html)
+    assert "Normalisation statistics" in html
+    for session in {r.session for r in rows}:
+        assert session in html and session in md
+    s = summarise(meta, rows)
+    assert s["windows"] == len(rows) == sum(v["windows"] for v in s["splits"].values())
+    assert s["splits"]["train"]["windows"] == meta["counts"]["windows_by_split"]["train"]
+    # hours of audio used: union of windows, never more than the tracks
+    assert 0 < s["audio_used_h"] < s["audio_total_h"] < 1.0
+    assert "tang2018.linear_warp_start_end_song_frames_25fps" in md
+    assert "no_pose" in md and "| train |" in md
+    assert ("Alignment evidence" in html) == ("alignment_evidence" in meta)
+    for png in ("pose_coverage.png", "tempo.png", "speed.png", "preview_train.png"):
+        assert (report_dir / png).stat().st_size > 5000 and f"]({png})" in md
+
+
+def test_report_is_deterministic(built, report_dir, tmp_path):
+    again = write_report(built.out, tmp_path / "again")
+    for name in ("report.html", "report.md", "summary.json"):
+        assert (again / name).read_bytes() == (report_dir / name).read_bytes()
+
+
+def test_report_cli_default_location(built, tmp_path):
+    d = tmp_path / "copy"
+    shutil.copytree(built.out, d, symlinks=True)
+    res = CliRunner().invoke(app, ["report", str(d)])
+    assert res.exit_code == 0, res.output
+    assert (d / "report" / "report.html").is_file()
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "not a readable dataset" in res.output
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                    reason="/usr/bin/chromium not installed (apt-get install -y chromium)")
+def test_report_renders_in_headless_chromium(report_dir, tmp_path):
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "check_report_chromium.py"),
+                           str(report_dir / "report.html"), "--out", str(shot)],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1000
+    # a broken page renders (nearly) blank: the screenshot must hold tables and plots
+    assert float(np.std(img[..., :3])) > 0.05
+    assert float((img[..., :3].mean(axis=2) < 0.5).mean()) > 0.01
