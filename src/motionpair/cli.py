@@ -16,14 +16,15 @@ out_console = Console(width=140) if not Console().is_terminal else Console()
 err = Console(stderr=True)
 
 
-def _ratios(text: str) -> tuple[float, float, float]:
+def _numbers(text: str, what: str, n: int) -> tuple[float, ...]:
+    """``n`` comma-separated numbers of option ``what``, or a usage error naming it."""
     try:
         parts = tuple(float(x) for x in text.split(","))
-    except ValueError as exc:
-        raise typer.BadParameter(f"--split-ratios takes three numbers, got {text!r}") from exc
-    if len(parts) != 3:
-        raise typer.BadParameter(f"--split-ratios takes three numbers, got {text!r}")
-    return parts  # type: ignore[return-value]
+    except ValueError:
+        parts = ()
+    if len(parts) != n:
+        raise typer.BadParameter(f"{what} takes {n} comma-separated numbers, got {text!r}")
+    return parts
 
 
 def scan_table(inv_dict: dict) -> Table:
@@ -118,6 +119,8 @@ def build(
     = "separate",
     split_by: Annotated[str, typer.Option(help="session | time-block (inside sessions)")]
     = "session",
+    context_s: Annotated[str, typer.Option(
+        help="snapshot pairing: audio seconds before,after each snapshot")] = "4,1",
 ) -> None:
     """Build a paired dataset (manifest, shards, splits, preview) at --out."""
     from rich.progress import Progress
@@ -128,10 +131,12 @@ def build(
 
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
-                          seed=seed, split_ratios=_ratios(split_ratios), clock=clock,
+                          seed=seed, split_ratios=_numbers(split_ratios, "--split-ratios", 3),
+                          clock=clock,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
                           frames_per_beat=frames_per_beat, pairing=pairing, cameras=cameras,
-                          split_by=split_by).validate()
+                          split_by=split_by, context_s=_numbers(context_s, "--context-s", 2),
+                          ).validate()
         if on_downbeats:
             raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "
                              "does not estimate them yet; use --window-beats alone")

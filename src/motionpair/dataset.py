@@ -316,10 +316,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                                 "(tang2018 publishes none)",
             },
         },
-        "windows": {"window_s": cfg.window_s, "hop_s": cfg.hop_s,
-                    "n_frames": cfg.window_frames, "hop_frames": cfg.hop_frames,
-                    "grid": "windows start at track frames 0, hop, 2*hop, ...; kept only when "
-                            "audio and pose cover every frame"},
+        "windows": _window_record(cfg),
         "assumptions": {a: ASSUMPTION_TEXT.get(a, "") for a in used},
         "splits": split_info,
         "counts": {"pairs": len(results), "windows": len(rows),
@@ -331,6 +328,22 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
         "pairs": facts,
         "libraries": _library_versions(),
     }
+
+
+def _window_record(cfg: BuildConfig) -> dict[str, Any]:
+    """How windows were cut (fixed fps grid or beat-synchronous grid)."""
+    if cfg.window_beats:
+        return {"grid": "beats", "window_beats": cfg.window_beats, "hop_beats": cfg.hop_beats,
+                "frames_per_beat": cfg.frames_per_beat,
+                "n_frames": cfg.window_beats * cfg.frames_per_beat,
+                "rule": "windows start on detected music beats 0, hop, 2*hop, ... and span "
+                        "window_beats beats, resampled to frames_per_beat frames per beat "
+                        "(track time of every frame in times_s.npy); kept only when audio "
+                        "and pose cover every frame"}
+    return {"grid": "fixed", "window_s": cfg.window_s, "hop_s": cfg.hop_s,
+            "n_frames": cfg.window_frames, "hop_frames": cfg.hop_frames,
+            "rule": "windows start at track frames 0, hop, 2*hop, ...; kept only when "
+                    "audio and pose cover every frame"}
 
 
 def motion_specs() -> dict[str, dict[str, Any]]:

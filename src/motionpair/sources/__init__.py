@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motionpair.sources import motionmix, tang2018
 from motionpair.sources.common import refused_pickles
 from motionpair.types import PairSpec, Problem
+
+if TYPE_CHECKING:
+    from motionpair.cache import Cache
 
 #: What each source looks for, for "nothing found" messages.
 LOOKS_FOR = {
@@ -65,7 +68,7 @@ class Inventory:
         }
 
 
-def scan(paths: list[str | Path], *, cache=None) -> Inventory:
+def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
     """Discover inputs under ``paths``; never raises for bad input, lists it instead.
 
     ``cache`` (a :class:`motionpair.cache.Cache`) memoises content validation by sha256.

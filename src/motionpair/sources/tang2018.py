@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from motionpair.sources.common import (
     sha256_file,
 )
 from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+
+if TYPE_CHECKING:
+    from motionpair.cache import Cache
 
 NAME = "tang2018"
 FOLDER_RE = re.compile(r"^DANCE_([A-Z])_(\d+)$")
@@ -70,7 +74,7 @@ def find_units(path: Path) -> list[tuple[Path, Path]]:
 
 
 def scan_folder(root: Path, folder: Path, *,
-                cache=None) -> tuple[PairSpec | None, list[Problem], dict]:
+                cache: Cache | None = None) -> tuple[PairSpec | None, list[Problem], dict]:
     """Check one ``DANCE_*`` folder; returns its pair (or None), problems and facts.
 
     ``cache`` (optional :class:`motionpair.cache.Cache`) memoises the skeleton validation
@@ -129,7 +133,7 @@ def _bad(rel: str, name: str, session: str, exc: Exception) -> Problem:
                    reason=str(exc))
 
 
-def skeleton_length(path: Path, cache=None) -> int:
+def skeleton_length(path: Path, cache: Cache | None = None) -> int:
     """Frames in a valid skeletons.json (``ValueError`` otherwise), memoised by content."""
     if cache is None:
         return len(read_skeletons(path))

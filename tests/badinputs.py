@@ -1,0 +1,242 @@
+"""A corpus of broken inputs, each made at test time from COPIES of real tang2018 files.
+
+Nothing here is invented data: every broken case starts from a copy of a real folder
+(``DANCE_W_8``, the shortest real dance) and breaks one thing the way capture folders
+break in practice. Two real folders are copied untouched as the good inputs that must
+still be paired. ``make_corpus`` returns the corpus root, a second root holding a
+duplicate session id, and the expected report of each case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE = "DANCE_W_8"  # 90 s of audio, 342 skeleton frames: cheap to copy and to pair
+GOOD = ("DANCE_W_4", "DANCE_W_7")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    folder: str  # the DANCE_* folder made for this case
+    file: str  # the file the report must name
+    expect: str  # a phrase the reason must contain
+    make: Callable[[Path, dict], None]  # breaks the copied folder in place
+    stage: str = "scan"  # "scan" (found by scan) or "pair" (found while pairing)
+
+
+def _write_json(path: Path, obj) -> None:
+    path.unlink()
+    path.write_text(json.dumps(obj), encoding="utf-8")
+
+
+def _skel(change: Callable[[dict], None]):
+    def make(folder: Path, real: dict) -> None:
+        doc = json.loads(json.dumps(real["skeletons"]))  # a deep copy
+        change(doc)
+        _write_json(folder / "skeletons.json", doc)
+    return make
+
+
+def _set_joint(value):
+    def change(doc: dict) -> None:
+        doc["skeletons"][100][5][1] = value
+    return change
+
+
+def _config(obj):
+    return lambda folder, real: _write_json(folder / "config.json", obj(real["config"]))
+
+
+def _replace(name: str, data: Callable[[bytes], bytes]):
+    def make(folder: Path, real: dict) -> None:
+        raw = (folder / name).read_bytes()
+        (folder / name).unlink()
+        (folder / name).write_bytes(data(raw))
+    return make
+
+
+def _short(folder: Path, real: dict) -> None:
+    doc = json.loads(json.dumps(real["skeletons"]))
+    n = 40  # 40 beat-normalised frames danced over 2 s of song: less than one 5 s window
+    doc.update(length=n, center=doc["center"][:n], skeletons=doc["skeletons"][:n])
+    _write_json(folder / "skeletons.json", doc)
+    s = real["config"]["start_position"]
+    _write_json(folder / "config.json", {"start_position": s, "end_position": s + 50})
+
+
+def _symlink_loop(folder: Path, real: dict) -> None:
+    (folder / "skeletons.json").unlink()
+    (folder / "skeletons.json").symlink_to("skeletons.json")
+
+
+def _dangling(folder: Path, real: dict) -> None:
+    (folder / "audio.mp3").unlink()
+    (folder / "audio.mp3").symlink_to(folder / "moved-away.mp3")
+
+
+def _dir_as_file(folder: Path, real: dict) -> None:
+    (folder / "skeletons.json").unlink()
+    (folder / "skeletons.json").mkdir()
+
+
+def _fifo(folder: Path, real: dict) -> None:
+    (folder / "config.json").unlink()
+    os.mkfifo(folder / "config.json")
+
+
+def _audio_from_json(folder: Path, real: dict) -> None:
+    (folder / "audio.mp3").unlink()
+    shutil.copyfile(folder / "skeletons.json", folder / "audio.mp3")
+
+
+CASES = [
+    Case("empty_json", "DANCE_W_101", "skeletons.json", "empty file",
+         _replace("skeletons.json", lambda b: b"")),
+    Case("truncated_json", "DANCE_W_102", "skeletons.json", "invalid JSON",
+         _replace("skeletons.json", lambda b: b[: len(b) // 2])),
+    Case("missing_key", "DANCE_W_103", "config.json", "missing key 'end_position'",
+         _config(lambda c: {"start_position": c["start_position"]})),
+    Case("wrong_nesting", "DANCE_W_104", "skeletons.json", "expected (T, 23, 3)",
+         _skel(lambda d: d.__setitem__("skeletons", [sum(f, []) for f in d["skeletons"]]))),
+    Case("ragged_nesting", "DANCE_W_105", "skeletons.json", "not a rectangular array",
+         _skel(lambda d: d["skeletons"][7].pop())),
+    Case("not_an_object", "DANCE_W_106", "skeletons.json", "expected a JSON object",
+         _replace("skeletons.json", lambda b: b"[1, 2]")),
+    Case("string_for_number", "DANCE_W_107", "config.json", "must be a number, got str",
+         _config(lambda c: {**c, "start_position": str(c["start_position"])})),
+    Case("string_coordinates", "DANCE_W_108", "skeletons.json", "must hold numbers, found strings",
+         _skel(lambda d: d.__setitem__("center", [[str(v) for v in p] for p in d["center"]]))),
+    Case("nan_pose", "DANCE_W_109", "skeletons.json", "NaN/inf", _skel(_set_joint(float("nan")))),
+    Case("inf_pose", "DANCE_W_110", "skeletons.json", "NaN/inf", _skel(_set_joint(float("inf")))),
+    Case("absurd_pose", "DANCE_W_111", "skeletons.json", "exceeds", _skel(_set_joint(3.0e9))),
+    Case("length_mismatch", "DANCE_W_112", "skeletons.json", "length=",
+         _skel(lambda d: d.__setitem__("length", d["length"] + 5))),
+    Case("short_pose", "DANCE_W_113", "skeletons.json", "no window could be cut", _short,
+         stage="pair"),
+    Case("empty_audio", "DANCE_W_114", "audio.mp3", "empty file (0 bytes)",
+         _replace("audio.mp3", lambda b: b"")),
+    Case("truncated_audio", "DANCE_W_115", "audio.mp3", "truncated audio",
+         _replace("audio.mp3", lambda b: b[: len(b) // 2]), stage="pair"),
+    Case("cut_header_audio", "DANCE_W_116", "audio.mp3", "not readable as audio",
+         _replace("audio.mp3", lambda b: b[:50_000])),
+    Case("non_audio", "DANCE_W_117", "audio.mp3", "not readable as audio", _audio_from_json),
+    Case("symlink_loop", "DANCE_W_118", "skeletons.json", "symlink loop", _symlink_loop),
+    Case("dangling_symlink", "DANCE_W_119", "audio.mp3", "dangling symlink", _dangling),
+    Case("directory_as_file", "DANCE_W_120", "skeletons.json", "is a directory", _dir_as_file),
+    Case("fifo_as_file", "DANCE_W_121", "config.json", "is a FIFO", _fifo),
+]
+
+
+def copy_folder(src: Path, dst: Path) -> None:
+    """A writable copy of a real folder (the shared data is read-only)."""
+    dst.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        shutil.copyfile(f, dst / f.name)
+
+
+def make_corpus(tang_dir: Path, base: Path) -> tuple[Path, Path, list[Case]]:
+    """Build every case under ``base/corpus`` (+ ``base/dup`` for the duplicate id)."""
+    corpus, dup = base / "corpus", base / "dup"
+    real = {"skeletons": json.loads((tang_dir / BASE / "skeletons.json").read_text()),
+            "config": json.loads((tang_dir / BASE / "config.json").read_text())}
+    for name in GOOD:
+        copy_folder(tang_dir / name, corpus / name)
+    for case in CASES:
+        copy_folder(tang_dir / BASE, corpus / case.folder)
+        case.make(corpus / case.folder, real)
+    # a second root holding a session id already seen in the first: reported, not paired
+    copy_folder(tang_dir / GOOD[0], dup / GOOD[0])
+    # an AIST++-style pickle among the inputs: refused, never opened
+    (corpus / "motions").mkdir()
+    shutil.copyfile(tang_dir / BASE / "config.json", corpus / "motions" / "gBR_sBM_c01.pkl")
+    return corpus, dup, CASES
+
+
+# ----------------------------------------------------------------------------- MotionMix
+# Broken copies of a MotionMix capture DERIVED from real data (tests/derived_capture.py:
+# the real DANCE_W_8 track through prep-audio, snapshots sampled from its real motion).
+
+
+@dataclass(frozen=True)
+class MMCase:
+    name: str
+    session: str  # Problem.session (playlist or session folder name)
+    file: str  # the file the report must name
+    expect: str  # a phrase the reason must contain
+
+
+SESSION_OF = "playlist-01-2026-04-08T13-31-{:02d}Z"
+
+MM_CASES = [
+    MMCase("npz_object_array", "playlist-02", "playlist-02/DANCE_W_8__audio.npz",
+           "is an object array"),
+    MMCase("npz_missing_keys", "playlist-03", "playlist-03/DANCE_W_8__audio.npz",
+           "missing required key 'mel'"),
+    MMCase("duplicate_track_id", "playlist-04", "playlist-04/copy.npz", "duplicate track id"),
+    MMCase("metadata_unreadable", SESSION_OF.format(40), "metadata.json", "invalid JSON"),
+    MMCase("non_monotonic_timestamps", SESSION_OF.format(41), "snapshots.jsonl",
+           "non-monotonic or duplicate timestamp"),
+    MMCase("duplicate_timestamps", SESSION_OF.format(42), "snapshots.jsonl",
+           "is not after the previous"),
+]
+
+
+def make_motionmix_corpus(tang_dir: Path, base: Path) -> tuple[Path, list[MMCase]]:
+    """A derived capture (one good session) plus one broken copy per case; its root."""
+    import numpy as np
+
+    from derived_capture import make_capture
+
+    cap = make_capture(tang_dir, base, sessions=(BASE,)).root
+    good_pl = cap / "audio" / "playlist-01"
+    npz = next(good_pl.glob("*.npz"))
+    good_sess = next((cap / "sessions").iterdir())
+
+    def playlist(name: str, change_npz=None) -> Path:
+        d = cap / "audio" / name
+        shutil.copytree(good_pl, d)
+        if change_npz:
+            with np.load(d / npz.name, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            change_npz(arrays)
+            (d / npz.name).unlink()
+            np.savez(d / npz.name, **arrays)
+        return d
+
+    # an object array holds pickled Python objects: loading it would unpickle
+    playlist("playlist-02", lambda a: a.__setitem__(
+        "labels", np.array([{"beat": 1}, None], dtype=object)))
+    playlist("playlist-03", lambda a: a.pop("mel"))
+    d = playlist("playlist-04")  # the same track listed twice under one id
+    shutil.copyfile(d / npz.name, d / "copy.npz")
+    man = json.loads((d / "manifest.json").read_text())
+    man["tracks"].append({**man["tracks"][0], "file": "copy.npz", "order": 1})
+    (d / "manifest.json").write_text(json.dumps(man))
+
+    def session(sec: int, change) -> None:
+        d = cap / "sessions" / SESSION_OF.format(sec)
+        shutil.copytree(good_sess, d)
+        meta = json.loads((d / "metadata.json").read_text())
+        (d / "metadata.json").write_text(json.dumps({**meta, "session_id": d.name}))
+        change(d)
+
+    def edit_cam0_lines(d: Path, edit) -> None:
+        lines = (d / "snapshots.jsonl").read_text().splitlines()
+        edit(lines, [i for i, line in enumerate(lines) if '"cam0"' in line])
+        (d / "snapshots.jsonl").write_text("\n".join(lines) + "\n")
+
+    def swap(lines, cam0):
+        lines[cam0[10]], lines[cam0[11]] = lines[cam0[11]], lines[cam0[10]]
+
+    session(40, lambda d: (d / "metadata.json").write_text(
+        (d / "metadata.json").read_text()[:25]))  # cut mid-string
+    session(41, lambda d: edit_cam0_lines(d, swap))
+    session(42, lambda d: edit_cam0_lines(d, lambda lines, c: lines.insert(c[20] + 1,
+                                                                              lines[c[20]])))
+    return cap, MM_CASES
