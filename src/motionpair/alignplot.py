@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from motionpair.timebase import frames_to_time
+
 EXCERPT_S = 8.0  # seconds of beats shown, centred in the motion span
 
 
@@ -75,7 +77,7 @@ def _null_panel(ax, record: dict, series: dict) -> None:
 
 def _beats_panel(ax, series: dict) -> None:
     speed = np.asarray(series["speed"], dtype=np.float64)
-    t = series["speed_t0_s"] + np.arange(len(speed)) / series["fps"]
+    t = series["speed_t0_s"] + frames_to_time(np.arange(len(speed)), series["fps"])
     mid = 0.5 * (t[0] + t[-1])
     lo, hi = mid - EXCERPT_S / 2, mid + EXCERPT_S / 2
     sel = (t >= lo) & (t <= hi)

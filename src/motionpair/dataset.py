@@ -22,9 +22,15 @@ import numpy as np
 
 from motionpair import __version__, audio, motion
 from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
-from motionpair.cache import default_cache_dir
+from motionpair.cache import Cache, default_cache_dir
 from motionpair.config import SCHEMA_VERSION, BuildConfig
-from motionpair.pipeline import AUDIO_ARRAYS, MOTION_ARRAYS, PairResult, process_pair
+from motionpair.pipeline import (
+    AUDIO_ARRAYS,
+    MOTION_ARRAYS,
+    NotCachedError,
+    PairResult,
+    process_pair,
+)
 from motionpair.publish import publish, recover, staging_dir
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
@@ -59,8 +65,6 @@ def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
 def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
                 cache: str) -> PairResult | Problem | None:
     """The pair from cache entries alone, or None when a stage would need computing."""
-    from motionpair.pipeline import NotCachedError
-
     try:
         return process_pair(spec, cfg, out, cache, cached_only=True)
     except NotCachedError:
@@ -171,9 +175,7 @@ def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]
             "text": text}
 
 
-def _memo_cache(cache: Path | None):
-    from motionpair.cache import Cache
-
+def _memo_cache(cache: Path | None) -> Cache | None:
     return Cache(cache) if cache else None
 
 
@@ -207,7 +209,7 @@ def _problem_text(head: str, problems: list[Problem]) -> str:
 
 def _assign(results: list[PairResult], cfg: BuildConfig) -> tuple[list[WindowRow], dict]:
     groups = sorted({r.rows[0].session for r in results if r.rows})
-    if getattr(cfg, "split_by", "session") == "time-block":
+    if cfg.split_by == "time-block":
         from motionpair.splits import assign_time_blocks
 
         return assign_time_blocks(results, cfg, n_sessions=len(groups))
@@ -260,7 +262,6 @@ def _library_versions() -> dict[str, str]:
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
                    cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
-    from motionpair.cache import Cache
     from motionpair.memo import sample_preview
     from motionpair.preview import choose_sample, sample_summary
 
@@ -275,8 +276,7 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     _write_json(staged / "dataset.json", record)
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
-    sample_preview(staged, sample, staged / "preview" / "sample.png",
-                   Cache(cache_dir) if cache_dir else None)
+    sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))
     _write_json(staged / "sample.json", sample_summary(staged, sample))
 
 
@@ -375,19 +375,15 @@ def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfi
                         cache_dir: Path | None = None) -> dict:
     """Per-pair alignment evidence (dataset.json) and one picture per pair under alignment/."""
     from motionpair.evidence import EvidenceConfig
-    from motionpair.pairevidence import draw_all, finish
+    from motionpair.memo import alignment_pictures
+    from motionpair.pairevidence import finish
 
     ordered = sorted(results, key=lambda r: r.pair_id)
-    block = finish({r.pair_id: r.evidence for r in ordered},
-                   {r.pair_id: r.evidence_series for r in ordered}, cfg=EvidenceConfig(),
-                   kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
     series = {r.pair_id: r.evidence_series for r in ordered}
-    if cache_dir:  # memoised pictures: a fully cached rebuild must not redraw 14 figures
-        from motionpair.cache import Cache
-        from motionpair.memo import alignment_pictures
-
-        alignment_pictures(block, series, staged / "alignment", Cache(cache_dir))
-    else:
-        draw_all(block, series, staged / "alignment")
+    block = finish({r.pair_id: r.evidence for r in ordered}, series, cfg=EvidenceConfig(),
+                   kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+    # memoised pictures (drawn directly when the cache is off): a fully cached rebuild
+    # must not redraw 14 figures
+    alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir))
     block["pictures"] = "alignment/<source>__<session>.png"
     return block

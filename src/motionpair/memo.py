@@ -66,15 +66,6 @@ def memo_file(cache: Cache | None, stage: str, payload: dict, target: Path,
     return target
 
 
-def array_digest(arrays: dict[str, np.ndarray]) -> dict[str, str]:
-    """name -> "dtype shape sha256" of each array (the content a drawing depends on)."""
-    out = {}
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        out[name] = f"{a.dtype.str} {a.shape} {hashlib.sha256(a.tobytes()).hexdigest()}"
-    return out
-
-
 def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache | None) -> Path:
     """``preview.draw_window`` for ``row``, memoised on everything the picture depends on.
 
@@ -90,7 +81,7 @@ def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache
     edges = read_dataset_json(dataset_dir)["motion"]["skeleton"].get("edges")
     payload = {"code": code_sha256("motionpair.preview", "motionpair.store"),
                "matplotlib": version("matplotlib"), "row": row.to_dict(), "edges": edges,
-               "arrays": array_digest(load_window(dataset_dir, row))}
+               "arrays": value_digest(load_window(dataset_dir, row))}
     return memo_file(cache, "preview", payload, target,
                      lambda path: draw_window(dataset_dir, row.id, path))
 
@@ -99,15 +90,14 @@ def skeleton_edges(joints: np.ndarray, cache: Cache | None) -> list[tuple[int, i
     """``motion.infer_edges(joints)``, memoised on the frames it actually reads."""
     from motionpair import motion
 
-    step = max(1, joints.shape[0] // 500)  # infer_edges' default max_frames subsampling
     payload = {"code": code_sha256("motionpair.motion"),
-               "frames": array_digest({"j": joints[::step]})}
+               "frames": value_digest(joints[::motion.edge_frame_step(joints.shape[0])])}
     value = memo_value(cache, "edges", payload,
                        lambda: {"edges": [list(e) for e in motion.infer_edges(joints)]})
     return [(int(a), int(b)) for a, b in value["edges"]]
 
 
-def value_digest(obj) -> str:
+def value_digest(obj: object) -> str:
     """sha256 of a JSON-like value whose leaves may be numpy arrays (canonical order)."""
     h = hashlib.sha256()
 
@@ -147,7 +137,8 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
     from motionpair.pairevidence import png_name
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    code = code_sha256("motionpair.alignplot", "motionpair.pairevidence", "motionpair.evidence")
+    code = code_sha256("motionpair.alignplot", "motionpair.pairevidence", "motionpair.evidence",
+                       "motionpair.timebase")
     paths = []
     for pid, rec in block["pairs"].items():
         payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
@@ -176,8 +167,9 @@ def pair_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: M
     if cache is None or cache.root is None:
         return compute()
     payload = {
-        "code": code_sha256("motionpair.evidence", "motionpair.pairevidence", "motionpair.align",
-                            "motionpair.sources.tang2018"),
+        "code": code_sha256("motionpair.evidence", "motionpair.offset", "motionpair.pairevidence",
+                            "motionpair.align", "motionpair.sources.tang2018",
+                            "motionpair.timebase", "motionpair.types"),
         "cfg": value_digest(asdict(EvidenceConfig())),
         "spec": value_digest({"pair": spec.pair_id, "source": spec.source, "style": spec.style,
                               "track": spec.track.track_id,

@@ -134,7 +134,16 @@ def to_grid(pose: PoseStream, clock: ClockMap, fps: Fraction, *, max_gap_s: floa
                                            kin_order=kin_order))
 
 
-def infer_edges(joints: np.ndarray, *, max_frames: int = 500,
+#: ``infer_edges`` reads every ``edge_frame_step(T)``-th frame (memo.skeleton_edges keys on them).
+EDGE_MAX_FRAMES = 500
+
+
+def edge_frame_step(n_frames: int, max_frames: int = EDGE_MAX_FRAMES) -> int:
+    """Stride that keeps at most about ``max_frames`` of ``n_frames`` frames."""
+    return max(1, n_frames // max_frames)
+
+
+def infer_edges(joints: np.ndarray, *, max_frames: int = EDGE_MAX_FRAMES,
                 length_weight: float = 0.05) -> list[tuple[int, int]]:
     """Skeleton edges inferred from data: the spanning tree of rigid, short joint pairs.
 
@@ -146,8 +155,7 @@ def infer_edges(joints: np.ndarray, *, max_frames: int = 500,
     """
     from scipy.sparse.csgraph import minimum_spanning_tree
 
-    step = max(1, joints.shape[0] // max_frames)
-    j = joints[::step].astype(np.float64)
+    j = joints[::edge_frame_step(joints.shape[0], max_frames)].astype(np.float64)
     d = np.linalg.norm(j[:, :, None, :] - j[:, None, :, :], axis=-1)
     w = d.std(axis=0) + length_weight * d.mean(axis=0) + 1e-6  # 0 would read as "no edge"
     np.fill_diagonal(w, 0.0)

@@ -109,7 +109,9 @@ def compute_norm_stats(dataset_dir: str | Path, rows: list[WindowRow], *, split:
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An ``.npz`` with fixed zip timestamps (``np.savez`` stamps the wall clock)."""
+    """An ``.npz`` with sorted keys, fixed 1980 zip timestamps and no pickle, so its bytes
+    depend only on the arrays (``np.savez`` keeps insertion order and writes zip64 entries:
+    other bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for key in sorted(arrays):

@@ -16,6 +16,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from motionpair.timebase import frames_to_time
+
 
 @dataclass(frozen=True)
 class OffsetEstimate:
@@ -45,7 +47,7 @@ def onset_score_curve(onset_env: np.ndarray, fps: Fraction, kin_s: np.ndarray,
     env = np.asarray(onset_env, dtype=np.float64)
     smooth = gaussian_filter1d(env, sigma_s * float(fps), mode="nearest")
     z = (smooth - smooth.mean()) / (smooth.std() or 1.0)
-    t_env = np.arange(len(z)) * (fps.denominator / fps.numerator)
+    t_env = frames_to_time(np.arange(len(z)), fps)
     lo, hi = float(np.min(offsets_s)), float(np.max(offsets_s))
     k = np.asarray(kin_s, dtype=np.float64)
     k = k[(k + lo >= t_env[0]) & (k + hi <= t_env[-1])]

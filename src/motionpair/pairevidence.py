@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,10 @@ from motionpair.evidence import (
 )
 from motionpair.sources import tang2018
 from motionpair.timebase import frames_to_time
-from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec
+from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, Problem
+
+if TYPE_CHECKING:
+    from motionpair.config import BuildConfig
 
 
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[float, int, str]:
@@ -131,8 +134,9 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
             for pid, rec in block["pairs"].items()]
 
 
-def evidence_for_inputs(paths: list[str | Path], build_cfg, *, cache_dir: Path | None,
-                        cfg: EvidenceConfig) -> tuple[dict[str, Any], dict[str, dict], list]:
+def evidence_for_inputs(paths: list[str | Path], build_cfg: BuildConfig, *,
+                        cache_dir: Path | None, cfg: EvidenceConfig,
+                        ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
     """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.
 
     Returns ``(alignment_evidence block, series per pair, problems)``; a pair that
@@ -142,10 +146,9 @@ def evidence_for_inputs(paths: list[str | Path], build_cfg, *, cache_dir: Path |
     from motionpair.cache import Cache
     from motionpair.pipeline import motion_grid, track_features
     from motionpair.sources import scan
-    from motionpair.types import Problem
 
-    inv = scan(paths)
     cache = Cache(cache_dir)
+    inv = scan(paths, cache=cache if cache_dir else None)  # memoised validation, as in build
     records: dict[str, dict | None] = {}
     series: dict[str, dict] = {}
     problems = list(inv.problems)

@@ -18,7 +18,6 @@ from motionpair import audio, beatgrid, memo, motion
 from motionpair.align import clock_for
 from motionpair.cache import Cache, cache_key
 from motionpair.config import BuildConfig
-from motionpair.memo import skeleton_edges
 from motionpair.timebase import frames_to_time, n_frames_covering
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 from motionpair.windows import cut_windows
@@ -165,6 +164,8 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     for name, arr in arrays.items():
         np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
     valid_speed = grid.speed[grid.valid]
+    # memos get their own counters: "hits" counts the audio and motion stages only
+    memo_cache = Cache(cache.root)
     facts = {
         "pair_id": spec.pair_id, "session": spec.session, "source": spec.source,
         "style": spec.style, "track": spec.track.track_id, "shard": shard,
@@ -178,11 +179,10 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "windows": len(rows), "dropped": dict(sorted(dropped.items())),
         "assumptions": assumptions, "n_joints": int(grid.pose.shape[1]),
         "dims": int(grid.pose.shape[2]),
-        # memo counters are kept apart: "hits" counts the audio and motion stages only
-        "edges": skeleton_edges(grid.pose[grid.valid], Cache(cache.root))
+        "edges": memo.skeleton_edges(grid.pose[grid.valid], memo_cache)
         if grid.valid.sum() > 2 else None,
     }
-    evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=Cache(cache.root))
+    evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=memo_cache)
     return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
                       evidence=evidence, evidence_series=evidence_series,
                       dropped=dict(sorted(Counter(dropped).items())), facts=facts,

@@ -6,15 +6,16 @@ prepared here pairs on exactly the grid a direct build would use.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from motionpair import audio
+from motionpair.publish import write_file_atomic
 from motionpair.timebase import hop_for_fps
 
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aiff", ".aif")
@@ -88,30 +89,11 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
                 "prepared_by": "motionpair prep-audio",
                 "recipe": audio.feature_params(sr_hz=sr_hz, hop=hop, n_mels=n_mels),
                 "tracks": tracks, "problems": problems}
-    _atomic_write(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_file_atomic(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file + rename (readers never see half)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are for others to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_file_atomic(path, buf.getvalue())

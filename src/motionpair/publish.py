@@ -18,6 +18,23 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+def write_file_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temp file + rename.
+
+    Readers never see half a file; the file gets mode 0644 (``mkstemp`` makes 0600,
+    and outputs are for others to read).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def staging_dir(out: Path) -> Path:
     """A fresh temporary folder beside ``out`` (same filesystem, so rename is atomic)."""
     out.parent.mkdir(parents=True, exist_ok=True)

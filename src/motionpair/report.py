@@ -11,13 +11,13 @@ import html
 import json
 import os
 import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from motionpair.publish import publish, staging_dir
 from motionpair.store import read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -37,16 +37,18 @@ def union_s(spans: list[tuple[float, float]]) -> float:
 
 def summarise(meta: dict[str, Any], rows: list[WindowRow]) -> dict[str, Any]:
     """Counts per split, hours, per-session table rows (all plain numbers and strings)."""
-    split_of = {r.session: r.split for r in rows}
+    split_of: dict[str, set[str]] = defaultdict(set)  # several splits with time blocks
     by_session: dict[str, list[WindowRow]] = defaultdict(list)
     for r in rows:
+        split_of[r.session].add(r.split)
         by_session[r.session].append(r)
     sessions = []
     for p in meta["pairs"]:
         srows = by_session.get(p["session"], [])
         cm = p.get("clock_map") or {}
         sessions.append({
-            "session": p["session"], "split": split_of.get(p["session"], "-"),
+            "session": p["session"],
+            "split": "+".join(sorted(split_of.get(p["session"], ()))) or "-",
             "style": p.get("style", ""), "track": p["track"],
             "audio_s": p["audio_duration_s"],
             "motion_on_track_s": (p["motion_track_span_s"][1] - p["motion_track_span_s"][0]
@@ -59,10 +61,14 @@ def summarise(meta: dict[str, Any], rows: list[WindowRow]) -> dict[str, Any]:
         })
     splits = {}
     for s in SPLITS:
-        ss = [x for x in sessions if x["split"] == s]
-        splits[s] = {"sessions": len(ss), "windows": sum(x["windows"] for x in ss),
-                     "audio_used_h": sum(x["audio_used_s"] for x in ss) / 3600,
-                     "motion_used_h": sum(x["motion_used_s"] for x in ss) / 3600}
+        # from the rows: a time-block split puts one session's windows in several splits
+        ss = [g for g in ([r for r in by_session.get(x["session"], []) if r.split == s]
+                          for x in sessions) if g]
+        splits[s] = {"sessions": len(ss), "windows": sum(len(g) for g in ss),
+                     "audio_used_h": sum(union_s([(r.start_s, r.end_s) for r in g])
+                                         for g in ss) / 3600,
+                     "motion_used_h": sum(union_s([(r.motion_start_s, r.motion_end_s)
+                                                   for r in g]) for g in ss) / 3600}
     return {
         "splits": splits, "sessions": sessions,
         "audio_total_h": sum(x["audio_s"] for x in sessions) / 3600,
@@ -326,8 +332,7 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
     rows = read_manifest(d)
     summary = summarise(meta, rows)
     final = Path(out_dir) if out_dir is not None else d / "report"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".report.tmp-", dir=final.parent))
+    tmp = staging_dir(final)
     try:
         figures = _plots(meta, rows, summary, tmp)
         figures.update(_previews(d, rows, tmp))
@@ -339,13 +344,7 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
                                           encoding="utf-8")
         os.chmod(tmp, 0o755)
-        old = None
-        if final.exists():
-            old = final.parent / f".report.old-{os.getpid()}"
-            final.rename(old)
-        tmp.rename(final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

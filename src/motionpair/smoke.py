@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -205,7 +207,8 @@ def evaluate(root: str | Path, state: dict, split: str, *, target: str = "window
 def run_smoke(root: str | Path, *, seconds: float = 60.0, target: str = "window_speed",
               channels: str = "rhythm", seed: int = 0, batch_size: int = 32,
               lr: float | None = None, max_epochs: int | None = None,
-              patience: int | None = None, workers: int = 0, on_epoch=None) -> SmokeResult:
+              patience: int | None = None, workers: int = 0,
+              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> SmokeResult:
     """Train until ``seconds`` of wall time (or ``max_epochs``), evaluating val every epoch;
     keep the checkpoint with the lowest val loss, restore it at the end and evaluate it on
     the test split.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from motionpair.timebase import (
     time_to_frames,
 )
 from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, WindowRow
+
+if TYPE_CHECKING:
+    from motionpair.pipeline import PairResult
 
 #: Streams measured at or above this rate are dense enough for sequence windows.
 SEQUENCE_MIN_HZ = 10.0
@@ -125,10 +129,10 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
         out["dynamics_valid"][r, k] = [how[j] != "none" for j in inside]
         out["snapshot_dt_s"][r, k] = dt[inside]
     starts = [int(frame[i] - B) for i in keep]
+    idx = np.asarray(starts, np.int64)[:, None] + np.arange(T)[None, :]
     for name in ("mel", "baseline35", "onset_env", "music_beat", "onset_peak"):
         if name in feats.arrays:
             a = feats.arrays[name]
-            idx = np.asarray(starts, np.int64)[:, None] + np.arange(T)[None, :]
             out[name] = np.ascontiguousarray(a[idx]) if n else np.zeros((0, T, *a.shape[1:]),
                                                                          a.dtype)
     rows = []
@@ -150,7 +154,8 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
     return rows, out, dropped
 
 
-def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache: Cache):
+def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache: Cache
+                           ) -> PairResult:
     """One MotionMix (session, stream, track) pair in the resolved pairing mode → one shard."""
     from motionpair import pipeline
     from motionpair.sources import motionmix
@@ -213,11 +218,9 @@ def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache
         "units": pose.units, "joint_names": pose.joint_names,
         "edges": motion.infer_edges(pose.joints) if len(pose.times_s) > 2 else None,
     }
-    extra = {}
-    if "evidence_series" in pipeline.PairResult.__dataclass_fields__:
-        extra["evidence_series"] = {"skipped": "alignment evidence is not computed for sparse "
-                                               "MotionMix snapshot streams"}
     return pipeline.PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
                                dropped=dict(sorted(dropped.items())), facts=facts,
-                               cache={"hits": cache.hits, "misses": cache.misses}, **extra)
+                               cache={"hits": cache.hits, "misses": cache.misses},
+                               evidence_series={"skipped": "alignment evidence is not computed "
+                                                           "for sparse MotionMix snapshot streams"})
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from motionpair.config import BuildConfig
+    from motionpair.pipeline import PairResult
+    from motionpair.types import WindowRow
+
 SPLIT_NAMES = ("train", "val", "test")
+
+
+def _checked_total(ratios: tuple[float, ...]) -> float:
+    """``sum(ratios)``; ``ValueError`` unless all are >= 0 with a positive sum."""
+    total = sum(ratios)
+    if total <= 0 or any(r < 0 for r in ratios):
+        raise ValueError(f"split ratios must be >= 0 with a positive sum, got {list(ratios)}")
+    return total
 
 
 def split_counts(n_groups: int, ratios: tuple[float, ...]) -> list[int] | None:
@@ -18,9 +32,7 @@ def split_counts(n_groups: int, ratios: tuple[float, ...]) -> list[int] | None:
     >>> split_counts(14, (0.8, 0.1, 0.1))
     [11, 2, 1]
     """
-    total = sum(ratios)
-    if total <= 0 or any(r < 0 for r in ratios):
-        raise ValueError(f"split ratios must be >= 0 with a positive sum, got {ratios}")
+    total = _checked_total(ratios)
     share = [r / total * n_groups for r in ratios]
     need = sum(1 for r in ratios if r > 0)
     if n_groups < need:
@@ -84,11 +96,10 @@ def time_block_splits(windows: list[tuple[str, float, float]], *,
     >>> sorted(set(out)), info["guard_s"]
     (['guard', 'test', 'train', 'val'], 1.0)
     """
-    total = float(sum(ratios))
-    if total <= 0 or min(ratios) < 0:
-        raise ValueError(f"split ratios must be >= 0 with a positive sum, got {list(ratios)}")
+    total = float(_checked_total(ratios))
     rng = np.random.default_rng(seed)
     plan: dict[str, dict[str, Any]] = {}
+    bounds: dict[str, tuple[np.ndarray, list[float]]] = {}  # session -> (edges, cuts)
     for session in sorted({w[0] for w in windows}):
         lo = min(w[1] for w in windows if w[0] == session)
         hi = max(w[2] for w in windows if w[0] == session)
@@ -102,16 +113,15 @@ def time_block_splits(windows: list[tuple[str, float, float]], *,
         plan[session] = {"span_s": [round(lo, 6), round(hi, 6)], "blocks": order,
                          "edges_s": [round(float(e), 6) for e in edges],
                          "cuts_s": [round(c, 6) for c in cuts]}
-        plan[session]["_edges"], plan[session]["_cuts"] = edges, cuts
+        bounds[session] = (edges, cuts)
     out = []
     for session, a, b in windows:
-        p = plan[session]
-        k = int(np.clip(np.searchsorted(p["_edges"], (a + b) / 2, side="right") - 1, 0,
-                        len(p["blocks"]) - 1))
-        clear = all(b <= c - guard_s / 2 or a >= c + guard_s / 2 for c in p["_cuts"])
-        out.append(p["blocks"][k] if clear else GUARD)
-    for p in plan.values():
-        del p["_edges"], p["_cuts"]
+        blocks = plan[session]["blocks"]
+        edges, cuts = bounds[session]
+        k = int(np.clip(np.searchsorted(edges, (a + b) / 2, side="right") - 1, 0,
+                        len(blocks) - 1))
+        clear = all(b <= c - guard_s / 2 or a >= c + guard_s / 2 for c in cuts)
+        out.append(blocks[k] if clear else GUARD)
     info = {"method": "time_block", "group": "time blocks inside each session", "seed": seed,
             "ratios": list(ratios), "blocks": "one per split, sized by the ratios, seeded order",
             "guard_s": guard_s,
@@ -122,10 +132,9 @@ def time_block_splits(windows: list[tuple[str, float, float]], *,
     return out, info
 
 
-def assign_time_blocks(results: list, cfg, *, n_sessions: int) -> tuple[list, dict[str, Any]]:
+def assign_time_blocks(results: list[PairResult], cfg: BuildConfig, *, n_sessions: int
+                       ) -> tuple[list[WindowRow], dict[str, Any]]:
     """Set ``row.split`` of every result row by :func:`time_block_splits`; rows and record."""
-    from collections import Counter
-
     rows = [row for res in sorted(results, key=lambda r: r.pair_id) for row in res.rows]
     # one window long on the session clock the blocks live on
     guard_s = max((r.motion_end_s - r.motion_start_s for r in rows), default=0.0)

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 from motionpair import augment as aug
 from motionpair.normstats import read_norm_stats, safe_std
 from motionpair.store import read_dataset_json, read_manifest
+from motionpair.timebase import frames_to_time
 
 META_KEYS = ("id", "split", "session", "track", "source", "shard", "row", "start_frame",
              "start_s", "end_s", "fps")
@@ -158,14 +159,18 @@ class MotionPairDataset(Dataset):
         arrays, j = self.arrays(int(index))
         item: dict[str, Any] = {k: torch.from_numpy(np.ascontiguousarray(v))
                                 for k, v in arrays.items()}
-        r = self.rows[int(index)]
-        for k in META_KEYS:
-            item[k] = getattr(r, k)
-        if j:
-            item["start_s"] = r.start_s + j / r.fps
-            item["end_s"] = r.end_s + j / r.fps
-        item["jitter_frames"] = j
+        item.update(self._meta(int(index), j))
         return item
+
+    def _meta(self, index: int, j: int) -> dict[str, Any]:
+        """Manifest fields of row ``index``; times moved by a jitter of ``j`` frames."""
+        r = self.rows[index]
+        meta: dict[str, Any] = {k: getattr(r, k) for k in META_KEYS}
+        if j:  # fixed grid only (augment.neighbours): start_s = start_frame / fps
+            meta["start_s"] = frames_to_time(r.start_frame + j, r.fps)
+            meta["end_s"] = frames_to_time(r.start_frame + j + r.n_frames, r.fps)
+        meta["jitter_frames"] = j
+        return meta
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """Batched fetch (torch >= 2 DataLoader calls it with a batch's indices).
@@ -190,15 +195,8 @@ class MotionPairDataset(Dataset):
             if name in self._norm:
                 _normalise(buf, *self._norm[name])
             batch[name] = out
-        items = []
-        for pos, i in enumerate(idx):
-            r = self.rows[i]
-            item: dict[str, Any] = {n: batch[n][pos] for n in self.features}
-            for k in META_KEYS:
-                item[k] = getattr(r, k)
-            item["jitter_frames"] = 0
-            items.append(item)
-        return items
+        return [{**{n: batch[n][pos] for n in self.features}, **self._meta(i, 0)}
+                for pos, i in enumerate(idx)]
 
 
 def _normalise(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray) -> None:

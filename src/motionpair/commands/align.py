@@ -41,14 +41,15 @@ def evidence_table(block: dict[str, Any]) -> Table:
 
 def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
     """Input roots and config of a built dataset folder, or None for an input folder."""
+    from motionpair.sources.common import read_json
+
     meta = path / "dataset.json"
     if not meta.is_file():
         return None
-    doc = json.loads(meta.read_text(encoding="utf-8"))
+    doc = read_json(meta)
     # dataset.json names roots relative (reproducible); build.json keeps where they were read
     run = path / "build.json"
-    roots = (json.loads(run.read_text(encoding="utf-8")).get("input_paths")
-             if run.is_file() else None)
+    roots = read_json(run).get("input_paths") if run.is_file() else None
     if not roots or not all(Path(r).exists() for r in roots):
         raise FileNotFoundError(f"{path}: its inputs ({roots or 'unknown'}) are not reachable; "
                                 "pass the input folders to motionpair align instead")
@@ -77,13 +78,14 @@ def register(app: typer.Typer) -> None:
         from motionpair.config import BuildConfig
         from motionpair.evidence import EvidenceConfig
         from motionpair.pairevidence import apply_offsets, draw_all, evidence_for_inputs
+        from motionpair.publish import write_file_atomic
 
         con, err = Console(width=200), Console(stderr=True)
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}
         try:
             found = _dataset_inputs(paths[0]) if len(paths) == 1 else None
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:  # ValueError: unreadable JSON, named
             err.print(f"[red]error[/]: {exc}")
             raise typer.Exit(2) from exc
         if found is not None:
@@ -111,9 +113,7 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         block["build_config"] = cfg.resolved()
         block["problems"] = [p.to_dict() for p in problems]
-        tmp = out / "alignment.json.tmp"
-        tmp.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(out / "alignment.json")
+        write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
         pngs = draw_all(block, series, out)
         con.print(evidence_table(block))
         s = block["summary"]

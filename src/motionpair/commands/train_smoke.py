@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from motionpair.smoke import SmokeResult
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +70,7 @@ def register(app: typer.Typer) -> None:
         con.print(f"verdict: {res.verdict_val}\nverdict: {res.verdict_test}")
 
 
-def loss_table(res) -> Table:
+def loss_table(res: SmokeResult) -> Table:
     """Per-epoch train/val MSE beside the constant baseline (every epoch when few, else ~12
     rows plus the selected and the last epoch)."""
     t = Table(title="train-smoke: MSE in train-std units", box=box.SIMPLE_HEAD)

@@ -10,6 +10,8 @@ played track). Formats: docs/motionmix_format.md.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,14 @@ from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
 from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
 from motionpair.sources.common import fingerprint
 from motionpair.sources.motionmix_audio import Playlist, read_playlist
-from motionpair.sources.motionmix_mapping import MAPPING_FILE, find_mapping, load_mapping
+from motionpair.sources.motionmix_mapping import (
+    MAPPING_FILE,
+    Mapping,
+    find_mapping,
+    load_mapping,
+)
 from motionpair.sources.motionmix_session import METADATA, Session, read_session
-from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.types import AudioRef, ClockMap, InputFile, PairSpec, PoseStream, Problem
 
 NAME = "motionmix"
 LOOKS_FOR = ("playlist folders of per-track .npz (+ optional manifest.json) and session "
@@ -67,13 +74,21 @@ def find_folders(path: Path) -> tuple[list[Path], list[Path]]:
     return playlists, sessions
 
 
-def _mapping_for(folder: Path, root: Path, problems: list[Problem]):
+def _read_folder(reader: Callable[[Path, Mapping], tuple[Any, list[Problem]]], folder: Path,
+                 root: Path, problems: list[Problem]) -> tuple[Mapping | None, Any]:
+    """``(mapping, what reader made of folder)``; ``(None, None)`` when the mapping is bad.
+
+    The reader's problems (and a bad mapping file's) are appended to ``problems``.
+    """
     try:
-        return load_mapping(find_mapping(folder, root))
+        mapping = load_mapping(find_mapping(folder, root))
     except ValueError as exc:
         problems.append(Problem(path=str(folder / MAPPING_FILE), source=NAME,
                                 session=folder.name, kind="bad", reason=str(exc)))
-        return None
+        return None, None
+    obj, probs = reader(folder, mapping)
+    problems += probs
+    return mapping, obj
 
 
 def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[dict]]:
@@ -84,17 +99,14 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
     playlists: dict[str, tuple[Playlist, Path]] = {}
     sessions: list[tuple[Session, Path, Any]] = []
     seen_sessions: dict[str, str] = {}
+    pl_units: dict[str, dict[str, Any]] = {}  # playlist name -> its unit in ``units``
     for raw in paths:
         root = Path(raw).resolve()
         if not root.is_dir():
             continue
         pl_dirs, s_dirs = find_folders(root)
         for folder in pl_dirs:
-            mapping = _mapping_for(folder, root, problems)
-            if mapping is None:
-                continue
-            pl, probs = read_playlist(folder, mapping)
-            problems += probs
+            mapping, pl = _read_folder(read_playlist, folder, root, problems)
             if pl is None:
                 continue
             pl.facts["mapping"] = mapping.path or None
@@ -105,14 +117,13 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
                                         "this one is not used"))
                 continue
             playlists[pl.name] = (pl, root)
-            units.append({"source": NAME, "kind": "playlist", "session": pl.name,
-                          "folder": str(folder), **pl.facts, "paired": False})
+            pl_units[pl.name] = {"source": NAME, "kind": "playlist", "session": pl.name,
+                                 "folder": str(folder), **pl.facts, "paired": False}
+            units.append(pl_units[pl.name])
         for folder in s_dirs:
-            mapping = _mapping_for(folder, root, problems)
+            mapping, s = _read_folder(read_session, folder, root, problems)
             if mapping is None:
                 continue
-            s, probs = read_session(folder, mapping)
-            problems += probs
             if s is None:
                 units.append({"source": NAME, "kind": "session", "session": folder.name,
                               "folder": str(folder), "paired": False})
@@ -131,9 +142,7 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
         problems += sprobs
         units.append(facts)
         if sp and s.playlist in playlists:
-            for u in units:
-                if u.get("kind") == "playlist" and u["session"] == s.playlist:
-                    u["paired"] = True
+            pl_units[s.playlist]["paired"] = True
     return pairs, problems, units
 
 
@@ -142,7 +151,8 @@ def _track_spans(pl: Playlist) -> list[TrackSpan]:
             for t in pl.tracks]
 
 
-def _pair_session(s: Session, root: Path, mapping, playlists: dict
+def _pair_session(s: Session, root: Path, mapping: Mapping,
+                  playlists: dict[str, tuple[Playlist, Path]]
                   ) -> tuple[list[PairSpec], list[Problem], dict]:
     """Match one session to its playlist; one PairSpec per (camera, played track)."""
     facts: dict[str, Any] = {"source": NAME, "kind": "session", **s.facts, "paired": False}
@@ -175,22 +185,26 @@ def _pair_session(s: Session, root: Path, mapping, playlists: dict
     matched = out_of_track = 0
     per_cam: dict[str, dict[str, int]] = {}
     specs: list[PairSpec] = []
+    tr_inputs: dict[str, InputFile] = {}  # track id -> its NPZ fingerprint, hashed once per session
     for cam, stream in s.streams.items():
         idx = assign(stream.times_s, segments)
         rate = _rate_hz(stream.times_s)
-        per_cam[cam] = {"snapshots": len(idx), "matched": int((idx >= 0).sum()),
-                        "out_of_track": int((idx < 0).sum()), "rate_hz": rate}
-        matched += int((idx >= 0).sum())
-        out_of_track += int((idx < 0).sum())
+        n_in = int((idx >= 0).sum())
+        per_cam[cam] = {"snapshots": len(idx), "matched": n_in,
+                        "out_of_track": len(idx) - n_in, "rate_hz": rate}
+        matched += n_in
+        out_of_track += len(idx) - n_in
         for k in sorted(set(idx[idx >= 0].tolist())):
             seg = segments[k]
             tr = tracks[seg.track_id]
+            if tr.track_id not in tr_inputs:
+                tr_inputs[tr.track_id] = fingerprint(Path(tr.path), pl_root)
             specs.append(PairSpec(
                 pair_id=f"{NAME}/{s.session_id}/{cam}/{k:02d}_{seg.track_id}",
                 session=s.session_id, source=NAME, group=s.session_id, style="",
                 track=AudioRef(track_id=f"{s.playlist}/{tr.track_id}", path=tr.path, kind="npz",
                                duration_s=tr.duration_s, sha256=tr.sha256),
-                inputs=[fingerprint(Path(tr.path), pl_root), *pl_inputs, *session_inputs],
+                inputs=[tr_inputs[tr.track_id], *pl_inputs, *session_inputs],
                 params={"folder": s.folder, "camera": cam, "cameras": sorted(s.streams),
                         "stream_key": f"camera:{cam}", "segment": k,
                         "stream_start_s": seg.stream_start_s, "stream_end_s": seg.stream_end_s,
@@ -230,7 +244,7 @@ def clock(spec: PairSpec) -> ClockMap:
 def load_pose(spec: PairSpec) -> PoseStream:
     """The pair's camera (or fused) stream, restricted to its playback segment."""
     p = spec.params
-    mapping = load_mapping(Path(p["mapping"])) if p.get("mapping") else load_mapping(None)
+    mapping = load_mapping(Path(p["mapping"]) if p.get("mapping") else None)
     session, problems = read_session(Path(p["folder"]), mapping)
     if session is None:
         raise ValueError("; ".join(pr.reason for pr in problems))
@@ -279,8 +293,6 @@ def fuse_streams(session: Session, *, tolerance_s: float) -> tuple[np.ndarray, n
 
 def fused_specs(specs: list[PairSpec]) -> list[PairSpec]:
     """Replace the per-camera pairs of each (session, segment) by one fused-stream pair."""
-    from dataclasses import replace
-
     out, done = [], set()
     for sp in specs:
         if sp.source != NAME:

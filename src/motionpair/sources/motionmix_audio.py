@@ -12,14 +12,24 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from motionpair.sources.common import read_json, sha256_file
-from motionpair.sources.motionmix_mapping import NO_MAPPING, Mapping, known_keys, pick
+from motionpair.sources.motionmix_mapping import (
+    MAPPING_FILE,
+    NO_MAPPING,
+    Mapping,
+    known_keys,
+    load_mapping,
+    pick,
+)
 from motionpair.timebase import frame_rate, frames_to_time
-from motionpair.types import AudioFeatures, Problem
+from motionpair.types import AudioFeatures, PairSpec, Problem
+
+if TYPE_CHECKING:
+    from motionpair.config import BuildConfig
 
 MANIFEST = "manifest.json"
 NPZ_FIELDS = ("mel", "bpm", "beat_frames", "onset_env", "sr", "hop", "duration_s", "track_id")
@@ -129,7 +139,7 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     elif npz_dur is not None:
         dur, dur_from = npz_dur, "npz.duration_s"
     else:
-        dur, dur_from = float(n_frames * hp / sr), "n_frames*hop/sr"
+        dur, dur_from = frames_to_time(n_frames, frame_rate(sr, hp)), "n_frames*hop/sr"
     unknown = sorted(set(arrays) - known_keys(NPZ_FIELDS, mapping))
     facts = {"sr_hz": sr, "hop": hp, "n_frames": n_frames, "duration_s": dur,
              "duration_from": dur_from, "mel_orientation": orientation, "keys": found,
@@ -249,7 +259,7 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
             man.setdefault("unknown", []).append(f"{npz.name}: key {k!r}")
     listed = {str(npz) for _, npz, _ in entries}
     other = sorted(p.name for p in folder.iterdir()
-                   if str(p) not in listed and p.name not in (MANIFEST, "motionmix-mapping.json"))
+                   if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE))
     facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
              "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
              "not_understood": [f"{o}: not used ({_why_unused(o)})" for o in other]
@@ -324,15 +334,13 @@ def _manifest_entries(folder: Path, npz_files: list[Path], mapping: Mapping,
     return [e[2] for e in out], "manifest", man
 
 
-def features_for_build(spec, cfg) -> AudioFeatures:
+def features_for_build(spec: PairSpec, cfg: BuildConfig) -> AudioFeatures:
     """The features of a ``kind="npz"`` track, refused when their grid is not the build's.
 
     Never resampled: a different NPZ frame rate is reported naming both rates.
     """
-    from motionpair.sources.motionmix_mapping import load_mapping
-
     npz = spec.params.get("npz", {})
-    mapping = load_mapping(Path(npz["mapping"])) if npz.get("mapping") else NO_MAPPING
+    mapping = load_mapping(Path(npz["mapping"]) if npz.get("mapping") else None)
     feats = load_features(spec.track.path, track_id=spec.track.track_id,
                           sr_hz=npz.get("sr_hz"), hop=npz.get("hop"),
                           duration_s=npz.get("duration_s"), mapping=mapping)
