@@ -91,6 +91,13 @@ def _read_folder(reader: Callable[[Path, Mapping], tuple[Any, list[Problem]]], f
     return mapping, obj
 
 
+def _duplicate(folder: Path, what: str, name: str, first: object) -> Problem:
+    """The second folder claiming ``name``: reported, not used (the first one wins)."""
+    return Problem(path=str(folder), source=NAME, session=name, kind="bad",
+                   reason=f"{folder}: duplicate {what} {name!r} (first: {first}); "
+                          "this one is not used")
+
+
 def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[dict]]:
     """Pairs, problems and per-unit facts for every MotionMix input below ``paths``."""
     pairs: list[PairSpec] = []
@@ -111,10 +118,8 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
                 continue
             pl.facts["mapping"] = mapping.path or None
             if pl.name in playlists:
-                problems.append(Problem(path=str(folder), source=NAME, session=pl.name,
-                                        kind="bad", reason=f"{folder}: duplicate playlist name "
-                                        f"{pl.name!r} (first: {playlists[pl.name][0].folder}); "
-                                        "this one is not used"))
+                problems.append(_duplicate(folder, "playlist name", pl.name,
+                                           playlists[pl.name][0].folder))
                 continue
             playlists[pl.name] = (pl, root)
             pl_units[pl.name] = {"source": NAME, "kind": "playlist", "session": pl.name,
@@ -129,10 +134,8 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
                               "folder": str(folder), "paired": False})
                 continue
             if s.session_id in seen_sessions:
-                problems.append(Problem(path=str(folder), source=NAME, session=s.session_id,
-                                        kind="bad", reason=f"{folder}: duplicate session id "
-                                        f"{s.session_id!r} (first: {seen_sessions[s.session_id]})"
-                                        "; this one is not used"))
+                problems.append(_duplicate(folder, "session id", s.session_id,
+                                           seen_sessions[s.session_id]))
                 continue
             seen_sessions[s.session_id] = str(folder)
             sessions.append((s, root, mapping))
