@@ -23,20 +23,14 @@ import pytest
 
 from digests import tree_digest
 from motionpair.publish import publish, recover
+from realsubset import real_subset
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
-
-SESSIONS = ("DANCE_W_4", "DANCE_W_7", "DANCE_W_8")
-
 
 @pytest.fixture(scope="module")
 def setup(tang_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("crash")
-    data = base / "data"
-    for s in SESSIONS:
-        (data / s).mkdir(parents=True)
-        for f in (tang_dir / s).iterdir():
-            (data / s / f.name).symlink_to(f)
+    data = real_subset(tang_dir, base / "data", writable=False)
     cache = base / "cache"
     ref = base / "ref"
     _run(data, ref, cache)  # the uninterrupted result (and a warm cache)

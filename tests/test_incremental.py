@@ -18,23 +18,16 @@ from motionpair.cli import app
 from motionpair.config import BuildConfig
 from motionpair.dataset import build
 from motionpair.store import read_manifest, shard_array
+from realsubset import SHORT_SESSIONS as SESSIONS
+from realsubset import real_subset
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
-
-#: The three shortest complete real folders (waltz; 90, 173 and 187 s of audio).
-SESSIONS = ("DANCE_W_4", "DANCE_W_7", "DANCE_W_8")
-
-
 
 @pytest.fixture(scope="module")
 def world(tang_dir, tmp_path_factory):
     """A copy of three real folders, a fresh cache, and the first (cold) build."""
     base = tmp_path_factory.mktemp("incr")
-    data = base / "data"
-    for s in SESSIONS:
-        shutil.copytree(tang_dir / s, data / s)
-        for f in (data / s).iterdir():
-            f.chmod(0o644)  # the shared data is read-only; the copy is ours to change
+    data = real_subset(tang_dir, base / "data", writable=True)  # ours to change
     cache = base / "cache"
     first = build([data], base / "out", BuildConfig(), workers=2, cache_dir=cache)
     return {"data": data, "cache": cache, "base": base, "first": first,
