@@ -143,6 +143,8 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     """
     cache = Cache(Path(cache_root) if cache_root else None)
     if spec.source == "motionmix":  # sparse snapshot streams: their own pairing modes
+        if cached_only:  # no cached stage to serve: computed with the others, in the pool
+            raise NotCachedError(f"{spec.pair_id} has no cacheable stage")
         from motionpair.snapshots import process_motionmix_pair
 
         return process_motionmix_pair(spec, cfg, out_dir, cache)
