@@ -1,9 +1,11 @@
 """PyTorch loader over a built dataset (needs the optional ``torch`` extra).
 
->>> from torch.utils.data import DataLoader
->>> from motionpair.torch import MotionPairDataset, collate
->>> ds = MotionPairDataset("out/tang2018", split="train", features=("baseline35", "velocity"))
->>> dl = DataLoader(ds, batch_size=64, shuffle=True, num_workers=2, collate_fn=collate)
+Usage (after ``motionpair build ... --out out/tang2018``)::
+
+    from torch.utils.data import DataLoader
+    from motionpair.torch import MotionPairDataset, collate
+    ds = MotionPairDataset("out/tang2018", split="train", features=("baseline35", "velocity"))
+    dl = DataLoader(ds, batch_size=64, shuffle=True, num_workers=2, collate_fn=collate)
 
 Shards are memory-mapped lazily in the process that reads them (a worker opens its own
 maps on first use; the dataset object pickles without them), and only the requested rows
