@@ -219,16 +219,19 @@ def test_end_position_past_the_audio_does_not_crash_align(tang_dir, tmp_path, ca
     assert list(doc["pairs"]) == [f"tang2018/{BASE}"]
 
 
-def test_evidence_and_picture_failures_never_stop_a_build(tang_dir, tmp_path, monkeypatch):
-    """A failure inside the alignment evidence or its picture becomes a note on that pair's
-    evidence record; the build goes on and exits 0 (in-process: ``--workers 1``)."""
+def test_evidence_picture_and_pairing_failures_never_stop_a_build(tang_dir, tmp_path,
+                                                                  monkeypatch):
+    """Any exception while pairing is a problem naming the pair's files; a failure inside the
+    alignment evidence or its picture is a note on that pair's evidence record. The build
+    goes on and exits 0 (in-process, ``--workers 1``, so the patches reach the code)."""
     import motionpair.alignplot as alignplot
+    import motionpair.motion as motion
     import motionpair.pairevidence as pairevidence
 
     root = tmp_path / "in"
-    copy_folder(tang_dir / BASE, root / BASE)
-    copy_folder(tang_dir / BASE, root / "DANCE_W_140")
-    real_evidence = pairevidence.evidence_for_pair
+    for name in (BASE, "DANCE_W_140", "DANCE_W_141"):
+        copy_folder(tang_dir / BASE, root / name)
+    real_evidence, real_grid = pairevidence.evidence_for_pair, motion.to_grid
 
     def evidence(spec, *args, **kwargs):
         if spec.session == BASE:
@@ -238,12 +241,23 @@ def test_evidence_and_picture_failures_never_stop_a_build(tang_dir, tmp_path, mo
     def draw(pair_id, record, series, out_png):
         raise TypeError("unsupported format string passed to NoneType.__format__")
 
+    def to_grid(pose, *args, **kwargs):
+        if pose.session == "DANCE_W_141":
+            raise OverflowError("cannot convert float infinity to integer")
+        return real_grid(pose, *args, **kwargs)
+
     monkeypatch.setattr(pairevidence, "evidence_for_pair", evidence)
     monkeypatch.setattr(alignplot, "draw_pair", draw)
+    monkeypatch.setattr(motion, "to_grid", to_grid)
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["build", str(root), "--out", str(out), "--no-cache",
                                    "--workers", "1"])
     assert res.exit_code == 0, res.output
+    inv = json.loads((out / "inventory.json").read_text())
+    (p,) = inv["problems"]
+    assert p["reason"].startswith("in/DANCE_W_141/audio.mp3, in/DANCE_W_141/skeletons.json, "
+                                  "in/DANCE_W_141/config.json: a number out of range "
+                                  "(OverflowError: cannot convert"), p["reason"]
     block = json.loads((out / "dataset.json").read_text())["alignment_evidence"]
     skipped = block["summary"]["skipped"][f"tang2018/{BASE}"]
     assert "IndexError" in skipped and "index 3000" in skipped, skipped

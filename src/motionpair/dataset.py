@@ -32,7 +32,7 @@ from motionpair.pipeline import (
     process_pair,
 )
 from motionpair.publish import publish, recover, staging_dir
-from motionpair.safeio import describe
+from motionpair.safeio import describe_pair
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
 from motionpair.types import PairSpec, Problem, WindowRow
@@ -57,13 +57,9 @@ class BuildSummary:
 
 def _pair_problem(spec: PairSpec, exc: Exception) -> Problem:
     """Any exception while pairing: a problem naming the pair's input files."""
-    if isinstance(exc, ValueError | OSError) and "/" in str(exc):  # the readers' own lines
-        reason = str(exc)
-    else:
-        files = ", ".join(f"{i.root}/{i.path}" for i in spec.inputs) or spec.pair_id
-        reason = f"{describe(exc, files)} (while pairing {spec.pair_id})"
     return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
-                   reason=reason)
+                   reason=describe_pair(exc, spec.pair_id,
+                                        [f"{i.root}/{i.path}" for i in spec.inputs]))
 
 
 def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):

@@ -21,7 +21,7 @@ from motionpair.evidence import (
     definitions,
     pair_evidence,
 )
-from motionpair.safeio import describe
+from motionpair.safeio import describe_pair
 from motionpair.sources import tang2018
 from motionpair.timebase import frames_to_time
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, Problem
@@ -176,7 +176,8 @@ def evidence_for_inputs(paths: list[str | Path], build_cfg: BuildConfig, *,
         except Exception as exc:  # noqa: BLE001 - one pair never stops the others
             problems.append(Problem(path=spec.pair_id, source=spec.source,
                                     session=spec.session,
-                                    reason=describe(exc, spec.pair_id)))
+                                    reason=describe_pair(exc, spec.pair_id, [
+                                        f"{i.root}/{i.path}" for i in spec.inputs])))
     block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
                    kin_order=build_cfg.kin_order)
     return block, series, problems

@@ -65,6 +65,16 @@ def describe(exc: BaseException, path: str | Path) -> str:
     return f"{path}: {what}"
 
 
+def describe_pair(exc: BaseException, pair_id: str, files: list[str]) -> str:
+    """:func:`describe` for a failure while pairing: names the pair's input files.
+
+    A reader's own ``ValueError``/``OSError`` line (it names its file) is kept as is.
+    """
+    if isinstance(exc, ValueError | OSError) and "/" in str(exc):
+        return str(exc)
+    return f"{describe(exc, ', '.join(files) or pair_id)} (while pairing {pair_id})"
+
+
 def guard(path: str | Path, read: Callable[..., T], *args: Any, **kwargs: Any
           ) -> tuple[T | None, str | None]:
     """``(read(*args, **kwargs), None)``, or ``(None, reason naming path)`` on any exception.
