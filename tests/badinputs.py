@@ -95,6 +95,30 @@ def _audio_from_json(folder: Path, real: dict) -> None:
     shutil.copyfile(folder / "skeletons.json", folder / "audio.mp3")
 
 
+#: Nesting far past any parser's recursion limit (json.loads raised RecursionError).
+DEEP = 100_000
+
+
+def _deep_extra_key(raw: bytes) -> bytes:
+    """The real JSON object with one extra key nested ``DEEP`` levels deep."""
+    head = raw.rstrip()
+    assert head.endswith(b"}")
+    return head[:-1] + b', "extra": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+
+
+def _huge_integer(folder: Path, real: dict) -> None:
+    c = real["config"]  # a 5001-digit start frame: past Python's int-from-text digit limit
+    (folder / "config.json").unlink()
+    (folder / "config.json").write_text(
+        f'{{"start_position": {"9" * 5001}, "end_position": {c["end_position"]}}}')
+
+
+def _end_past_audio(folder: Path, real: dict) -> None:
+    # DANCE_W_8's audio is 90.17 s; song frame 20000 at 25 fps is 800 s (the alignment
+    # picture crashed on this with a TypeError, and so did `motionpair align`)
+    _write_json(folder / "config.json", {**real["config"], "end_position": 20_000})
+
+
 CASES = [
     Case("empty_json", "DANCE_W_101", "skeletons.json", "empty file",
          _replace("skeletons.json", lambda b: b"")),
@@ -130,6 +154,11 @@ CASES = [
     Case("dangling_symlink", "DANCE_W_119", "audio.mp3", "dangling symlink", _dangling),
     Case("directory_as_file", "DANCE_W_120", "skeletons.json", "is a directory", _dir_as_file),
     Case("fifo_as_file", "DANCE_W_121", "config.json", "is a FIFO", _fifo),
+    Case("deeply_nested_json", "DANCE_W_122", "skeletons.json", "nested 100001 levels deep",
+         _replace("skeletons.json", _deep_extra_key)),
+    Case("huge_integer", "DANCE_W_123", "config.json", "digits", _huge_integer),
+    Case("end_past_audio", "DANCE_W_124", "config.json", "past the end of the audio",
+         _end_past_audio),
 ]
 
 
@@ -184,7 +213,46 @@ MM_CASES = [
            "non-monotonic or duplicate timestamp"),
     MMCase("duplicate_timestamps", SESSION_OF.format(42), "snapshots.jsonl",
            "is not after the previous"),
+    MMCase("npz_forged_header", "playlist-05", "playlist-05/DANCE_W_8__audio.npz",
+           "declares shape (1000000, 1000000)"),
+    MMCase("npz_short_onset_env", "playlist-06", "playlist-06/DANCE_W_8__audio.npz",
+           "onset_env"),
+    MMCase("jsonl_deeply_nested_line", SESSION_OF.format(43), "snapshots.jsonl",
+           "nested 100001 levels deep"),
+    MMCase("started_at_1e23", SESSION_OF.format(44), "metadata.json", "started_at"),
+    MMCase("started_at_1e17", SESSION_OF.format(45), "metadata.json", "started_at"),
+    MMCase("all_snapshots_outside_tracks", SESSION_OF.format(46), SESSION_OF.format(46),
+           "outside every track"),
 ]
+
+#: Sessions whose bad records are dropped while the rest stays paired.
+MM_STILL_PAIRED = (41, 42, 43)
+
+
+def forge_npy_member(npz: Path, key: str, shape: tuple[int, ...], *, data: int = 0,
+                     level: int = 9) -> None:
+    """Append member ``key.npy`` to ``npz``: a .npy header declaring ``shape`` float64,
+    followed by ``data`` zero bytes (deflated: a zip bomb when ``data`` is large).
+
+    ``data=0`` gives a header that promises far more than the member holds (the issue's
+    528-byte NPZ declaring a (1e6, 1e6) array).
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    hdr = io.BytesIO()
+    np.lib.format.write_array_header_1_0(hdr, {"descr": "<f8", "fortran_order": False,
+                                               "shape": shape})
+    with zipfile.ZipFile(npz, "a", zipfile.ZIP_DEFLATED, compresslevel=level) as z, \
+            z.open(f"{key}.npy", "w", force_zip64=True) as f:
+        f.write(hdr.getvalue())
+        chunk = bytes(1 << 22)
+        left = data
+        while left > 0:
+            f.write(chunk[:left])
+            left -= len(chunk)
 
 
 def make_motionmix_corpus(tang_dir: Path, base: Path) -> tuple[Path, list[MMCase]]:
@@ -239,4 +307,28 @@ def make_motionmix_corpus(tang_dir: Path, base: Path) -> tuple[Path, list[MMCase
     session(41, lambda d: edit_cam0_lines(d, swap))
     session(42, lambda d: edit_cam0_lines(d, lambda lines, c: lines.insert(c[20] + 1,
                                                                               lines[c[20]])))
+    # a header declaring (1e6, 1e6) float64 = 8 TB on a key nothing reads (MemoryError)
+    forge_npy_member(playlist("playlist-05") / npz.name, "extra", (1_000_000, 1_000_000))
+    # onset_env cut to half the mel's frames (IndexError while pairing)
+    playlist("playlist-06", lambda a: a.__setitem__("onset_env",
+                                                     a["onset_env"][: len(a["onset_env"]) // 2]))
+
+    def deep_line(lines, c):
+        lines[c[30]] = lines[c[30]][:-1] + ', "extra": ' + "[" * DEEP + "]" * DEEP + "}"
+
+    session(43, lambda d: edit_cam0_lines(d, deep_line))
+
+    def set_meta(**kw):
+        def change(d: Path) -> None:
+            meta = json.loads((d / "metadata.json").read_text())
+            (d / "metadata.json").write_text(json.dumps({**meta, **kw}))
+        return change
+
+    session(44, set_meta(started_at=1e23))  # OverflowError in datetime.fromtimestamp
+    session(45, set_meta(started_at=1e17))  # "year is out of range", no file named
+    # the session start 10 h earlier: every snapshot lies ~10 h after it, past every track
+    start = json.loads((good_sess / "metadata.json").read_text())["started_at"]
+    from datetime import datetime, timedelta
+    early = datetime.fromisoformat(start.replace("Z", "+00:00")) - timedelta(hours=10)
+    session(46, set_meta(started_at=early.isoformat().replace("+00:00", "Z")))
     return cap, MM_CASES

@@ -50,9 +50,10 @@ def _offset_panel(ax, record: dict, series: dict) -> None:
         ax.axvline(o["second_peak_s"], color="tab:orange", linewidth=1, linestyle="--",
                    label=f"second peak {o['second_peak_s']:+.3f} s")
     ratio = "n/a" if o["peak_ratio"] is None else f"{o['peak_ratio']:.2f}"
-    ax.set_title(f"offset search: peak ratio {ratio}, halves {o['first_half_s']:+.2f} / "
-                 f"{o['second_half_s']:+.2f} s, {'passes' if o['passes'] else 'does not pass'} "
-                 "(never applied)", fontsize=9)
+    halves = " / ".join("n/a" if h is None else f"{h:+.2f}"  # None: a half had no beats
+                        for h in (o["first_half_s"], o["second_half_s"]))
+    ax.set_title(f"offset search: peak ratio {ratio}, halves {halves} s, "
+                 f"{'passes' if o['passes'] else 'does not pass'} (never applied)", fontsize=9)
     ax.set_xlabel("offset added to the clock map (s)")
     ax.set_ylabel("onset z at kin beats")
     ax.legend(fontsize=7, loc="upper right")

@@ -32,6 +32,7 @@ from motionpair.pipeline import (
     process_pair,
 )
 from motionpair.publish import publish, recover, staging_dir
+from motionpair.safeio import describe_pair
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
 from motionpair.types import PairSpec, Problem, WindowRow
@@ -54,12 +55,18 @@ class BuildSummary:
     cache: dict[str, int]
 
 
+def _pair_problem(spec: PairSpec, exc: Exception) -> Problem:
+    """Any exception while pairing: a problem naming the pair's input files."""
+    return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
+                   reason=describe_pair(exc, spec.pair_id,
+                                        [f"{i.root}/{i.path}" for i in spec.inputs]))
+
+
 def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
     try:
         return process_pair(spec, cfg, out, cache)
-    except (ValueError, OSError) as exc:  # bad input: report it, keep the other pairs going
-        return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
-                       reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - bad input: report it, keep the others going
+        return _pair_problem(spec, exc)
 
 
 def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
@@ -69,9 +76,8 @@ def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
         return process_pair(spec, cfg, out, cache, cached_only=True)
     except NotCachedError:
         return None
-    except (ValueError, OSError) as exc:
-        return Problem(path=spec.pair_id, source=spec.source, session=spec.session, kind="bad",
-                       reason=str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return _pair_problem(spec, exc)
 
 
 def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: int,

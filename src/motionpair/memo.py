@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from motionpair.cache import Cache, cache_key
+from motionpair.safeio import guard
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 
 
@@ -143,9 +144,20 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
     for pid, rec in block["pairs"].items():
         payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
                    "record": value_digest(rec), "series": value_digest(series[pid])}
-        paths.append(memo_file(cache, "alignplot", payload, out_dir / png_name(pid),
-                               lambda p, pid=pid, rec=rec: draw_pair(pid, rec, series[pid], p)))
+        path, why = guard(out_dir / png_name(pid), memo_file, cache, "alignplot", payload,
+                          out_dir / png_name(pid),
+                          lambda p, pid=pid, rec=rec: draw_pair(pid, rec, series[pid], p))
+        if path is None:  # a picture never stops a build: the record says why it is missing
+            _picture_failed(rec, out_dir / png_name(pid), str(why))
+        else:
+            paths.append(path)
     return paths
+
+
+def _picture_failed(record: dict, png: Path, why: str) -> None:
+    """Note on the pair's evidence record why its picture is missing; no partial PNG kept."""
+    png.unlink(missing_ok=True)
+    record["picture"] = f"not drawn: {why.removeprefix(f'{png}: ')}"
 
 
 def pair_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: MotionGrid,

@@ -21,6 +21,7 @@ from motionpair.evidence import (
     definitions,
     pair_evidence,
 )
+from motionpair.safeio import describe_pair
 from motionpair.sources import tang2018
 from motionpair.timebase import frames_to_time
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, Problem
@@ -126,12 +127,25 @@ def png_name(pair_id: str) -> str:
 
 
 def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> list[Path]:
-    """One PNG per dense pair under ``out_dir``; returns the paths."""
+    """One PNG per dense pair under ``out_dir``; returns the paths.
+
+    A picture that fails is left out and its record says why (``picture``): a picture
+    never stops the run.
+    """
     from motionpair.alignplot import draw_pair
+    from motionpair.memo import _picture_failed
+    from motionpair.safeio import guard
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [draw_pair(pid, rec, series[pid], out_dir / png_name(pid))
-            for pid, rec in block["pairs"].items()]
+    paths = []
+    for pid, rec in block["pairs"].items():
+        png = out_dir / png_name(pid)
+        path, why = guard(png, draw_pair, pid, rec, series[pid], png)
+        if path is None:
+            _picture_failed(rec, png, str(why))
+        else:
+            paths.append(path)
+    return paths
 
 
 def evidence_for_inputs(paths: list[str | Path], build_cfg: BuildConfig, *,
@@ -159,9 +173,11 @@ def evidence_for_inputs(paths: list[str | Path], build_cfg: BuildConfig, *,
             grid = motion_grid(spec, clock, build_cfg, cache)
             records[spec.pair_id], series[spec.pair_id] = evidence_for_pair(
                 spec, feats, clock, grid, cfg)
-        except (ValueError, OSError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one pair never stops the others
             problems.append(Problem(path=spec.pair_id, source=spec.source,
-                                    session=spec.session, reason=str(exc)))
+                                    session=spec.session,
+                                    reason=describe_pair(exc, spec.pair_id, [
+                                        f"{i.root}/{i.path}" for i in spec.inputs])))
     block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
                    kin_order=build_cfg.kin_order)
     return block, series, problems

@@ -193,15 +193,17 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
 
 def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
               grid: MotionGrid, *, cache: Cache | None = None) -> tuple[dict | None, dict]:
-    """Alignment evidence of the pair (never fails the pair: a problem becomes the reason)."""
+    """Alignment evidence of the pair (never fails the pair: any exception becomes the note
+    that says why the pair has no evidence record)."""
     from motionpair.evidence import EvidenceConfig
     from motionpair.pairevidence import evidence_for_pair
 
     try:
         return memo.pair_evidence(spec, feats, clock, grid, cache, lambda: evidence_for_pair(
             spec, feats, clock, grid, EvidenceConfig()))
-    except (ValueError, IndexError, KeyError) as exc:
-        return None, {"skipped": f"evidence not computed: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - evidence is a report; the pair stays usable
+        why = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+        return None, {"skipped": f"evidence not computed: {why}"}
 
 
 def _row(spec: PairSpec, clock: ClockMap, *, wid: str, t0: float, t1: float, fps: float,

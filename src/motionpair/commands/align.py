@@ -113,8 +113,8 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         block["build_config"] = cfg.resolved()
         block["problems"] = [p.to_dict() for p in problems]
+        pngs = draw_all(block, series, out)  # first: a failed picture is noted on its record
         write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
-        pngs = draw_all(block, series, out)
         con.print(evidence_table(block))
         s = block["summary"]
         con.print(f"* implied tempo uses F estimated from the detected beats (not independent). "

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motionpair.safeio import guard
 from motionpair.sources import motionmix, tang2018
 from motionpair.sources.common import refused_pickles
 from motionpair.types import PairSpec, Problem
@@ -91,7 +92,15 @@ def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
                 reason=f"{raw}: no recognised input; looked for " + "; ".join(
                     f"{k}: {v}" for k, v in LOOKS_FOR.items())))
         for root, folder in units:
-            spec, problems, facts = tang2018.scan_folder(root, folder, cache=cache)
+            # scan_folder guards each file; this guard catches what falls between them
+            done, why = guard(folder, tang2018.scan_folder, root, folder, cache=cache)
+            if done is None:
+                inv.problems.append(Problem(path=str(folder), source=tang2018.NAME,
+                                            session=folder.name, kind="bad", reason=str(why)))
+                inv.units.append({"source": tang2018.NAME, "session": folder.name,
+                                  "folder": f"{root.name}/{folder.name}", "paired": False})
+                continue
+            spec, problems, facts = done
             facts = {"source": tang2018.NAME, **facts, "paired": spec is not None}
             if spec is not None and spec.pair_id in seen:
                 problems = [Problem(path=facts["folder"], source=spec.source,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+from motionpair.safeio import loads
 from motionpair.types import InputFile
 
 
@@ -58,7 +58,10 @@ def safe_relpath(path: Path, root: Path) -> str:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file, raising ``ValueError`` that names the file and the problem."""
+    """Parse a JSON file, raising ``ValueError`` that names the file and the problem.
+
+    Nesting deeper than :data:`motionpair.safeio.MAX_JSON_DEPTH` is refused before parsing.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except PermissionError as exc:
@@ -67,11 +70,7 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     if not text.strip():
         raise ValueError(f"{path}: empty file")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}") \
-            from exc
+    return loads(text, path=path)
 
 
 def require_number(obj: dict, key: str, path: Path, *, integer: bool = False) -> float | int:

@@ -19,6 +19,7 @@ import numpy as np
 
 from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
 from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
+from motionpair.safeio import guard
 from motionpair.sources.common import fingerprint
 from motionpair.sources.motionmix_audio import Playlist, read_playlist
 from motionpair.sources.motionmix_mapping import (
@@ -80,13 +81,18 @@ def _read_folder(reader: Callable[[Path, Mapping], tuple[Any, list[Problem]]], f
 
     The reader's problems (and a bad mapping file's) are appended to ``problems``.
     """
-    try:
-        mapping = load_mapping(find_mapping(folder, root))
-    except ValueError as exc:
+    mapping, why = guard(folder / MAPPING_FILE, lambda: load_mapping(find_mapping(folder, root)))
+    if mapping is None:
         problems.append(Problem(path=str(folder / MAPPING_FILE), source=NAME,
-                                session=folder.name, kind="bad", reason=str(exc)))
+                                session=folder.name, kind="bad", reason=str(why)))
         return None, None
-    obj, probs = reader(folder, mapping)
+    # the readers guard each file; this guard catches what falls between them
+    got, why = guard(folder, reader, folder, mapping)
+    if got is None:
+        problems.append(Problem(path=str(folder), source=NAME, session=folder.name, kind="bad",
+                                reason=str(why)))
+        return mapping, None
+    obj, probs = got
     problems += probs
     return mapping, obj
 
@@ -140,7 +146,13 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
             seen_sessions[s.session_id] = str(folder)
             sessions.append((s, root, mapping))
     for s, root, mapping in sessions:
-        sp, sprobs, facts = _pair_session(s, root, mapping, playlists)
+        got, why = guard(s.folder, _pair_session, s, root, mapping, playlists)
+        if got is None:
+            problems.append(Problem(path=s.folder, source=NAME, session=s.session_id,
+                                    kind="bad", reason=str(why)))
+            units.append({"source": NAME, "kind": "session", **s.facts, "paired": False})
+            continue
+        sp, sprobs, facts = got
         pairs += sp
         problems += sprobs
         units.append(facts)
@@ -228,6 +240,17 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
     if out_of_track:
         facts["out_of_track_note"] = (f"{out_of_track} snapshot(s) fall outside every played "
                                       "track; they are counted, never assigned to a track")
+    if out_of_track and not matched:  # nothing pairs: a wrong start or clock, not a quiet skip
+        times = np.concatenate([st.times_s for st in s.streams.values()])
+        cover = (f"{min(seg.stream_start_s for seg in segments):.2f} .. "
+                 f"{max(seg.stream_end_s for seg in segments):.2f} s" if segments else "none")
+        problems.append(Problem(
+            path=s.folder, source=NAME, session=s.session_id, kind="bad",
+            reason=f"{s.folder}: all {out_of_track} snapshot(s) fall outside every track of "
+                   f"playlist {s.playlist!r}: they lie {times.min():.2f} .. {times.max():.2f} s "
+                   f"after the session start ({s.start_from}), the tracks play at {cover} "
+                   f"({', '.join(sorted({seg.matched_by for seg in segments})) or 'no segment'});"
+                   " check the session start and the snapshot clock"))
     return specs, problems, facts
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from motionpair.safeio import check_npz, guard
 from motionpair.sources.common import read_json, sha256_file
 from motionpair.sources.motionmix_mapping import (
     MAPPING_FILE,
@@ -58,9 +59,16 @@ class Playlist:
 
 
 def _open_npz(path: Path):
+    """The NPZ opened lazily, after its sizes passed :func:`motionpair.safeio.check_npz`."""
     try:
         if path.stat().st_size == 0:
             raise ValueError(f"{path}: empty file")
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as f:
+                if f.read(6) == b"\x93NUMPY":  # never loaded: its header may declare anything
+                    raise ValueError(f"{path}: a .npy array, not an NPZ archive")
+            raise ValueError(f"{path}: not a readable NPZ (not a zip archive)")
+        check_npz(path)  # before np.load: a header may declare terabytes, a member be a bomb
         return np.load(path, allow_pickle=False)
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
         if str(exc).startswith(str(path)):
@@ -133,6 +141,12 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     if not np.isfinite(mel).all() or np.abs(mel).max() > ABSURD_DB:
         raise ValueError(f"{path}: key {found['mel']!r} holds NaN/inf or absurd values")
     n_frames, orientation = _frames_axis(mel, arrays, found)
+    if "onset_env" in found:
+        env = np.asarray(arrays[found["onset_env"]])
+        if env.ndim != 1 or env.shape[0] != n_frames or env.dtype.kind not in "iuf":
+            raise ValueError(f"{path}: key {found['onset_env']!r} must be 1-D numeric with one "
+                             f"value per mel frame ({n_frames}), got shape {env.shape} dtype "
+                             f"{env.dtype}")
     npz_dur = _scalar(arrays, found.get("duration_s"), path)
     if duration_s is not None:
         dur, dur_from = float(duration_s), "manifest"
@@ -245,11 +259,10 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
             problems.append(_bad(npz, name, f"{npz}: duplicate track id {tid!r} (first: "
                                             f"{seen[tid]}); this one is not used"))
             continue
-        try:
-            facts, _ = inspect_npz(npz, sr_hz=man.get("sr"), hop=man.get("hop"),
-                                   duration_s=dur, mapping=mapping)
-        except ValueError as exc:
-            problems.append(_bad(npz, name, str(exc)))
+        facts, why = guard(npz, lambda npz=npz, dur=dur: inspect_npz(
+            npz, sr_hz=man.get("sr"), hop=man.get("hop"), duration_s=dur, mapping=mapping)[0])
+        if facts is None:
+            problems.append(_bad(npz, name, str(why)))
             continue
         seen[tid] = str(npz)
         tracks.append(Track(track_id=tid, path=str(npz), duration_s=facts["duration_s"],

@@ -10,7 +10,6 @@ records of the same session stay usable.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from motionpair.safeio import guard, loads
 from motionpair.sources.common import read_json
 from motionpair.sources.motionmix_mapping import (
     MAPPING_FILE,
@@ -162,10 +162,11 @@ def records_of(path: Path) -> list[tuple[str, Any]]:
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                out.append((f"line {i}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                out.append((f"line {i}", ValueError(f"invalid JSON ({exc.msg})")))
+            try:  # depth-bounded: a line nested 100k deep is one bad record, not a crash
+                out.append((f"line {i}", loads(line)))
+            except ValueError as exc:
+                out.append((f"line {i}", ValueError(str(exc).replace(
+                    "invalid JSON at line 1 col", "invalid JSON at col"))))
         return out
     doc = read_json(path)
     if isinstance(doc, dict):
@@ -195,8 +196,13 @@ def session_start(folder: Path, meta: dict, mapping: Mapping) -> tuple[datetime,
     key, value = pick(meta, "started_at", mapping)
     if key is not None:
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        t = parse_time(value, key=key, start=epoch, time_unit=mapping.time_unit)
-        return datetime.fromtimestamp(t, tz=UTC), f"{METADATA}:{key}"
+        path = folder / METADATA
+        try:
+            t = parse_time(value, key=key, start=epoch, time_unit=mapping.time_unit)
+            return datetime.fromtimestamp(t, tz=UTC), f"{METADATA}:{key}"
+        except (ValueError, OverflowError, OSError) as exc:  # e.g. 1e23: past datetime's years
+            raise ValueError(f"{path}: {key} {value!r} is not a usable session start "
+                             f"({exc})") from None
     m = FOLDER_RE.match(folder.name)
     if m:
         dt = datetime.strptime(m.group("utc"), "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
@@ -210,23 +216,27 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                  ) -> tuple[Session | None, list[Problem]]:
     """Read one session folder; returns the session (or None) and every problem found."""
     sid = folder.name
-    try:
+
+    def head() -> tuple[dict, list[str], datetime, str, list[Path]]:
         meta, not_understood = read_metadata(folder, mapping)
         start, start_from = session_start(folder, meta, mapping)
-        files = snapshot_files(folder, mapping)
-    except ValueError as exc:
-        return None, [_bad(folder / METADATA, sid, str(exc))]
+        return meta, not_understood, start, start_from, snapshot_files(folder, mapping)
+
+    got, why = guard(folder / METADATA, head)  # any exception: a problem naming the file
+    if got is None:
+        return None, [_bad(folder / METADATA, sid, str(why))]
+    meta, not_understood, start, start_from, files = got
     _, mid = pick(meta, "session_id", mapping)
     sid = str(mid) if isinstance(mid, str) and mid else sid
     _, playlist = pick(meta, "playlist", mapping)
     m = FOLDER_RE.match(folder.name)
     playlist = playlist if isinstance(playlist, str) else (m.group("name") if m else "")
     problems: list[Problem] = []
-    try:
-        events = _events(meta, start, mapping)
-    except ValueError as exc:
-        return None, [_bad(folder / METADATA, sid, f"{folder / METADATA}: playback events: "
-                                                   f"{exc}")]
+    events, why = guard(folder / METADATA, _events, meta, start, mapping)
+    if events is None:
+        meta_path = folder / METADATA
+        return None, [_bad(meta_path, sid, f"{meta_path}: playback events: "
+                                           f"{str(why).removeprefix(f'{meta_path}: ')}")]
     per_cam: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {}
     names: list[str] | None = None
     shape: tuple[int, int] | None = None
@@ -234,11 +244,9 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     known = known_keys(SNAPSHOT_FIELDS, mapping)
     n_records = 0
     for path in files:
-        try:
-            recs = records_of(path)
-        except (ValueError, UnicodeDecodeError, OSError) as exc:
-            problems.append(_bad(path, sid, str(exc) if str(path) in str(exc)
-                                 else f"{path}: {exc}"))
+        recs, why = guard(path, records_of, path)
+        if recs is None:
+            problems.append(_bad(path, sid, str(why)))
             continue
         errors: list[str] = []
         last: dict[str, float] = {}
@@ -270,8 +278,9 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                                      f"{last[cam]:.3f} s (non-monotonic or duplicate timestamp)")
                 last[cam] = t
                 per_cam.setdefault(cam, []).append((t, arr, conf))
-            except ValueError as exc:
-                errors.append(f"{loc}: {exc}" if loc else str(exc))
+            except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
+                msg = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+                errors.append(f"{loc}: {msg}" if loc else msg)
         if errors:
             problems.append(_bad(path, sid, f"{path}: {len(errors)} snapshot record(s) dropped; "
                                             + "; ".join(errors[:3])

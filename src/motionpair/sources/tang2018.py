@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from motionpair.safeio import guard
 from motionpair.sources.common import (
     fingerprint,
     not_a_file,
@@ -92,25 +93,33 @@ def scan_folder(root: Path, folder: Path, *,
                                 kind="bad" if why else "incomplete",
                                 reason=why or f"missing {name} (looked for {folder / name})"))
     facts: dict = {"session": session, "style": style, "folder": rel}
+    # every read runs behind the one guard: any exception becomes a problem naming the file
     if "config.json" not in missing:
-        try:
-            start, end = read_config(folder / "config.json")
+        frames, why = guard(folder / "config.json", read_config, folder / "config.json")
+        if frames is not None:
+            start, end = frames
             facts["song_span_s"] = float((end - start) / SONG_FPS)
             facts["start_frame"], facts["end_frame"] = start, end
-        except ValueError as exc:
-            problems.append(_bad(rel, "config.json", session, exc))
+        else:
+            problems.append(_bad(rel, "config.json", session, why))
     if "skeletons.json" not in missing:
-        try:
-            length = skeleton_length(folder / "skeletons.json", cache)
+        length, why = guard(folder / "skeletons.json", skeleton_length,
+                            folder / "skeletons.json", cache)
+        if length is not None:
             facts["skeleton_frames"] = length
             facts["motion_stream_s"] = float(length / NOMINAL_SKELETON_FPS)
-        except ValueError as exc:
-            problems.append(_bad(rel, "skeletons.json", session, exc))
+        else:
+            problems.append(_bad(rel, "skeletons.json", session, why))
     if "audio.mp3" not in missing:
-        try:
-            facts["audio_duration_s"] = audio_duration_s(folder / "audio.mp3")
-        except ValueError as exc:
-            problems.append(_bad(rel, "audio.mp3", session, exc))
+        dur, why = guard(folder / "audio.mp3", audio_duration_s, folder / "audio.mp3")
+        if dur is not None:
+            facts["audio_duration_s"] = dur
+        else:
+            problems.append(_bad(rel, "audio.mp3", session, why))
+    if "end_frame" in facts and "audio_duration_s" in facts:
+        why = _past_audio(folder / "config.json", facts["end_frame"], facts["audio_duration_s"])
+        if why:
+            problems.append(_bad(rel, "config.json", session, why))
     if problems:
         return None, problems, facts
     inputs = [fingerprint(folder / name, root) for name in REQUIRED]
@@ -128,9 +137,23 @@ def scan_folder(root: Path, folder: Path, *,
     return spec, [], facts
 
 
-def _bad(rel: str, name: str, session: str, exc: Exception) -> Problem:
+def _bad(rel: str, name: str, session: str, reason: str | None) -> Problem:
     return Problem(path=f"{rel}/{name}", source=NAME, session=session, kind="bad",
-                   reason=str(exc))
+                   reason=str(reason))
+
+
+def _past_audio(config: Path, end_frame: int, audio_s: float) -> str | None:
+    """Why a dance that ends after its audio is refused (None when it ends in time).
+
+    The linear warp would place the last skeleton frames after the track's end: no
+    audio to pair them with, and the evidence's second half has nothing to score. Every
+    real tang2018 dance ends at least 6 s before its audio does.
+    """
+    end_s = float(Fraction(end_frame) / SONG_FPS)
+    if end_s <= audio_s:
+        return None
+    return (f"{config}: end_position {end_frame} (song frame at {float(SONG_FPS):g} fps = "
+            f"{end_s:.2f} s) lies past the end of the audio ({audio_s:.2f} s)")
 
 
 def skeleton_length(path: Path, cache: Cache | None = None) -> int:
@@ -140,7 +163,7 @@ def skeleton_length(path: Path, cache: Cache | None = None) -> int:
     from motionpair.memo import code_sha256, memo_value
 
     payload = {"sha256": sha256_file(path),
-               "code": code_sha256(__name__, "motionpair.sources.common")}
+               "code": code_sha256(__name__, "motionpair.sources.common", "motionpair.safeio")}
     return memo_value(cache, "scan-skeleton", payload,
                       lambda: {"length": len(read_skeletons(path))})["length"]
 
