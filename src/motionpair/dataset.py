@@ -6,11 +6,13 @@ the config; wall-clock time, host and cache statistics go to ``build.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -102,8 +104,8 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
-        try:
+        try:  # submitting starts the workers: a signal may land there too
+            futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 if on_done:
@@ -122,6 +124,15 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown clears it
     pool.shutdown(wait=False, cancel_futures=True)
+    # a worker requested while the forkserver was still importing librosa is forked only
+    # later, after our exit, and dies with a traceback: stop the forkserver too (the next
+    # pool starts a new one)
+    from multiprocessing import forkserver
+
+    fs_pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if fs_pid:
+        with contextlib.suppress(OSError):
+            os.kill(fs_pid, signal.SIGTERM)
     for proc in procs:
         proc.terminate()
     for proc in procs:
