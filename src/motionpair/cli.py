@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,7 +92,7 @@ def out_guard(command: str) -> Iterator[None]:
     """Refusals of ``--out`` as one line (exit 2, or 1 when busy); SIGTERM cleans up.
 
     Within the block SIGTERM/SIGHUP unwind like Ctrl-C (the staging folder is removed,
-    nothing is published) and exit 128 + the signal number.
+    nothing is published); all three exit 128 + the signal number, with one line.
     """
     from motionpair.publish import OutBusyError, OutRefusedError, Terminated, terminate_cleanly
 
@@ -101,10 +102,11 @@ def out_guard(command: str) -> Iterator[None]:
     except (OutRefusedError, OutBusyError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2 if isinstance(exc, OutRefusedError) else 1) from exc
-    except Terminated as exc:
-        err.print(f"{command} stopped by {exc.name}: nothing published, unfinished output "
-                  "removed", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(128 + exc.signum) from exc
+    except (Terminated, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        err.print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
+                  "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(128 + signum) from exc
 
 
 @app.command()
