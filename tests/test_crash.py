@@ -27,6 +27,11 @@ from realsubset import real_subset
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
+#: the subprocesses run this checkout's code (not whichever motionpair is installed)
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(Path(__file__).resolve().parents[1] / "src"),
+     *filter(None, [os.environ.get("PYTHONPATH")])])}
+
 @pytest.fixture(scope="module")
 def setup(tang_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("crash")
@@ -47,7 +52,7 @@ def _cmd(data: Path, out: Path, cache: Path | None, *extra: str) -> list[str]:
 
 def _run(data, out, cache, *extra) -> None:
     res = subprocess.run(_cmd(data, out, cache, *extra), capture_output=True, text=True,
-                         timeout=600)
+                         timeout=600, env=ENV)
     assert res.returncode == 0, res.stderr
 
 
@@ -88,7 +93,7 @@ def test_sigkill_leaves_previous_dataset(setup, point, tmp_path):
         assert tree_digest(out) == setup["prev"]
         proc = subprocess.Popen(_cmd(setup["data"], out, setup["cache"] if warm else None),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=ENV)
         hit = _kill_when(proc, lambda: cond(out))
         if hit:
             break

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +87,28 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
         json_out.write_text(json.dumps(inv, indent=2) + "\n", encoding="utf-8")
 
 
+@contextmanager
+def out_guard(command: str) -> Iterator[None]:
+    """Refusals of ``--out`` as one line (exit 2, or 1 when busy); SIGTERM cleans up.
+
+    Within the block SIGTERM/SIGHUP unwind like Ctrl-C (the staging folder is removed,
+    nothing is published); all three exit 128 + the signal number, with one line.
+    """
+    from motionpair.publish import OutBusyError, OutRefusedError, Terminated, terminate_cleanly
+
+    try:
+        with terminate_cleanly():
+            yield
+    except (OutRefusedError, OutBusyError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2 if isinstance(exc, OutRefusedError) else 1) from exc
+    except (Terminated, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        err.print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
+                  "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(128 + signum) from exc
+
+
 @app.command()
 def build(
     paths: Annotated[list[Path], typer.Argument(help="input folders")],
@@ -121,6 +146,9 @@ def build(
     = "session",
     context_s: Annotated[str, typer.Option(
         help="snapshot pairing: audio seconds before,after each snapshot")] = "4,1",
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="if another build is writing --out, wait for it instead of refusing")]
+    = False,
 ) -> None:
     """Build a paired dataset (manifest, shards, splits, preview) at --out."""
     from rich.progress import Progress
@@ -144,11 +172,13 @@ def build(
         err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(2) from exc
     cache_dir = False if no_cache else (cache or True)
-    with Progress(console=err, transient=True) as prog:
+    # no progress display off a terminal: Live would leave a blank line in logs
+    with out_guard("build"), Progress(console=err, transient=True,
+                                      disable=not err.is_terminal) as prog:
         task = prog.add_task("pairing", total=None)
         try:
             summary = do_build(paths, out, cfg, workers=workers, cache_dir=cache_dir,
-                               strict=strict,
+                               strict=strict, wait=wait,
                                progress=lambda spec: prog.advance(task))
         except BuildError as exc:
             err.print(f"[red]build failed[/]: {exc}")

@@ -6,11 +6,13 @@ the config; wall-clock time, host and cache statistics go to ``build.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +33,14 @@ from motionpair.pipeline import (
     PairResult,
     process_pair,
 )
-from motionpair.publish import publish, recover, staging_dir
+from motionpair.publish import (
+    OutRefusedError,
+    check_out,
+    out_lock,
+    publish,
+    recover,
+    staging_dir,
+)
 from motionpair.safeio import describe_pair
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
@@ -101,24 +110,67 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if on_done:
-                on_done(specs[futures[fut]])
+        try:  # submitting starts the workers: a signal may land there too
+            futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if on_done:
+                    on_done(specs[futures[fut]])
+        except BaseException:
+            _stop_pool(pool)
+            raise
     return results  # type: ignore[return-value]
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued pairs and end the workers (a SIGTERM reaches the main process alone).
+
+    Leaving the ``with`` block would otherwise wait for every queued pair to finish, still
+    writing into the staging folder that the caller is about to remove.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown clears it
+    pool.shutdown(wait=False, cancel_futures=True)
+    # a worker requested while the forkserver was still importing librosa is forked only
+    # later, after our exit, and dies with a traceback: stop the forkserver too (the next
+    # pool starts a new one)
+    from multiprocessing import forkserver
+
+    fs_pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if fs_pid:
+        with contextlib.suppress(OSError):
+            os.kill(fs_pid, signal.SIGTERM)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(timeout=10)
 
 
 def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
-          strict: bool = False, progress=None) -> BuildSummary:
-    """Build the dataset at ``out``. Raises :class:`BuildError` when nothing can be published."""
+          strict: bool = False, progress=None, wait: bool = False) -> BuildSummary:
+    """Build the dataset at ``out``.
+
+    Raises :class:`BuildError` when nothing can be published,
+    :class:`~motionpair.publish.OutRefusedError` when ``out`` is not ours to replace
+    (see :func:`~motionpair.publish.check_out`), and
+    :class:`~motionpair.publish.OutBusyError` when another process writes ``out`` (unless
+    ``wait``, which waits for it).
+    """
     cfg.validate()
-    out = Path(out).resolve()
-    _refuse_inside_inputs(out, paths)
+    cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
+    out = check_out(out, "dataset", inputs=paths)
+    _refuse_cache_overlap(out, cache)
+    with out_lock(out, wait=wait):
+        return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
+                             progress=progress)
+
+
+def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
+                  workers: int | None, cache: Path | None, strict: bool,
+                  progress) -> BuildSummary:
+    """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
     t0 = time.perf_counter()
     recover(out)
-    cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
     inv = scan(paths, cache=_memo_cache(cache))
     if cfg.cameras == "fused":  # MotionMix: one fused stream per played track, not per camera
         from motionpair.sources.motionmix import fused_specs
@@ -128,7 +180,7 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
     workers = workers or os.cpu_count() or 1
-    staged = staging_dir(out)
+    staged = staging_dir(out, "dataset")
     try:
         outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
                              on_done=progress)
@@ -157,6 +209,7 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
             "input_paths": [str(Path(p).resolve()) for p in paths],
         })
+        check_out(out, "dataset", inputs=paths)  # again: --out may have changed meanwhile
         publish(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -200,12 +253,14 @@ def _no_window_problem(res: PairResult, spec: PairSpec, cfg: BuildConfig) -> Pro
                           f"(dropped windows: {dropped})")
 
 
-def _refuse_inside_inputs(out: Path, paths: list[str | Path]) -> None:
-    for p in paths:
-        root = Path(p).resolve()
-        if out == root or root in out.parents:
-            raise BuildError(f"--out {out} lies inside input {root}: motionpair never writes "
-                             "into input folders")
+def _refuse_cache_overlap(out: Path, cache: Path | None) -> None:
+    """Publishing replaces ``out`` as a whole: the cache may not lie inside it (or hold it)."""
+    if cache is None:
+        return
+    c = Path(cache).resolve()
+    if out == c or out in c.parents or c in out.parents:
+        raise OutRefusedError(f"--out {out} and the cache folder {c} overlap; keep the "
+                              "cache outside the dataset")
 
 
 def _problem_text(head: str, problems: list[Problem]) -> str:

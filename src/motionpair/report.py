@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.publish import publish, staging_dir
+from motionpair.publish import check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -325,27 +324,32 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
     Parameters
     ----------
     dataset_dir : built dataset folder (only read).
-    out_dir : report folder, default ``DIR/report``; replaced as a whole.
+    out_dir : report folder, default ``DIR/report``; replaced as a whole, so it must be
+        new, empty, or an earlier report (its ``.motionpair-report`` marker), and must not
+        be the dataset or a folder holding it (:func:`motionpair.publish.check_out`).
     """
     d = Path(dataset_dir)
     meta = read_dataset_json(d)
     rows = read_manifest(d)
     summary = summarise(meta, rows)
-    final = Path(out_dir) if out_dir is not None else d / "report"
-    tmp = staging_dir(final)
-    try:
-        figures = _plots(meta, rows, summary, tmp)
-        figures.update(_previews(d, rows, tmp))
-        figures.update(_evidence_pictures(d, meta, tmp))
-        title = f"motionpair dataset report: {d.resolve().name}"
-        sections = _sections(meta, summary)
-        _write_html(tmp / "report.html", title, sections, figures, tmp)
-        _write_md(tmp / "report.md", title, sections, figures)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                          encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        publish(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = check_out(out_dir if out_dir is not None else d / "report", "report",
+                      inputs=[d], inside_inputs_ok=True)
+    with out_lock(final):
+        recover(final)
+        tmp = staging_dir(final, "report")
+        try:
+            figures = _plots(meta, rows, summary, tmp)
+            figures.update(_previews(d, rows, tmp))
+            figures.update(_evidence_pictures(d, meta, tmp))
+            title = f"motionpair dataset report: {d.resolve().name}"
+            sections = _sections(meta, summary)
+            _write_html(tmp / "report.html", title, sections, figures, tmp)
+            _write_md(tmp / "report.md", title, sections, figures)
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
+                                              encoding="utf-8")
+            check_out(final, "report", inputs=[d], inside_inputs_ok=True)
+            publish(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return final

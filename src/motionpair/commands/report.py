@@ -15,10 +15,12 @@ def register(app: typer.Typer) -> None:
                out: Annotated[Path | None, typer.Option(
                    "--out", help="report folder (default DIR/report)")] = None) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
+        from motionpair.cli import out_guard
         from motionpair.report import write_report
 
         try:
-            out = write_report(dataset, out)
+            with out_guard("report"):
+                out = write_report(dataset, out)
         except (FileNotFoundError, KeyError, ValueError) as exc:
             Console(stderr=True).print(f"[red]error[/]: {dataset}: not a readable dataset "
                                        f"({exc})")
