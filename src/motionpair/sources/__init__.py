@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from motionpair.sources import motionmix, tang2018
 from motionpair.sources.common import refused_pickles
+from motionpair.splits import find_duplicates
 from motionpair.types import PairSpec, Problem
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Inventory:
     pairs: list[PairSpec] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     units: list[dict[str, Any]] = field(default_factory=list)
+    #: recordings (audio + motion bytes) found under several sessions (splits.find_duplicates)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         n_ok = len(self.pairs)
@@ -55,6 +58,7 @@ class Inventory:
                        "inputs": [i.to_dict() for i in p.inputs]} for p in self.pairs],
             "units": self.units,
             "problems": [p.to_dict() for p in self.problems],
+            "duplicates": self.duplicates,
             "totals": {
                 "units": len(self.units),
                 "paired": n_ok,
@@ -109,4 +113,12 @@ def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
     inv.problems += mm_problems
     inv.units += mm_units
     inv.pairs.sort(key=lambda p: p.pair_id)
+    inv.duplicates = find_duplicates(inv.pairs)
     return inv
+
+
+def duplicate_lines(duplicates: list[dict[str, Any]]) -> list[str]:
+    """One line per duplicated recording, for ``scan`` and ``build`` output."""
+    return [f"{' and '.join(d['sessions'])}: the same recording (byte-identical audio and "
+            f"motion files, sha256 {d['sha256'][:12]}) under {len(d['sessions'])} session ids; "
+            "both are paired and kept in one split" for d in duplicates]
