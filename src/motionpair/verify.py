@@ -211,7 +211,7 @@ def _check_rows_against_arrays(d: Path, shard: str, srows: list, pair: dict) -> 
 
 def _check_row_stats(d: Path, shard: str, srows: list) -> list[str]:
     """``mean_speed``, ``n_music_beats``, ``n_kin_beats`` of each row against its arrays."""
-    out = []
+    out: list[str] = []
     try:
         speed = np.load(d / shard / "speed.npy", mmap_mode="r", allow_pickle=False)
         beats = np.load(d / shard / "music_beat.npy", mmap_mode="r", allow_pickle=False)
