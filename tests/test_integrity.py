@@ -217,6 +217,31 @@ def test_duplicate_recordings_stay_in_one_split(with_copies, tmp_path, cache_dir
     assert verify(res.out)[0] == []
 
 
+def test_duplicates_share_time_blocks(with_copies, tmp_path, cache_dir):
+    """--split-by time-block: a window and its copy (same times) always get the same split."""
+    res = build([with_copies], tmp_path / "out", BuildConfig(split_by="time-block"),
+                workers=1, cache_dir=cache_dir)
+    by_key: dict[tuple, set] = {}
+    for r in res.rows:
+        if r.session.startswith("DANCE_W_4"):
+            by_key.setdefault((r.start_frame, r.end_s), set()).add(r.split)
+    assert by_key and all(len(v) == 1 for v in by_key.values())
+    assert verify(res.out)[0] == []
+
+
+def test_verify_fails_when_duplicates_straddle_splits(with_copies, tmp_path, cache_dir):
+    res = build([with_copies], tmp_path / "out", BuildConfig(), workers=1, cache_dir=cache_dir)
+    rows = _rows(res.out)
+    here = next(r["split"] for r in rows if r["session"] == "DANCE_W_40")
+    other = "train" if here != "train" else "val"
+    for r in rows:
+        if r["session"] == "DANCE_W_40":
+            r["split"] = other
+    _write_rows(res.out, rows)
+    fails, _ = verify(res.out)
+    assert any("hold the same recording" in f for f in fails), fails
+
+
 def test_build_output_names_duplicates(with_copies, tmp_path, cache_dir):
     res = CliRunner().invoke(app, ["build", str(with_copies), "--out", str(tmp_path / "o"),
                                    "--cache", str(cache_dir), "--workers", "1"])
@@ -230,6 +255,15 @@ def test_folder_name_with_trailing_newline_is_not_a_session(tang_dir, tmp_path):
     os.rename(data / "DANCE_W_4", data / "DANCE_W_4\n")
     inv = scan([data])
     assert inv.pairs == [] and not any("\n" in u.get("session", "") for u in inv.units)
+
+
+def test_library_message_gets_its_file_named(tang_dir, tmp_path):
+    """A 5001-digit start_position: Python's own message names no file; the reason does."""
+    data = real_subset(tang_dir, tmp_path / "data", writable=True, sessions=("DANCE_W_4",))
+    cfg = data / "DANCE_W_4" / "config.json"
+    cfg.write_text('{"start_position": ' + "1" * 5001 + ', "end_position": 2000}')
+    (p,) = scan([data]).problems
+    assert "config.json" in p.reason.split(":")[0] and "digits" in p.reason, p.reason
 
 
 # ---------------------------------------------------------------------------- cache, output

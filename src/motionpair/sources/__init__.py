@@ -114,7 +114,19 @@ def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
     inv.units += mm_units
     inv.pairs.sort(key=lambda p: p.pair_id)
     inv.duplicates = find_duplicates(inv.pairs)
+    inv.problems = [_names_its_file(p) for p in inv.problems]
     return inv
+
+
+def _names_its_file(p: Problem) -> Problem:
+    """``p`` with its path put in front of a reason that does not name it (a library's own
+    message, e.g. Python's "Exceeds the limit (4300 digits) ..."): every reason names its file.
+    """
+    name = Path(p.path).name
+    if not p.path or p.path in p.reason or (name and name in p.reason):
+        return p
+    return Problem(path=p.path, reason=f"{p.path}: {p.reason}", source=p.source,
+                   session=p.session, kind=p.kind)
 
 
 def duplicate_lines(duplicates: list[dict[str, Any]]) -> list[str]:
