@@ -17,6 +17,7 @@ from digests import diff, tree_digest
 from motionpair.cli import app
 from motionpair.config import BuildConfig
 from motionpair.dataset import build
+from motionpair.pipeline import shard_name
 from motionpair.store import read_manifest, shard_array
 from realsubset import SHORT_SESSIONS as SESSIONS
 from realsubset import real_subset
@@ -77,7 +78,8 @@ def _edit_json(path, change) -> None:
 def test_touching_one_skeleton_recomputes_only_its_motion(world):
     before = read_manifest(world["first"].out)
     s = "DANCE_W_7"
-    old_pose = np.array(shard_array(world["first"].out, f"shards/tang2018__{s}", "pose"))
+    shard = shard_name(f"tang2018/{s}")  # shards/tang2018__DANCE_W_7-<8 hex of sha256(id)>
+    old_pose = np.array(shard_array(world["first"].out, shard, "pose"))
     _edit_json(world["data"] / s / "skeletons.json",
                lambda d: d.__setitem__("center", [[x + 10.0, y, z] for x, y, z in d["center"]]))
     res = _rebuild(world, "touched")
@@ -85,14 +87,14 @@ def test_touching_one_skeleton_recomputes_only_its_motion(world):
     assert (res.cache["hits"], res.cache["misses"]) == (2 * len(SESSIONS) - 1, 1)
     assert res.cache["text"] == f"{len(SESSIONS) - 1} of {len(SESSIONS)} pairs cached"
     # never stale: the new poses carry the +10 cm shift, so the old entry was not served
-    new_pose = np.array(shard_array(res.out, f"shards/tang2018__{s}", "pose"))
+    new_pose = np.array(shard_array(res.out, shard, "pose"))
     assert new_pose.shape == old_pose.shape
     np.testing.assert_allclose(new_pose[..., 0] - old_pose[..., 0], 10.0, atol=1e-3)
     np.testing.assert_array_equal(new_pose[..., 1:], old_pose[..., 1:])
     # the untouched pairs' shards are byte-identical to the first build
     a, b = world["first_digest"], tree_digest(res.out)
     changed = {k.split("/")[1] for k in diff(a, b) if k.startswith("shards/")}
-    assert changed == {f"tang2018__{s}"}, changed
+    assert changed == {shard.split("/")[1]}, changed
     assert len(read_manifest(res.out)) == len(before)
 
 

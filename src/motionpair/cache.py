@@ -44,35 +44,77 @@ class Cache:
         self.root = Path(root) if root is not None else None
         self.hits = 0
         self.misses = 0
+        self.write_errors = 0
+        self.last_write_error = ""
 
     def _path(self, stage: str, key: str) -> Path:
         assert self.root is not None
         return self.root / stage / key[:2] / f"{key}.npz"
 
-    def get(self, stage: str, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+    def get(self, stage: str, key: str, *, arrays: tuple[str, ...] = (),
+            meta: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict] | None:
+        """The entry's ``(arrays, meta)``, or None (a miss) when absent, unreadable, corrupt,
+        or lacking one of the required ``arrays`` / ``meta`` keys (an entry written by an
+        older or damaged writer must never raise ``KeyError`` in the caller)."""
         if self.root is None:
             return None
         path = self._path(stage, key)
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files if k != META_KEY}
-                meta = json.loads(str(z[META_KEY]))
+                got = {k: z[k] for k in z.files if k != META_KEY}
+                info = json.loads(str(z[META_KEY]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             self.misses += 1  # absent or corrupt: recompute (and overwrite)
             return None
+        if not isinstance(info, dict) or any(k not in got for k in arrays) \
+                or any(k not in info for k in meta):
+            self.misses += 1  # incomplete entry: recompute (and overwrite)
+            return None
         self.hits += 1
-        return arrays, meta
+        return got, info
 
     def put(self, stage: str, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Store an entry atomically; a write that fails (read-only folder, full disk) is
+        counted in ``write_errors`` and otherwise ignored: the cache is optional."""
         if self.root is None:
             return
         path = self._path(stage, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError as exc:
+            self._write_failed(exc)
+            return
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays, **{META_KEY: np.array(canonical_json(meta))})
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self._write_failed(exc)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _write_failed(self, exc: OSError) -> None:
+        self.write_errors += 1
+        self.last_write_error = f"{exc.strerror or exc} (errno {exc.errno})"
+
+
+def unwritable_reason(root: Path) -> str | None:
+    """Why entries cannot be stored under ``root`` (None when a probe file can be written).
+
+    The builder asks once, before any work, so a read-only or full cache folder gives one
+    warning and an uncached build instead of a failure per pair.
+    """
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".probe-", suffix=".tmp")
+        try:
+            os.write(fd, b"motionpair cache probe")
+        finally:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as exc:
+        return f"{exc.strerror or exc} (errno {exc.errno})"
+    return None

@@ -78,6 +78,10 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
         out_console.print(f"[yellow]{p['kind']}[/]: {p['reason']}")
     for line in unit_notes(inv["units"]):
         out_console.print(line, markup=False, highlight=False)
+    from motionpair.sources import duplicate_lines
+
+    for line in duplicate_lines(inv.get("duplicates", [])):
+        out_console.print(f"duplicate: {line}", markup=False, highlight=False)
     tot = inv["totals"]
     out_console.print(f"units {tot['units']}, paired {tot['paired']}, incomplete "
                       f"{tot['incomplete']}, bad {tot['bad']}, refused {tot.get('refused', 0)}; "
@@ -181,10 +185,20 @@ def build(
                                strict=strict, wait=wait,
                                progress=lambda spec: prog.advance(task))
         except BuildError as exc:
-            err.print(f"[red]build failed[/]: {exc}")
+            err.print(f"[red]build failed[/]: {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from exc
+        except OSError as exc:  # e.g. --out's parent not writable: one line, no traceback
+            err.print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
+                      + (f": {exc.filename}" if exc.filename else ""), highlight=False)
             raise typer.Exit(1) from exc
     for p in summary.problems:
         err.print(f"[yellow]{p.kind}[/]: {p.reason}")
+    from motionpair.sources import duplicate_lines
+
+    for line in duplicate_lines(summary.inventory.duplicates):
+        err.print(f"[yellow]duplicate[/]: {line}", highlight=False)
+    for w in summary.warnings:
+        err.print(f"[yellow]warning[/]: {w}", highlight=False)
     if "warning" in summary.split_info:
         err.print(f"[yellow]split[/]: {summary.split_info['warning']}")
     from motionpair.sources.motionmix_locations import unit_notes
@@ -210,8 +224,8 @@ def preview(dataset: Annotated[Path, typer.Argument(help="built dataset folder")
     target = out or Path(f"preview-{(id or 'sample').replace('/', '_')}.png")
     try:
         path = draw_window(dataset, id, target)
-    except (KeyError, FileNotFoundError) as exc:
-        err.print(f"[red]error[/]: {exc}")
+    except (KeyError, FileNotFoundError, ValueError) as exc:  # ValueError: a damaged dataset
+        err.print(f"[red]error[/]: {exc}", highlight=False)
         raise typer.Exit(2) from exc
     out_console.print(f"wrote {path}")
 

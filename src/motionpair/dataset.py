@@ -14,9 +14,9 @@ import platform
 import shutil
 import signal
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,13 @@ import numpy as np
 
 from motionpair import __version__, audio, motion
 from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
-from motionpair.cache import Cache, default_cache_dir
+from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
 from motionpair.pipeline import (
     AUDIO_ARRAYS,
     MOTION_ARRAYS,
     NotCachedError,
+    OutputError,
     PairResult,
     process_pair,
 )
@@ -43,7 +44,7 @@ from motionpair.publish import (
 )
 from motionpair.safeio import describe_pair
 from motionpair.sources import Inventory, motionmix, scan, tang2018
-from motionpair.splits import assign_splits
+from motionpair.splits import assign_splits, merged_groups
 from motionpair.types import PairSpec, Problem, WindowRow
 
 ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS, **motionmix.ASSUMPTIONS}
@@ -62,6 +63,8 @@ class BuildSummary:
     split_info: dict[str, Any]
     timings_s: dict[str, float]
     cache: dict[str, int]
+    #: run notes for the user (e.g. a cache folder that could not be written)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _pair_problem(spec: PairSpec, exc: Exception) -> Problem:
@@ -171,6 +174,11 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
     """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
     t0 = time.perf_counter()
     recover(out)
+    warnings = []
+    if cache is not None and (why := unwritable_reason(cache)):  # the cache is optional
+        warnings.append(f"cache folder {cache} cannot be written ({why}): building without "
+                        "the cache")
+        cache = None
     inv = scan(paths, cache=_memo_cache(cache))
     if cfg.cameras == "fused":  # MotionMix: one fused stream per played track, not per camera
         from motionpair.sources.motionmix import fused_specs
@@ -180,7 +188,11 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
     workers = workers or os.cpu_count() or 1
-    staged = staging_dir(out, "dataset")
+    try:
+        staged = staging_dir(out, "dataset")
+    except OSError as exc:
+        raise BuildError(f"cannot write beside --out {out}: {exc.strerror or exc} "
+                         f"(errno {exc.errno}); nothing was built") from exc
     try:
         outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
                              on_done=progress)
@@ -191,12 +203,15 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
                      for r in results if not r.rows]
         if strict and problems:  # after pairing, so every problem is reported at once
             raise BuildError(_problem_text("--strict: input problems", problems))
-        rows, split_info = _assign(results, cfg)
+        rows, split_info = _assign(results, cfg, merged_groups(inv.duplicates))
         if not rows:
             raise BuildError(_problem_text("no window could be cut", problems))
         t_pairs = time.perf_counter()
         _write_dataset(staged, inv, results, rows, problems, split_info, cfg, cache_dir=cache)
         cache_stats = {k: sum(r.cache.get(k, 0) for r in results) for k in ("hits", "misses")}
+        if (n_failed := sum(r.cache.get("write_errors", 0) for r in results)):
+            warnings.append(f"{n_failed} cache entr{'y' if n_failed == 1 else 'ies'} could "
+                            f"not be written to {cache}; the dataset is complete")
         cache_stats.update(_cached_pairs(results, enabled=cache is not None))
         timings = {"scan_s": t_scan - t0, "pairs_s": t_pairs - t_scan,
                    "write_s": time.perf_counter() - t_pairs}
@@ -211,11 +226,26 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
         })
         check_out(out, "dataset", inputs=paths)  # again: --out may have changed meanwhile
         publish(staged, out)
+    except (OutputError, OSError) as exc:  # inputs' OSErrors are per-pair Problems already
+        shutil.rmtree(staged, ignore_errors=True)
+        raise BuildError(_output_error_text(out, exc)) from exc
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
-                        split_info=split_info, timings_s=timings, cache=cache_stats)
+                        split_info=split_info, timings_s=timings, cache=cache_stats,
+                        warnings=warnings)
+
+
+def _output_error_text(out: Path, exc: BaseException) -> str:
+    """One line for a failed write of the dataset (disk full, read-only, quota)."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        exc_text = f"{exc.strerror or exc} (errno {exc.errno}){where}"
+    else:
+        exc_text = str(exc)
+    return (f"output error while writing the dataset for --out {out}: {exc_text}; "
+            "nothing was published (the previous dataset, if any, is unchanged)")
 
 
 def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]:
@@ -268,13 +298,27 @@ def _problem_text(head: str, problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def _assign(results: list[PairResult], cfg: BuildConfig) -> tuple[list[WindowRow], dict]:
-    groups = sorted({r.rows[0].session for r in results if r.rows})
+def _assign(results: list[PairResult], cfg: BuildConfig,
+            merged: dict[str, str] | None = None) -> tuple[list[WindowRow], dict]:
+    """Split rows by session; ``merged`` (:func:`motionpair.splits.merged_groups`) joins
+    sessions holding the same recording into one group, so copies never straddle splits."""
+    merged = merged or {}
+    sessions = sorted({r.rows[0].session for r in results if r.rows})
     if cfg.split_by == "time-block":
         from motionpair.splits import assign_time_blocks
 
-        return assign_time_blocks(results, cfg, n_sessions=len(groups))
+        return assign_time_blocks(results, cfg, n_sessions=len(sessions), merged=merged)
+    groups = sorted({merged.get(s, s) for s in sessions})
     split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
+    split_of = {s: split_of[merged.get(s, s)] for s in sessions}
+    joined = defaultdict(list)
+    for s in sessions:
+        if s in merged:
+            joined[merged[s]].append(s)
+    if joined:
+        info["duplicates_joined"] = {k: v for k, v in sorted(joined.items())}
+        info["duplicates_rule"] = ("sessions holding a byte-identical recording (audio + "
+                                   "motion files) form one group: always in one split")
     if "warning" in info and len(groups) < 3:
         info["warning"] += ("; a split inside sessions is possible with --split-by time-block "
                             "(time blocks with guard gaps)")
@@ -283,7 +327,7 @@ def _assign(results: list[PairResult], cfg: BuildConfig) -> tuple[list[WindowRow
         for row in res.rows:
             row.split = split_of[row.session]
             rows.append(row)
-    info["sessions"] = {s: sorted(g for g in groups if split_of[g] == s)
+    info["sessions"] = {s: sorted(g for g in sessions if split_of[g] == s)
                         for s in ("train", "val", "test")}
     info["windows"] = dict(sorted(Counter(r.split for r in rows).items()))
     return rows, info
@@ -333,12 +377,21 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record = dataset_record(inv, results, rows, problems, split_info, cfg)
     record.update(motionmix.dataset_block(inv.units))  # matching counts, out-of-track
     record["norm_stats"] = _norm_stats(staged, rows)
+    record["shards_sha256"] = shard_checksums(staged)
     record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
     _write_json(staged / "dataset.json", record)
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
     sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))
     _write_json(staged / "sample.json", sample_summary(staged, sample))
+
+
+def shard_checksums(dataset_dir: Path) -> dict[str, str]:
+    """``{shards/<name>/<array>.npy: sha256}`` of every shard file, sorted (for ``verify``)."""
+    from motionpair.sources.common import sha256_file
+
+    return {p.relative_to(dataset_dir).as_posix(): sha256_file(p)
+            for p in sorted((dataset_dir / "shards").glob("*/*.npy"))}
 
 
 def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowRow],

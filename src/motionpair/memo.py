@@ -57,7 +57,7 @@ def memo_file(cache: Cache | None, stage: str, payload: dict, target: Path,
         produce(target)
         return target
     key = cache_key(stage, payload)
-    hit = cache.get(stage, key)
+    hit = cache.get(stage, key, arrays=("data",))
     if hit is not None:
         target.write_bytes(hit[0]["data"].tobytes())
         return target
@@ -194,7 +194,7 @@ def pair_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: M
                                 "valid": grid.valid, "kin": grid.kin_beat, "speed": grid.speed}),
     }
     key = cache_key("evidence", payload)
-    hit = cache.get("evidence", key)
+    hit = cache.get("evidence", key, meta=("record", "order", "scalars"))
     if hit is not None:
         arrays, meta = hit
         scalars = json.loads(meta["scalars"])

@@ -6,6 +6,7 @@ builder can run it in worker processes; its result depends only on its inputs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +25,28 @@ from motionpair.windows import cut_windows
 
 AUDIO_ARRAYS = ("mel", "baseline35", "onset_env", "music_beat", "onset_peak")
 MOTION_ARRAYS = ("pose", "pose_valid", "velocity", "acceleration", "speed", "kin_beat")
+#: The arrays of a cached motion grid (the MotionGrid field names).
+MOTION_CACHE_ARRAYS = ("pose", "valid", "velocity", "acceleration", "speed", "kin_beat")
+
+
+class OutputError(RuntimeError):
+    """Writing the dataset failed (disk full, read-only, quota): not a problem of an input.
+
+    Deliberately not an ``OSError``: the builder reports ``OSError`` from a pair as a bad
+    input, and a full disk must stop the build instead, naming the output path.
+    """
+
+
+def write_shard(shard_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save each array as ``shard_dir/<name>.npy`` (no pickle); :class:`OutputError` on failure."""
+    try:
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        for name, arr in arrays.items():
+            np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    except OSError as exc:
+        raise OutputError(f"cannot write shard {shard_dir}: {exc.strerror or exc} "
+                          f"(errno {exc.errno}): an output/disk problem, not an input "
+                          "problem") from exc
 
 
 class NotCachedError(LookupError):
@@ -50,10 +73,19 @@ def source_module(spec: PairSpec):
     return sources.module_for(spec.source)
 
 
-def shard_name(spec: PairSpec) -> str:
-    """A filesystem-safe, unique folder name for the pair's shard."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.pair_id.replace("/", "__"))
-    return f"shards/{safe}"
+def shard_name(spec: PairSpec | str) -> str:
+    """A filesystem-safe folder name for the pair's shard, unique per pair id.
+
+    The readable part replaces every character outside ``[A-Za-z0-9._-]`` by ``_``, which
+    maps distinct ids to one name (``a b`` and ``a_b``); the suffix, the first 8 hex digits
+    of the sha256 of the exact pair id, keeps distinct ids apart.
+
+    >>> shard_name("tang2018/DANCE_W_4")
+    'shards/tang2018__DANCE_W_4-fdea7216'
+    """
+    pair_id = spec if isinstance(spec, str) else spec.pair_id
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", pair_id.replace("/", "__"))
+    return f"shards/{safe}-{hashlib.sha256(pair_id.encode('utf-8')).hexdigest()[:8]}"
 
 
 def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
@@ -69,7 +101,8 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
     params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
     key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256})
-    hit = cache.get("audio", key)
+    hit = cache.get("audio", key, arrays=("beat_times_s", *AUDIO_ARRAYS),
+                    meta=("duration_s", "tempo_bpm", "params"))
     if hit is not None:
         arrays, meta = hit
         beats = arrays.pop("beat_times_s")
@@ -116,7 +149,7 @@ def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache,
                   "scale": clock.scale, "offset_s": clock.offset_s},
         "inputs": sorted(i.sha256 for i in spec.inputs if i.sha256 != spec.track.sha256),
     })
-    hit = cache.get("motion", key)
+    hit = cache.get("motion", key, arrays=MOTION_CACHE_ARRAYS, meta=("first_frame", "params"))
     if hit is not None:
         arrays, meta = hit
         valid = arrays.pop("valid")
@@ -127,8 +160,7 @@ def motion_grid(spec: PairSpec, clock: ClockMap, cfg: BuildConfig, cache: Cache,
     pose = source_module(spec).load_pose(spec)
     grid = motion.to_grid(pose, clock, cfg.fps_exact, max_gap_s=cfg.max_gap_s,
                           kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
-    cache.put("motion", key, {k: getattr(grid, k) for k in
-                              ("pose", "valid", "velocity", "acceleration", "speed", "kin_beat")},
+    cache.put("motion", key, {k: getattr(grid, k) for k in MOTION_CACHE_ARRAYS},
               {"first_frame": grid.first_frame, "params": grid.params})
     return grid
 
@@ -161,10 +193,7 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     else:
         rows, arrays, dropped = _fixed_windows(spec, feats, grid, clock, cfg, n_audio, shard,
                                                assumptions)
-    shard_dir = Path(out_dir) / shard
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    for name, arr in arrays.items():
-        np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    write_shard(Path(out_dir) / shard, arrays)
     valid_speed = grid.speed[grid.valid]
     # memos get their own counters: "hits" counts the audio and motion stages only
     memo_cache = Cache(cache.root)
@@ -188,7 +217,16 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
                       evidence=evidence, evidence_series=evidence_series,
                       dropped=dict(sorted(Counter(dropped).items())), facts=facts,
-                      cache={"hits": cache.hits, "misses": cache.misses})
+                      cache=_cache_counts(cache, memo_cache))
+
+
+def _cache_counts(cache: Cache, *memos: Cache) -> dict[str, int]:
+    """Stage hits/misses, plus failed cache writes (stage and memos) when there were any."""
+    out = {"hits": cache.hits, "misses": cache.misses}
+    failed = cache.write_errors + sum(m.write_errors for m in memos)
+    if failed:
+        out["write_errors"] = failed
+    return out
 
 
 def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,

@@ -189,10 +189,7 @@ def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache
         for r in rows:
             r.camera, r.matched_by = spec.params["camera"], spec.params["matched_by"]
         first, n_motion = grid.first_frame, len(grid.valid)
-    shard_dir = Path(out_dir) / shard
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    for name, arr in arrays.items():
-        np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    pipeline.write_shard(Path(out_dir) / shard, arrays)
     speeds = np.linalg.norm(neighbour_dynamics(pose.times_s, pose.joints,
                                                max_dt_s=max_gap)[0], axis=2).mean(axis=1)
     facts = {

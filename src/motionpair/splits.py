@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import Counter
+from collections import Counter, defaultdict
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from motionpair.config import BuildConfig
     from motionpair.pipeline import PairResult
-    from motionpair.types import WindowRow
+    from motionpair.types import PairSpec, WindowRow
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -75,6 +77,68 @@ def assign_splits(groups: list[str], *, ratios: tuple[float, ...] = (0.8, 0.1, 0
     return out, info
 
 
+#: Input files that configure a recording rather than hold it (alignment hints, session
+#: metadata, playlist order, key mappings): not part of a recording's identity, so a
+#: copy whose config.json was edited is still the same recording.
+SETTINGS_FILES = frozenset({"config.json", "metadata.json", "manifest.json",
+                            "motionmix-mapping.json"})
+
+
+def recording_key(spec: PairSpec) -> str:
+    """sha256 over the bytes of a pair's recording: its track's and its motion files' sha256.
+
+    Two pairs with the same key hold the same audio and the same motion (a hard link or
+    a byte-identical copy under another id); file names and settings files do not count.
+    """
+    motion = sorted({i.sha256 for i in spec.inputs if i.sha256 != spec.track.sha256
+                     and PurePosixPath(i.path).name not in SETTINGS_FILES})
+    return hashlib.sha256("\n".join([spec.track.sha256, *motion]).encode()).hexdigest()
+
+
+def find_duplicates(specs: list[PairSpec]) -> list[dict[str, Any]]:
+    """Recordings found under more than one split group (session), sorted.
+
+    Each entry: ``sha256`` (:func:`recording_key`), the ``sessions`` and ``pair_ids``
+    holding it. Pairs of one session sharing inputs (cameras of one MotionMix session)
+    are not duplicates: they are in one split anyway.
+    """
+    by_key: dict[str, list[PairSpec]] = defaultdict(list)
+    for spec in specs:
+        by_key[recording_key(spec)].append(spec)
+    out = []
+    for key, group in sorted(by_key.items()):
+        sessions = sorted({s.split_group for s in group})
+        if len(sessions) > 1:
+            out.append({"sha256": key, "sessions": sessions,
+                        "pair_ids": sorted(s.pair_id for s in group)})
+    return sorted(out, key=lambda d: d["sessions"])
+
+
+def merged_groups(duplicates: list[dict[str, Any]]) -> dict[str, str]:
+    """``{session: representative}`` joining every session that shares a recording.
+
+    The representative is the smallest session id of its connected set (a session may hold
+    several duplicated recordings, so sets are joined transitively); sessions without a
+    duplicate are absent.
+
+    >>> merged_groups([{"sessions": ["b", "c"]}, {"sessions": ["a", "b"]}])
+    {'a': 'a', 'b': 'a', 'c': 'a'}
+    """
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for d in duplicates:
+        first, *rest = sorted(d["sessions"])
+        for other in rest:
+            a, b = sorted((root(first), root(other)))
+            parent[b] = a
+    return {s: root(s) for s in sorted(parent)}
+
+
 GUARD = "guard"  # rows of a time-block split that fall in a guard gap: in no split
 
 
@@ -132,14 +196,22 @@ def time_block_splits(windows: list[tuple[str, float, float]], *,
     return out, info
 
 
-def assign_time_blocks(results: list[PairResult], cfg: BuildConfig, *, n_sessions: int
+def assign_time_blocks(results: list[PairResult], cfg: BuildConfig, *, n_sessions: int,
+                       merged: dict[str, str] | None = None
                        ) -> tuple[list[WindowRow], dict[str, Any]]:
-    """Set ``row.split`` of every result row by :func:`time_block_splits`; rows and record."""
+    """Set ``row.split`` of every result row by :func:`time_block_splits`; rows and record.
+
+    ``merged`` (:func:`merged_groups`) maps a session holding a duplicated recording to its
+    representative: its windows are placed on the representative's blocks, so a window and
+    its copy always get the same split.
+    """
+    merged = merged or {}
     rows = [row for res in sorted(results, key=lambda r: r.pair_id) for row in res.rows]
     # one window long on the session clock the blocks live on
     guard_s = max((r.motion_end_s - r.motion_start_s for r in rows), default=0.0)
-    labels, info = time_block_splits([(r.session, r.motion_start_s, r.motion_end_s)
-                                      for r in rows], ratios=cfg.split_ratios, seed=cfg.seed,
+    labels, info = time_block_splits([(merged.get(r.session, r.session), r.motion_start_s,
+                                       r.motion_end_s) for r in rows],
+                                     ratios=cfg.split_ratios, seed=cfg.seed,
                                      guard_s=round(guard_s, 6))
     for row, lab in zip(rows, labels, strict=True):
         row.split = lab

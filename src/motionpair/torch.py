@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from motionpair import augment as aug
 from motionpair.normstats import read_norm_stats, safe_std
-from motionpair.store import read_dataset_json, read_manifest
+from motionpair.store import read_dataset_json, read_manifest, shard_path
 from motionpair.timebase import frames_to_time
 
 META_KEYS = ("id", "split", "session", "track", "source", "shard", "row", "start_frame",
@@ -61,6 +61,10 @@ class MotionPairDataset(Dataset):
         self.rows = [r for r in read_manifest(self.root) if split is None or r.split == split]
         if not self.rows:
             raise ValueError(f"{self.root}: split {split!r} has no windows")
+        # every shard path checked once, up front: a manifest row pointing outside the
+        # dataset (absolute, '..') is refused, never followed
+        self._shard_dirs = {s: shard_path(self.root, s) for s in sorted({r.shard
+                                                                        for r in self.rows})}
         avail = available_arrays(meta, beat_grid=self.rows[0].grid == "beats")
         self.features = tuple(features) if features is not None else avail
         unknown = [f for f in self.features if f not in avail]
@@ -118,7 +122,8 @@ class MotionPairDataset(Dataset):
         key = (shard, name)
         arr = self._maps.get(key)
         if arr is None:
-            arr = np.load(self.root / shard / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            arr = np.load(self._shard_dirs[shard] / f"{name}.npy", mmap_mode="r",
+                          allow_pickle=False)
             self._maps[key] = arr
         return arr
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from motionpair.dataset import ARRAY_NAMES
-from motionpair.store import read_dataset_json, read_manifest
+from motionpair.store import (
+    DatasetError,
+    read_dataset_json,
+    read_manifest,
+    read_manifest_dicts,
+    shard_path,
+)
 
 
 def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
@@ -21,23 +27,36 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
             fails.append(f"{name}: missing")
     if fails:
         return fails, {}
-    meta = read_dataset_json(d)
-    rows = read_manifest(d)
-    fails += _check_parquet(d, rows)
+    try:  # a cut-off or damaged file is a named failure, never a traceback
+        meta = read_dataset_json(d)
+        raw = read_manifest_dicts(d)
+        rows = read_manifest(d)
+    except (DatasetError, OSError) as exc:
+        return [str(exc)], {}
+    fails += _check_parquet(d, raw)
+    unsafe = _check_shard_paths(d, rows, meta)
+    if unsafe:  # never open a path that leaves the dataset
+        return fails + unsafe, {"windows": len(rows)}
+    fails += _check_shard_owners(rows, meta)
+    fails += _check_checksums(d, meta)
     by_shard: dict[str, list] = defaultdict(list)
     for r in rows:
         by_shard[r.shard].append(r)
         fails += _check_times(r)
+    pair_of = {p["shard"]: p for p in meta.get("pairs", [])}
+    fails += _check_motion_times(rows, pair_of)
     skel = meta["motion"]["skeleton"]
     missing = {p["shard"]: p.get("audio_from", {}).get("missing") or []
                for p in meta.get("pairs", [])}
     for shard, srows in sorted(by_shard.items()):
         if sorted(r.row for r in srows) != list(range(len(srows))):
             fails.append(f"{shard}: manifest rows are not 0..{len(srows) - 1}")
+            continue
         for name in ARRAY_NAMES:
             if name in missing.get(shard, ()):  # recorded as missing from the input
                 continue
             fails += _check_array(d, shard, name, srows, skel)
+        fails += _check_rows_against_arrays(d, shard, srows, pair_of.get(shard, {}))
     split_of: dict[str, set] = defaultdict(set)
     for r in rows:
         split_of[r.session].add(r.split)
@@ -45,6 +64,8 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
     for session, splits in sorted(split_of.items()):
         if len(splits) > 1 and not time_blocks:  # time blocks: guard gaps are checked instead
             fails.append(f"session {session} is in several splits: {sorted(splits)}")
+    if not time_blocks:  # time blocks put every session in several splits by design
+        fails += _check_duplicates(d, split_of)
     if time_blocks:
         from motionpair.splits import guard_gap_violations
 
@@ -61,17 +82,169 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
     return fails, {"windows": len(rows), "shards": len(by_shard), "by_split": counts}
 
 
-def _check_parquet(d: Path, rows: list) -> list[str]:
+def _check_parquet(d: Path, raw: list[dict]) -> list[str]:
+    """``manifest.parquet`` must hold exactly the rows of ``manifest.jsonl``, field by field."""
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(d / "manifest.parquet")
     except Exception as exc:  # any reader failure is a verify failure, named
         return [f"manifest.parquet: unreadable ({exc})"]
-    ids = table.column("id").to_pylist()
-    if ids != [r.id for r in rows]:
-        return ["manifest.parquet ids differ from manifest.jsonl"]
-    return []
+    prows = table.to_pylist()
+    if len(prows) != len(raw):
+        return [f"manifest.parquet has {len(prows)} rows, manifest.jsonl {len(raw)}"]
+    out = []
+    for n, (a, b) in enumerate(zip(raw, prows, strict=True), 1):
+        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if diff:
+            out.append(f"manifest.parquet row {n} ({a.get('id')}) differs from manifest.jsonl "
+                       f"in {', '.join(diff)}: " + "; ".join(
+                           f"{k}: {b.get(k)!r} != {a.get(k)!r}" for k in diff[:3]))
+    return out[:20] + ([f"... and {len(out) - 20} more parquet rows differ"]
+                       if len(out) > 20 else [])
+
+
+def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:
+    """Every shard path (manifest and dataset.json) stays inside the dataset."""
+    out = []
+    for shard in sorted({r.shard for r in rows} | {p.get("shard", "")
+                                                   for p in meta.get("pairs", [])}):
+        try:
+            shard_path(d, shard)
+        except DatasetError as exc:
+            out.append(str(exc))
+    return out
+
+
+def _check_shard_owners(rows: list, meta: dict) -> list[str]:
+    """No two pairs share a shard folder (in dataset.json and in the manifest)."""
+    out = []
+    owners: dict[str, set[str]] = defaultdict(set)
+    for p in meta.get("pairs", []):
+        owners[p.get("shard", "")].add(p.get("pair_id", ""))
+    for r in rows:  # a row id is <pair id>/<window>
+        owners[r.shard].add(r.id.rsplit("/", 1)[0])
+    for shard, pairs in sorted(owners.items()):
+        if len(pairs) > 1:
+            out.append(f"{shard}: shared by {len(pairs)} pairs ({', '.join(sorted(pairs))}); "
+                       "each pair needs its own shard")
+    return out
+
+
+def _check_checksums(d: Path, meta: dict) -> list[str]:
+    """Every shard file's sha256 equals the one recorded in dataset.json at build time."""
+    from motionpair.dataset import shard_checksums
+
+    want = meta.get("shards_sha256")
+    if want is None:
+        return ["dataset.json: no shards_sha256 (built by an older motionpair): shard bytes "
+                "cannot be checked; rebuild"]
+    got = shard_checksums(d)
+    out = [f"{k}: sha256 {got[k][:12]}… differs from dataset.json ({want[k][:12]}…): the file "
+           "changed after the build" for k in sorted(want.keys() & got.keys()) if got[k] != want[k]]
+    out += [f"{k}: listed in dataset.json but missing" for k in sorted(want.keys() - got.keys())]
+    out += [f"{k}: not written by the build (absent from dataset.json shards_sha256)"
+            for k in sorted(got.keys() - want.keys())]
+    return out
+
+
+def _check_motion_times(rows: list, pair_of: dict[str, dict]) -> list[str]:
+    """Motion-clock times recomputed from the pair's recorded linear/offset clock map."""
+    out = []
+    for r in rows:
+        cm = pair_of.get(r.shard, {}).get("clock_map") or {}
+        if cm.get("kind") not in ("linear", "offset") or "scale" not in cm:
+            continue  # beatwise maps are recorded by their end anchors only
+        m0 = (r.start_s - cm["offset_s"]) / cm["scale"]
+        m1 = (r.end_s - cm["offset_s"]) / cm["scale"]
+        if abs(m0 - r.motion_start_s) > 1e-6 or abs(m1 - r.motion_end_s) > 1e-6:
+            out.append(f"{r.id}: motion_start_s/motion_end_s {r.motion_start_s}/"
+                       f"{r.motion_end_s} != {m0:.6f}/{m1:.6f} from the pair's clock map")
+    return out[:20]
+
+
+def _check_rows_against_arrays(d: Path, shard: str, srows: list, pair: dict) -> list[str]:
+    """Row times and statistics that the shard's arrays pin down.
+
+    Windows of a shard are cut in start order from one track, so overlapping windows must
+    hold the same mel frames where they overlap: a row whose start (and times) were moved
+    shows up as a mismatch. Fixed-grid rows must also lie inside the pair's audio and
+    motion spans, and their beat counts / mean speed must be those of their arrays.
+    """
+    out: list[str] = []
+    srows = sorted(srows, key=lambda r: r.row)
+    grid = srows[0].grid
+    # snapshot rows follow their snapshots: two snapshots may fall in one frame
+    lag_min = 0 if grid == "snapshot" else 1
+    if any(b.start_frame - a.start_frame < lag_min
+           for a, b in zip(srows, srows[1:], strict=False)):
+        return [f"{shard}: row start frames do not increase with the row index"]
+    try:
+        mel = np.load(d / shard / "mel.npy", mmap_mode="r", allow_pickle=False)
+    except Exception:  # reported by _check_array
+        return out
+    T = srows[0].n_frames
+    if grid in ("fixed", "snapshot") and mel.shape[:2] == (len(srows), T):
+        for a, b in zip(srows, srows[1:], strict=False):
+            lag = b.start_frame - a.start_frame
+            if lag < T and not np.array_equal(mel[a.row, lag:], mel[b.row, :T - lag]):
+                out.append(f"{b.id}: its mel frames do not continue {a.id}'s at the "
+                           f"{lag}-frame offset its start_frame implies (times shifted?)")
+    if grid == "fixed" and pair:
+        first, n_motion = pair.get("motion_first_frame"), pair.get("motion_frames")
+        n_audio = pair.get("audio_frames")
+        for r in srows:
+            if first is not None and n_motion is not None and not (
+                    first <= r.start_frame and r.start_frame + T <= first + n_motion):
+                out.append(f"{r.id}: frames {r.start_frame}..{r.start_frame + T} outside the "
+                           f"pair's motion frames {first}..{first + n_motion}")
+            if n_audio is not None and r.start_frame + T > n_audio:
+                out.append(f"{r.id}: ends at frame {r.start_frame + T} past the audio "
+                           f"({n_audio} frames)")
+    if grid == "beats" and (d / shard / "times_s.npy").is_file():
+        times = np.load(d / shard / "times_s.npy", mmap_mode="r", allow_pickle=False)
+        for r in srows:
+            if times.shape[0] == len(srows) and abs(float(times[r.row, 0]) - r.start_s) > 1e-6:
+                out.append(f"{r.id}: start_s {r.start_s} != times_s.npy[{r.row}][0] "
+                           f"{float(times[r.row, 0])}")
+    if grid in ("fixed", "beats"):
+        out += _check_row_stats(d, shard, srows)
+    return out[:20]
+
+
+def _check_row_stats(d: Path, shard: str, srows: list) -> list[str]:
+    """``mean_speed``, ``n_music_beats``, ``n_kin_beats`` of each row against its arrays."""
+    out: list[str] = []
+    try:
+        speed = np.load(d / shard / "speed.npy", mmap_mode="r", allow_pickle=False)
+        beats = np.load(d / shard / "music_beat.npy", mmap_mode="r", allow_pickle=False)
+        kin = np.load(d / shard / "kin_beat.npy", mmap_mode="r", allow_pickle=False)
+    except Exception:  # reported by _check_array
+        return out
+    if not speed.shape[0] == beats.shape[0] == kin.shape[0] == len(srows):
+        return out
+    for r in srows:
+        if abs(round(float(speed[r.row].mean()), 6) - r.mean_speed) > 1e-5 \
+                or int(beats[r.row].sum()) != r.n_music_beats \
+                or int(kin[r.row].sum()) != r.n_kin_beats:
+            out.append(f"{r.id}: mean_speed / n_music_beats / n_kin_beats differ from its "
+                       f"arrays in {shard} (row {r.row})")
+    return out
+
+
+def _check_duplicates(d: Path, split_of: dict[str, set]) -> list[str]:
+    """Sessions recorded as holding the same recording (inventory.json) share one split."""
+    try:
+        inv = json.loads((d / "inventory.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"inventory.json: unreadable ({exc})"]
+    out = []
+    for dup in inv.get("duplicates", []) if isinstance(inv, dict) else []:
+        splits = set().union(*(split_of.get(s, set()) for s in dup["sessions"])) - {"guard"}
+        if len(splits) > 1:
+            out.append(f"sessions {', '.join(dup['sessions'])} hold the same recording but are "
+                       f"in several splits: {sorted(splits)}")
+    return out
 
 
 def _check_times(r) -> list[str]:

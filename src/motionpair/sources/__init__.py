@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from motionpair.safeio import guard
 from motionpair.sources import motionmix, tang2018
 from motionpair.sources.common import refused_pickles
+from motionpair.splits import find_duplicates
 from motionpair.types import PairSpec, Problem
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Inventory:
     pairs: list[PairSpec] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     units: list[dict[str, Any]] = field(default_factory=list)
+    #: recordings (audio + motion bytes) found under several sessions (splits.find_duplicates)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         n_ok = len(self.pairs)
@@ -56,6 +59,7 @@ class Inventory:
                        "inputs": [i.to_dict() for i in p.inputs]} for p in self.pairs],
             "units": self.units,
             "problems": [p.to_dict() for p in self.problems],
+            "duplicates": self.duplicates,
             "totals": {
                 "units": len(self.units),
                 "paired": n_ok,
@@ -118,4 +122,24 @@ def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
     inv.problems += mm_problems
     inv.units += mm_units
     inv.pairs.sort(key=lambda p: p.pair_id)
+    inv.duplicates = find_duplicates(inv.pairs)
+    inv.problems = [_names_its_file(p) for p in inv.problems]
     return inv
+
+
+def _names_its_file(p: Problem) -> Problem:
+    """``p`` with its path put in front of a reason that does not name it (a library's own
+    message, e.g. Python's "Exceeds the limit (4300 digits) ..."): every reason names its file.
+    """
+    name = Path(p.path).name
+    if not p.path or p.path in p.reason or (name and name in p.reason):
+        return p
+    return Problem(path=p.path, reason=f"{p.path}: {p.reason}", source=p.source,
+                   session=p.session, kind=p.kind)
+
+
+def duplicate_lines(duplicates: list[dict[str, Any]]) -> list[str]:
+    """One line per duplicated recording, for ``scan`` and ``build`` output."""
+    return [f"{' and '.join(d['sessions'])}: the same recording (byte-identical audio and "
+            f"motion files, sha256 {d['sha256'][:12]}) under {len(d['sessions'])} session ids; "
+            "both are paired and kept in one split" for d in duplicates]

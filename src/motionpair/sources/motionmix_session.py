@@ -31,7 +31,7 @@ from motionpair.sources.motionmix_mapping import (
 from motionpair.types import Problem
 
 METADATA = "metadata.json"
-FOLDER_RE = re.compile(r"^(?P<name>.+)-(?P<utc>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)$")
+FOLDER_RE = re.compile(r"^(?P<name>.+)-(?P<utc>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)\Z")
 SNAPSHOT_FIELDS = ("time", "camera", "joints", "confidence")
 META_FIELDS = ("session_id", "started_at", "playlist", "events")
 RELATIVE_TIME_KEYS = ("t_s", "time_s", "elapsed_s")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from motionpair.cache import Cache
 
 NAME = "tang2018"
-FOLDER_RE = re.compile(r"^DANCE_([A-Z])_(\d+)$")
+FOLDER_RE = re.compile(r"^DANCE_([A-Z])_(\d+)\Z")
 REQUIRED = ("audio.mp3", "skeletons.json", "config.json")
 STYLES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
 
