@@ -233,17 +233,21 @@ def _write_json(path: Path, obj: Any) -> None:
                     encoding="utf-8")
 
 
-def write_manifest(dirpath: Path, rows: list[WindowRow]) -> None:
-    """``manifest.jsonl`` (one object per line) and ``manifest.parquet`` with the same rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def write_manifest(dirpath: Path, rows: list[WindowRow],
+                   cfg: BuildConfig | None = None) -> dict[str, tuple[str, int]]:
+    """``manifest.jsonl`` (one object per line), ``manifest.parquet`` with the same rows and
+    ``data/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
+    metadata: schema version, config sha256). Returns the per-split files for the card."""
+    from motionpair.card import write_manifest_tables
 
     dicts = [r.to_dict() for r in rows]
     with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
-    table = pa.Table.from_pylist(dicts)
-    pq.write_table(table, dirpath / "manifest.parquet", compression="zstd")
+    kv = {"schema_version": SCHEMA_VERSION}
+    if cfg is not None:
+        kv["config_sha256"] = cfg.sha256()
+    return write_manifest_tables(dirpath, rows, kv)
 
 
 def _library_versions() -> dict[str, str]:
@@ -262,10 +266,11 @@ def _library_versions() -> dict[str, str]:
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
                    cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
+    from motionpair.card import card_text
     from motionpair.memo import sample_preview
     from motionpair.preview import choose_sample, sample_summary
 
-    write_manifest(staged, rows)
+    split_files = write_manifest(staged, rows, cfg)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
     _write_json(staged / "inventory.json", inv_dict)
@@ -274,6 +279,7 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["norm_stats"] = _norm_stats(staged, rows)
     record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
     _write_json(staged / "dataset.json", record)
+    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
     sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))

@@ -71,7 +71,22 @@ def _check_parquet(d: Path, rows: list) -> list[str]:
     ids = table.column("id").to_pylist()
     if ids != [r.id for r in rows]:
         return ["manifest.parquet ids differ from manifest.jsonl"]
-    return []
+    from motionpair.card import HF_SPLIT
+
+    out = []
+    for stored, hf in HF_SPLIT.items():  # per-split files the dataset card points to
+        want = [r.id for r in rows if r.split == stored]
+        path = d / "data" / f"{hf}.parquet"
+        if not want and not path.exists():
+            continue
+        try:
+            got = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        except Exception as exc:  # missing or unreadable: named
+            out.append(f"data/{hf}.parquet: unreadable ({exc})")
+            continue
+        if got != want:
+            out.append(f"data/{hf}.parquet ids differ from the {stored} rows of manifest.jsonl")
+    return out
 
 
 def _check_times(r) -> list[str]:
