@@ -14,7 +14,7 @@ import shutil
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class BuildSummary:
     split_info: dict[str, Any]
     timings_s: dict[str, float]
     cache: dict[str, int]
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. a kept report/
 
 
 def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
@@ -105,8 +106,12 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
 
 def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
-          strict: bool = False, progress=None) -> BuildSummary:
-    """Build the dataset at ``out``. Raises :class:`BuildError` when nothing can be published."""
+          strict: bool = False, progress=None, on_pairs=None) -> BuildSummary:
+    """Build the dataset at ``out``. Raises :class:`BuildError` when nothing can be published.
+
+    ``progress(spec)`` is called as each pair finishes; ``on_pairs(n)`` once the number of
+    pairs is known (for a progress bar with a total).
+    """
     cfg.validate()
     out = Path(out).resolve()
     _refuse_inside_inputs(out, paths)
@@ -121,8 +126,11 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
     t_scan = time.perf_counter()
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
+    if on_pairs:
+        on_pairs(len(inv.pairs))
     workers = workers or os.cpu_count() or 1
     staged = staging_dir(out)
+    notes: list[str] = []
     try:
         outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
                              on_done=progress)
@@ -151,12 +159,37 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
             "input_paths": [str(Path(p).resolve()) for p in paths],
         })
+        notes += _keep_report(out, staged)
         publish(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
-                        split_info=split_info, timings_s=timings, cache=cache_stats)
+                        split_info=split_info, timings_s=timings, cache=cache_stats,
+                        notes=notes)
+
+
+#: Folders inside a dataset that consumer commands write on request (report, preview);
+#: a rebuild carries them over instead of deleting them.
+USER_FOLDERS = ("report", "previews")
+
+
+def _keep_report(out: Path, staged: Path) -> list[str]:
+    """Carry ``out/report/`` and ``out/previews/`` (written by ``motionpair report`` and
+    ``preview``) into the rebuild.
+
+    A rebuild replaces the dataset folder; what the user asked for is theirs, so it is kept
+    (and named stale: it shows the previous build until regenerated).
+    """
+    notes = []
+    for name in USER_FOLDERS:
+        old = out / name
+        if not old.is_dir() or old.is_symlink():
+            continue
+        shutil.copytree(old, staged / name, symlinks=True)
+        notes.append(f"kept {old} from the previous build; it shows that build until you "
+                     f"run motionpair {name.rstrip('s')} {out} again")
+    return notes
 
 
 def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]:

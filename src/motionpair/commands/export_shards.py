@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from motionpair import ui
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     webdataset = "webdataset"
     hf = "hf"
 
@@ -19,11 +19,12 @@ class Format(str, Enum):
 def register(app: typer.Typer) -> None:
     @app.command("export-shards")
     def export_shards(
-        dataset: Annotated[Path, typer.Argument(help="built dataset folder", file_okay=False,
-                                                exists=True)],
+        dataset: Annotated[Path, typer.Argument(metavar="DIR", help="built dataset folder",
+                                                file_okay=False)],
         fmt: Annotated[Format, typer.Option("--format", help="webdataset tars or an HF "
                                             "datasets save_to_disk folder")],
-        out: Annotated[Path, typer.Option("--out", help="export folder (published atomically)")],
+        out: Annotated[Path, typer.Option("--out", metavar="OUT", file_okay=False,
+                                          help="export folder (published atomically)")],
         json_out: Annotated[str | None, typer.Option(
             "--json", metavar="FILE|-", help="write export.json's record ('-' = stdout)")]
         = None,
@@ -35,24 +36,21 @@ def register(app: typer.Typer) -> None:
         from motionpair.export import ExportError, export
         from motionpair.store import read_manifest
 
-        err = Console(stderr=True)
         try:
             total = len(read_manifest(dataset))
         except FileNotFoundError as exc:
-            err.print(f"[red]error[/]: {dataset}: not a built dataset ({exc})")
+            ui.error(f"{dataset}: not a built dataset (no manifest.jsonl)")
             raise typer.Exit(2) from exc
-        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as prog:
+        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), "windows",
+                      TimeRemainingColumn(), console=ui.info(), transient=True,
+                      disable=ui.STATE.quiet) as prog:
             task = prog.add_task(f"export {fmt.value}", total=total)
             try:
                 rec = export(dataset, out, fmt.value, progress=lambda n: prog.advance(task, n))
             except ExportError as exc:
-                err.print(f"[red]error[/]: {exc}")
+                ui.error(str(exc))
                 raise typer.Exit(2) from exc
-        if json_out == "-":
-            typer.echo(json.dumps(rec, indent=2))
-        elif json_out:
-            Path(json_out).write_text(json.dumps(rec, indent=2) + "\n", encoding="utf-8")
         counts = ", ".join(f"{k} {v['rows']}" for k, v in rec["splits"].items())
-        (err if json_out == "-" else Console(soft_wrap=True)).print(
-            f"wrote {out} ({fmt.value}): {counts} windows", markup=False, highlight=False)
+        ui.results(json_out).print(f"wrote {out} ({fmt.value}): {counts} windows",
+                                   markup=False, highlight=False)
+        ui.write_json(rec, json_out)

@@ -12,8 +12,11 @@ from rich.console import Console
 def register(app: typer.Typer) -> None:
     @app.command("prep-audio")
     def prep_audio(
-        audio_dirs: Annotated[list[Path], typer.Argument(help="audio folders, one playlist each")],
-        out: Annotated[Path, typer.Option("--out", help="folder to write playlists into")],
+        audio_dirs: Annotated[list[Path], typer.Argument(
+            metavar="AUDIO_DIR", file_okay=False,
+            help="audio folders, one playlist each (folders, not audio files)")],
+        out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
+                                          help="folder to write playlists into")],
         fps: Annotated[float, typer.Option(help="feature frame rate; sr/fps must be whole")] = 30.0,
         sr: Annotated[int, typer.Option("--sr", help="analysis sample rate (Hz)")] = 22050,
         n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
