@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from motionpair import ui
 
 
 def register(app: typer.Typer) -> None:
@@ -24,21 +25,21 @@ def register(app: typer.Typer) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
         from motionpair.prep import prep_playlist
 
-        con = Console(stderr=True)
+        con = ui.info()
         out_r = out.resolve()
         for d in audio_dirs:
             if d.resolve() == out_r or d.resolve() in out_r.parents:
-                con.print(f"[red]error[/]: --out {out} lies inside input {d}")
+                ui.error(f"--out {out} lies inside input {d}")
                 raise typer.Exit(2)
         for d in audio_dirs:
             try:
                 m = prep_playlist(d, out, fps=fps, sr_hz=sr, n_mels=n_mels,
                                   progress=lambda p: con.print(f"  prepared {p}"))
             except ValueError as exc:
-                con.print(f"[red]error[/]: {exc}")
+                ui.error(str(exc))
                 raise typer.Exit(2) from exc
             for p in m["problems"]:
-                con.print(f"[yellow]skipped[/] {p['path']}: {p['reason']}")
-            Console().print(f"{out / d.name}: {len(m['tracks'])} track(s), "
+                con.print(f"[yellow]skipped[/] {p['path']}: {p['reason']}", highlight=False)
+            ui.out().print(f"{out / d.name}: {len(m['tracks'])} track(s), "
                             f"{sum(t['duration_s'] for t in m['tracks']) / 60:.1f} min, "
                             f"sr {m['sr']} Hz, hop {m['hop_length']}")
