@@ -37,9 +37,13 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     fig, axes = plt.subplots(4, 1, figsize=(11, 9), height_ratios=[3, 1.2, 1.5, 2.4],
                              constrained_layout=True)
     ax = axes[0]
-    ax.pcolormesh(t, np.arange(w["mel"].shape[1]), w["mel"].T, cmap="magma", shading="nearest")
-    ax.vlines(beats, 0, w["mel"].shape[1], colors="cyan", linewidth=1, label="music beats")
-    ax.set_ylabel("mel band")
+    n_mels = w["mel"].shape[1]
+    mesh = ax.pcolormesh(t, np.arange(n_mels), w["mel"].T, cmap="magma", shading="nearest")
+    # the colour bar in an inset beside the panel: the time axes of all panels stay aligned
+    fig.colorbar(mesh, cax=ax.inset_axes((1.01, 0.0, 0.012, 1.0)),
+                 label="dB re 1.0 (log-mel power)")
+    ax.vlines(beats, 0, n_mels, colors="cyan", linewidth=1, label="music beats")
+    _hz_axis(ax, n_mels, meta.get("audio", {}).get("params", {}))
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"{row.id}  [{row.split}]  track {row.start_s:.2f}–{row.end_s:.2f} s  "
                  f"motion clock {row.motion_start_s:.2f}–{row.motion_end_s:.2f} s  "
@@ -51,7 +55,8 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     axes[2].plot(kin, w["speed"][w["kin_beat"] > 0], "v", color="k", label="kinematic beats")
     axes[2].vlines(beats, 0, float(w["speed"].max() or 1), colors="tab:blue", linewidth=0.6,
                    alpha=0.6, label="music beats")
-    axes[2].set_ylabel("speed (units/s)")
+    units = meta["motion"]["skeleton"].get("units") or "units"
+    axes[2].set_ylabel(f"speed ({units}/s)")
     axes[2].legend(loc="upper right", fontsize=8, ncol=3)
     for a in axes[:3]:
         a.set_xlim(row.start_s, row.end_s)
@@ -60,6 +65,21 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     fig.savefig(out_png, dpi=80)
     plt.close(fig)
     return Path(out_png)
+
+
+def _hz_axis(ax, n_mels: int, params: dict) -> None:
+    """Label the mel-band axis with band centre frequencies (Hz), librosa's mel scale
+    (Slaney, fmin 0, fmax sr/2: the builder's melspectrogram defaults)."""
+    sr_hz = params.get("sr_hz")
+    if not sr_hz:  # e.g. a MotionMix NPZ without its recipe: bands only
+        ax.set_ylabel("mel band")
+        return
+    import librosa
+
+    centres = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sr_hz / 2)[1:-1]
+    ticks = np.linspace(0, n_mels - 1, 6).round().astype(int)
+    ax.set_yticks(ticks, [f"{centres[k]:.0f}" for k in ticks])
+    ax.set_ylabel("mel band centre (Hz)")
 
 
 def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) -> None:
