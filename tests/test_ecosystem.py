@@ -136,3 +136,22 @@ def test_export_refuses_a_folder_it_did_not_write(small, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(ExportError, match="inside the dataset"):
         export(small.out, small.out / "wds", "webdataset")
+
+
+def test_tang2018_pictures_use_the_published_joint_layout(small):
+    """The drawing layout fits the real poses: head above shoulders above pelvis above
+    knees above feet (y up), and every joint but the two hand-direction points is drawn."""
+    from motionpair.preview import TANG2018_SEGMENTS, skeleton_segments
+    from motionpair.store import load_window, read_dataset_json
+
+    meta = read_dataset_json(small.out)
+    assert skeleton_segments(meta, "tang2018", 23) == list(TANG2018_SEGMENTS)
+    no_edges = {"motion": {"skeleton": {"edges": None}}}
+    assert skeleton_segments(no_edges, "motionmix", 17) == []  # points only
+    pose = np.concatenate([load_window(small.out, r, ("pose",))["pose"] for r in small.rows])
+    y = pose[..., 1].mean(axis=0)
+    head, shoulders, pelvis = y[[0, 1]].mean(), y[[3, 12]].mean(), y[2]
+    knees, feet = y[[8, 17]].mean(), y[[10, 11, 19, 20]].mean()
+    assert head > shoulders > pelvis > knees > feet
+    drawn = {j for seg in TANG2018_SEGMENTS for end in seg for j in end}
+    assert drawn == set(range(21))

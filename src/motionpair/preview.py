@@ -61,7 +61,8 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     for a in axes[:3]:
         a.set_xlim(row.start_s, row.end_s)
     axes[2].set_xlabel("track time (s)")
-    _pose_strip(axes[3], w["pose"], t, meta["motion"]["skeleton"].get("edges") or [])
+    _pose_strip(axes[3], w["pose"], t,
+                skeleton_segments(meta, row.source, int(w["pose"].shape[1])))
     fig.savefig(out_png, dpi=80)
     plt.close(fig)
     return Path(out_png)
@@ -82,7 +83,30 @@ def _hz_axis(ax, n_mels: int, params: dict) -> None:
     ax.set_ylabel("mel band centre (Hz)")
 
 
-def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) -> None:
+#: tang2018's 23-joint layout as implied by the drawing script published with a copy of the
+#: data (github.com/mhy12345/Music-to-Dance-Motion-Synthesis, utils/draw.py): segments
+#: between joints or midpoints of joint pairs: head 0-1, shoulders 3/12 (arms 3-4-5-6 and
+#: 12-13-14-15), pelvis 2 (legs 2-7-8-9 and 2-16-17-18), feet 10/11 and 19/20. Joints 21
+#: and 22 (hand direction) are not drawn. An assumption: the dataset publishes no names.
+TANG2018_SEGMENTS: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((0,), (1,)), ((0, 1), (3, 12)), ((3,), (3, 12)), ((12,), (3, 12)), ((2,), (3, 12)),
+    ((3,), (4,)), ((4,), (5,)), ((5,), (6,)), ((12,), (13,)), ((13,), (14,)), ((14,), (15,)),
+    ((2,), (7,)), ((7,), (8,)), ((8,), (9,)), ((9,), (10, 11)), ((10,), (11,)),
+    ((2,), (16,)), ((16,), (17,)), ((17,), (18,)), ((18,), (19, 20)), ((19,), (20,)),
+)
+
+
+def skeleton_segments(meta: dict, source: str,
+                      n_joints: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Segments to draw for a row of ``source``: tang2018's layout for its 23 joints, else
+    the dataset's inferred edges (each a one-joint segment), else none (points only)."""
+    skel = meta["motion"]["skeleton"]
+    if source == "tang2018" and n_joints == 23:
+        return list(TANG2018_SEGMENTS)
+    return [((a,), (b,)) for a, b in skel.get("edges") or []]
+
+
+def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, segments: list, n: int = 8) -> None:
     """Front view (x right, y up) of ``n`` poses evenly spread across the window."""
     idx = np.linspace(0, len(pose) - 1, n).round().astype(int)
     span = 0.0
@@ -93,13 +117,17 @@ def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) ->
         p = pose[i]
         x = p[:, 0] - p[:, 0].mean() + j * step
         y = p[:, 1] if pose.shape[2] > 1 else np.zeros(len(p))
-        for a, b in edges:
-            ax.plot([x[a], x[b]], [y[a], y[b]], color="tab:purple", linewidth=1.5)
+        for a, b in segments:  # an endpoint is a joint or the midpoint of a joint pair
+            ax.plot([x[list(a)].mean(), x[list(b)].mean()],
+                    [y[list(a)].mean(), y[list(b)].mean()], color="tab:purple", linewidth=1.5)
         ax.plot(x, y, ".", color="k", markersize=3)
         ax.text(j * step, float(y.min()) - 0.08 * step, f"{t[i]:.2f}s", ha="center", fontsize=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("poses across the window (front view, x–y)", fontsize=9)
+    how = ("tang2018 joint layout of its published drawing script (assumed)"
+           if segments == list(TANG2018_SEGMENTS) else
+           "inferred edges" if segments else "joints only: no layout known")
+    ax.set_title(f"poses across the window (front view, x–y; {how})", fontsize=9)
 
 
 def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:
