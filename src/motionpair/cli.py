@@ -7,16 +7,50 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from motionpair import __version__, ui
+from motionpair.ui import Cameras, Clock, Pairing, SplitBy
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"],
+                                    "max_content_width": 100},
                   help="Pair music features with dance motion into reproducible datasets.")
-out_console = Console(width=140) if not Console().is_terminal else Console()
-err = Console(stderr=True)
+#: Documented exit codes (README "Exit codes").
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+JsonOpt = Annotated[str | None, typer.Option(
+    "--json", metavar="FILE|-", help="write the result as JSON to FILE ('-' = stdout; "
+    "messages then go to stderr)")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from motionpair.config import SCHEMA_VERSION
+
+        typer.echo(f"motionpair {__version__} (dataset schema {SCHEMA_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="only results and errors (no progress/notes)")]
+    = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="more detail on stderr")]
+    = False,
+) -> None:
+    """Pair music features with dance motion into reproducible datasets.
+
+    Exit codes: 0 ok, 1 problems (failed checks, a build that could not publish), 2 usage
+    (bad option, unreadable dataset, a file where a folder is expected).
+    """
+    ui.STATE.quiet, ui.STATE.verbose = quiet, verbose and not quiet
 
 
 def _numbers(text: str, what: str, n: int) -> tuple[float, ...]:
@@ -55,40 +89,38 @@ def _num(x) -> str:
 
 @app.command()
 def scan(paths: Annotated[list[Path] | None, typer.Argument(
+        metavar="FOLDER", file_okay=False,
         help="folders to scan (default: the MotionMix locations)")] = None,
-         json_out: Annotated[Path | None, typer.Option("--json", help="write inventory JSON")]
-         = None) -> None:
+         json_out: JsonOpt = None) -> None:
     """Discover inputs, print what pairs and what does not (exit 0 even with bad inputs)."""
     from motionpair.sources import scan as do_scan
     from motionpair.sources.motionmix_locations import locations_report, report_lines, unit_notes
 
+    con = ui.results(json_out)
     if not paths:  # no arguments: report the MotionMix default locations, scan what exists
         rep = locations_report()
         for line in report_lines(rep):
-            out_console.print(line, markup=False, highlight=False)
+            con.print(line, markup=False, highlight=False)
         if not rep["scan_paths"]:
-            if json_out:
-                json_out.write_text(json.dumps({"locations": rep}, indent=2) + "\n",
-                                    encoding="utf-8")
+            ui.write_json({"locations": rep}, json_out)
             return
         paths = [Path(p) for p in rep["scan_paths"]]
     inv = do_scan(paths).to_dict()
-    out_console.print(scan_table(inv))
+    ui.show_table(con, scan_table(inv))
     for p in inv["problems"]:
-        out_console.print(f"[yellow]{p['kind']}[/]: {p['reason']}")
+        con.print(f"[yellow]{p['kind']}[/]: {p['reason']}", highlight=False)
     for line in unit_notes(inv["units"]):
-        out_console.print(line, markup=False, highlight=False)
+        con.print(line, markup=False, highlight=False)
     from motionpair.sources import duplicate_lines
 
     for line in duplicate_lines(inv.get("duplicates", [])):
-        out_console.print(f"duplicate: {line}", markup=False, highlight=False)
+        con.print(f"duplicate: {line}", markup=False, highlight=False)
     tot = inv["totals"]
-    out_console.print(f"units {tot['units']}, paired {tot['paired']}, incomplete "
-                      f"{tot['incomplete']}, bad {tot['bad']}, refused {tot.get('refused', 0)}; "
-                      f"audio {tot['audio_s'] / 60:.1f} "
-                      f"min, danced song time {tot['song_span_s'] / 60:.1f} min")
-    if json_out:
-        json_out.write_text(json.dumps(inv, indent=2) + "\n", encoding="utf-8")
+    con.print(f"units {tot['units']}, paired {tot['paired']}, incomplete "
+              f"{tot['incomplete']}, bad {tot['bad']}, refused {tot.get('refused', 0)}; "
+              f"audio {tot['audio_s'] / 60:.1f} "
+              f"min, danced song time {tot['song_span_s'] / 60:.1f} min", highlight=False)
+    ui.write_json(inv, json_out)
 
 
 @contextmanager
@@ -104,19 +136,21 @@ def out_guard(command: str) -> Iterator[None]:
         with terminate_cleanly():
             yield
     except (OutRefusedError, OutBusyError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        ui.err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2 if isinstance(exc, OutRefusedError) else 1) from exc
     except (Terminated, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        err.print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
+        ui.err().print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
                   "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(128 + signum) from exc
 
 
 @app.command()
 def build(
-    paths: Annotated[list[Path], typer.Argument(help="input folders")],
-    out: Annotated[Path, typer.Option("--out", help="dataset folder to (re)publish")],
+    paths: Annotated[list[Path], typer.Argument(metavar="FOLDER", file_okay=False,
+                                                help="input folders")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
+                                      help="dataset folder to (re)publish")],
     fps: Annotated[float, typer.Option(help="output frame rate; sr/fps must be whole")] = 30.0,
     sr: Annotated[int, typer.Option("--sr", help="audio analysis sample rate (Hz)")] = 22050,
     n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
@@ -125,8 +159,7 @@ def build(
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
     split_ratios: Annotated[str, typer.Option(help="train,val,test shares of sessions")]
     = "0.8,0.1,0.1",
-    clock: Annotated[str, typer.Option(help="clock map: default | linear | beatwise")]
-    = "default",
+    clock: Annotated[Clock, typer.Option(help="clock map")] = Clock.default,
     max_gap_s: Annotated[float | None, typer.Option(help="never interpolate across longer gaps")]
     = None,
     window_beats: Annotated[int | None, typer.Option(
@@ -137,25 +170,27 @@ def build(
     on_downbeats: Annotated[bool, typer.Option(help="start beat windows on downbeats")]
     = False,
     workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores)")] = None,
-    cache: Annotated[Path | None, typer.Option(help="cache folder (default ~/.cache/motionpair)")]
+    cache: Annotated[Path | None, typer.Option(metavar="DIR", file_okay=False,
+                                               help="cache folder (default ~/.cache/motionpair)")]
     = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
     strict: Annotated[bool, typer.Option(help="fail (non-zero) on any input problem")] = False,
-    pairing: Annotated[str, typer.Option(
-        help="sparse streams (MotionMix): auto | snapshot | sequence")] = "auto",
-    cameras: Annotated[str, typer.Option(
-        help="MotionMix cameras: separate streams | fused (per joint highest confidence)")]
-    = "separate",
-    split_by: Annotated[str, typer.Option(help="session | time-block (inside sessions)")]
-    = "session",
+    pairing: Annotated[Pairing, typer.Option(
+        help="sparse streams (MotionMix)")] = Pairing.auto,
+    cameras: Annotated[Cameras, typer.Option(
+        help="MotionMix cameras: separate streams or fused (per joint highest confidence)")]
+    = Cameras.separate,
+    split_by: Annotated[SplitBy, typer.Option(help="split whole sessions or time blocks "
+                                              "inside sessions")] = SplitBy.session,
     context_s: Annotated[str, typer.Option(
         help="snapshot pairing: audio seconds before,after each snapshot")] = "4,1",
     wait: Annotated[bool, typer.Option(
         "--wait", help="if another build is writing --out, wait for it instead of refusing")]
     = False,
+    json_out: JsonOpt = None,
 ) -> None:
-    """Build a paired dataset (manifest, shards, splits, preview) at --out."""
-    from rich.progress import Progress
+    """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from motionpair.config import BuildConfig
     from motionpair.dataset import BuildError
@@ -164,83 +199,155 @@ def build(
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                           seed=seed, split_ratios=_numbers(split_ratios, "--split-ratios", 3),
-                          clock=clock,
+                          clock=clock.value,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
-                          frames_per_beat=frames_per_beat, pairing=pairing, cameras=cameras,
-                          split_by=split_by, context_s=_numbers(context_s, "--context-s", 2),
+                          frames_per_beat=frames_per_beat, pairing=pairing.value,
+                          cameras=cameras.value, split_by=split_by.value,
+                          context_s=_numbers(context_s, "--context-s", 2),
                           ).validate()
         if on_downbeats:
             raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "
                              "does not estimate them yet; use --window-beats alone")
     except ValueError as exc:
-        err.print(f"[red]error[/]: {exc}")
-        raise typer.Exit(2) from exc
+        ui.error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
     cache_dir = False if no_cache else (cache or True)
+    info = ui.info()
     # no progress display off a terminal: Live would leave a blank line in logs
-    with out_guard("build"), Progress(console=err, transient=True,
-                                      disable=not err.is_terminal) as prog:
+    with out_guard("build"), Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                                      "pairs", TimeRemainingColumn(), console=info,
+                                      transient=True,
+                                      disable=ui.STATE.quiet or not info.is_terminal) as prog:
         task = prog.add_task("pairing", total=None)
+
+        def done(spec: Any) -> None:
+            prog.advance(task)
+            ui.detail(f"  paired {spec.pair_id}")
+
         try:
             summary = do_build(paths, out, cfg, workers=workers, cache_dir=cache_dir,
-                               strict=strict, wait=wait,
-                               progress=lambda spec: prog.advance(task))
+                               strict=strict, wait=wait, progress=done,
+                               on_pairs=lambda n: prog.update(task, total=n))
         except BuildError as exc:
-            err.print(f"[red]build failed[/]: {exc}", markup=True, highlight=False)
-            raise typer.Exit(1) from exc
+            ui.err().print(f"[red]build failed[/]: {exc}", highlight=False)
+            raise typer.Exit(EXIT_PROBLEMS) from exc
         except OSError as exc:  # e.g. --out's parent not writable: one line, no traceback
-            err.print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
-                      + (f": {exc.filename}" if exc.filename else ""), highlight=False)
-            raise typer.Exit(1) from exc
+            ui.err().print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
+                           + (f": {exc.filename}" if exc.filename else ""), highlight=False)
+            raise typer.Exit(EXIT_PROBLEMS) from exc
     for p in summary.problems:
-        err.print(f"[yellow]{p.kind}[/]: {p.reason}")
+        info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
     from motionpair.sources import duplicate_lines
 
     for line in duplicate_lines(summary.inventory.duplicates):
-        err.print(f"[yellow]duplicate[/]: {line}", highlight=False)
+        info.print(f"[yellow]duplicate[/]: {line}", highlight=False)
     for w in summary.warnings:
-        err.print(f"[yellow]warning[/]: {w}", highlight=False)
+        ui.err().print(f"[yellow]warning[/]: {w}", highlight=False)
     if "warning" in summary.split_info:
-        err.print(f"[yellow]split[/]: {summary.split_info['warning']}")
+        info.print(f"[yellow]split[/]: {summary.split_info['warning']}", highlight=False)
     from motionpair.sources.motionmix_locations import unit_notes
 
     for line in unit_notes(summary.inventory.units):
-        err.print(line, markup=False, highlight=False)
+        info.print(line, markup=False, highlight=False)
+    for note in summary.notes:
+        info.print(f"note: {note}", markup=False, highlight=False)
+    doc = build_summary(summary, paths)
+    con = ui.results(json_out)
+    for line in summary_lines(doc):
+        con.print(line, markup=False, highlight=False)
+    ui.write_json(doc, json_out)
+
+
+def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:
+    """The closing summary of a build (also its ``--json`` result)."""
+    from motionpair.card import HF_SPLIT
+
+    sample = json.loads((summary.out / "sample.json").read_text(encoding="utf-8"))
+    meta = json.loads((summary.out / "dataset.json").read_text(encoding="utf-8"))
+    w = sample["window"]
     c = summary.cache
-    out_console.print(
-        f"wrote {summary.out}: {len(summary.rows)} windows "
-        f"{summary.split_info['windows']} from {len(summary.inventory.pairs)} pairs; "
-        f"{len(summary.problems)} input problem(s); {c.get('text', '')} "
-        f"(cache {c['hits']} hit(s), {c['misses']} miss(es)); "
-        f"{summary.timings_s['total_s']:.1f} s")
+    return {
+        "inputs": [str(Path(p).resolve()) for p in paths],
+        "out": str(summary.out),
+        "pairs": len(summary.inventory.pairs),
+        "windows": len(summary.rows),
+        "windows_by_split": {HF_SPLIT.get(k, k): summary.split_info["windows"][k]
+                             for k in sorted(summary.split_info["windows"],
+                                             key=lambda k: list(HF_SPLIT).index(k)
+                                             if k in HF_SPLIT else 9)},
+        "problems": [p.to_dict() for p in summary.problems],
+        "sample": {"id": w["id"], "split": HF_SPLIT.get(w["split"], w["split"]),
+                   "track": w["track"], "track_s": [w["start_s"], w["end_s"]],
+                   "motion_s": [w["motion_start_s"], w["motion_end_s"]],
+                   "clock_map": w["clock_map"], "shapes": sample["shapes"]},
+        "clock_maps": sorted({r.clock_map for r in summary.rows}),
+        "assumptions": meta["assumptions"],
+        "cache": c, "timings_s": {k: round(v, 3) for k, v in summary.timings_s.items()},
+        "dataset_card": str(summary.out / "README.md"),
+    }
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """The closing summary as ``key: value`` lines (one concrete sample included)."""
+    s = doc["sample"]
+    splits = ", ".join(f"{k} {v}" for k, v in doc["windows_by_split"].items())
+    shapes = ", ".join(f"{k} {tuple(v)}" for k, v in s["shapes"].items())
+    lines = ["motionpair build",
+             *[f"  input:       {p}" for p in doc["inputs"]],
+             f"  output:      {doc['out']}",
+             f"  windows:     {doc['windows']} ({splits}) from {doc['pairs']} pairs; "
+             f"{len(doc['problems'])} input problem(s)",
+             f"  sample:      {s['id']} [{s['split']}] track {s['track']} "
+             f"{s['track_s'][0]:.3f}-{s['track_s'][1]:.3f} s, motion stream "
+             f"{s['motion_s'][0]:.3f}-{s['motion_s'][1]:.3f} s ({s['clock_map']} clock map)",
+             f"  arrays:      {shapes}",
+             f"  clock maps:  {', '.join(doc['clock_maps'])}",
+             "  assumptions:"]
+    lines += [f"    - {k}" for k in doc["assumptions"]]
+    c = doc["cache"]
+    lines.append(f"  cache:       {c.get('text', '')} ({c['hits']} hit(s), {c['misses']} "
+                 f"miss(es)); {doc['timings_s']['total_s']:.1f} s")
+    return lines
 
 
 @app.command()
-def preview(dataset: Annotated[Path, typer.Argument(help="built dataset folder")],
+def preview(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
+                                                    help="built dataset folder")],
             id: Annotated[str | None, typer.Option("--id", help="window id")] = None,
-            out: Annotated[Path | None, typer.Option("--out", help="PNG path")] = None) -> None:
+            out: Annotated[Path | None, typer.Option(
+                "--out", metavar="FILE.png",
+                help="PNG path (default DIR/previews/<id>.png)")] = None) -> None:
     """Draw one paired window as a PNG."""
     from motionpair.preview import draw_window
 
-    target = out or Path(f"preview-{(id or 'sample').replace('/', '_')}.png")
+    # default inside the dataset (kept by rebuilds), never the current directory
+    target = out or (dataset / "previews" / f"{(id or 'sample').replace('/', '__')}.png")
     try:
+        if not (dataset / "manifest.jsonl").is_file():
+            raise FileNotFoundError(f"{dataset}: not a built dataset (no manifest.jsonl)")
+        target.parent.mkdir(parents=True, exist_ok=True)
         path = draw_window(dataset, id, target)
-    except (KeyError, FileNotFoundError, ValueError) as exc:  # ValueError: a damaged dataset
-        err.print(f"[red]error[/]: {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    out_console.print(f"wrote {path}")
+    except (KeyError, FileNotFoundError, ValueError) as exc:  # ValueError: damaged
+        ui.error(str(exc).strip("'\""))
+        raise typer.Exit(EXIT_USAGE) from exc
+    ui.out().print(f"wrote {path}", markup=False, highlight=False)
 
 
 @app.command()
-def verify(dataset: Annotated[Path, typer.Argument(help="built dataset folder")]) -> None:
+def verify(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
+                                                   help="built dataset folder")],
+           json_out: JsonOpt = None) -> None:
     """Check a built dataset; exit 1 naming every failure."""
     from motionpair.verify import verify as do_verify
 
     fails, stats = do_verify(dataset)
     for f in fails:
-        err.print(f"[red]FAIL[/] {f}")
+        ui.err().print(f"[red]FAIL[/] {f}", highlight=False)
+    ui.write_json({"ok": not fails, "dataset": str(dataset), "failures": fails, **stats},
+                  json_out)
     if fails:
-        raise typer.Exit(1)
-    out_console.print(f"ok: {stats}")
+        raise typer.Exit(EXIT_PROBLEMS)
+    ui.results(json_out).print(f"ok: {stats}", highlight=False)
 
 
 def _register_commands() -> None:

@@ -65,6 +65,7 @@ class BuildSummary:
     cache: dict[str, int]
     #: run notes for the user (e.g. a cache folder that could not be written)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. a kept report/
 
 
 def _pair_problem(spec: PairSpec, exc: Exception) -> Problem:
@@ -150,8 +151,12 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
-          strict: bool = False, progress=None, wait: bool = False) -> BuildSummary:
+          strict: bool = False, progress=None, on_pairs=None,
+          wait: bool = False) -> BuildSummary:
     """Build the dataset at ``out``.
+
+    ``progress(spec)`` is called as each pair finishes; ``on_pairs(n)`` once the number of
+    pairs is known (for a progress bar with a total).
 
     Raises :class:`BuildError` when nothing can be published,
     :class:`~motionpair.publish.OutRefusedError` when ``out`` is not ours to replace
@@ -165,12 +170,12 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
     _refuse_cache_overlap(out, cache)
     with out_lock(out, wait=wait):
         return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
-                             progress=progress)
+                             progress=progress, on_pairs=on_pairs)
 
 
 def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
                   workers: int | None, cache: Path | None, strict: bool,
-                  progress) -> BuildSummary:
+                  progress, on_pairs=None) -> BuildSummary:
     """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
     t0 = time.perf_counter()
     recover(out)
@@ -187,12 +192,15 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
     t_scan = time.perf_counter()
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
+    if on_pairs:
+        on_pairs(len(inv.pairs))
     workers = workers or os.cpu_count() or 1
     try:
         staged = staging_dir(out, "dataset")
     except OSError as exc:
         raise BuildError(f"cannot write beside --out {out}: {exc.strerror or exc} "
                          f"(errno {exc.errno}); nothing was built") from exc
+    notes: list[str] = []
     try:
         outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
                              on_done=progress)
@@ -225,6 +233,7 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
             "input_paths": [str(Path(p).resolve()) for p in paths],
         })
         check_out(out, "dataset", inputs=paths)  # again: --out may have changed meanwhile
+        notes += _keep_report(out, staged)
         publish(staged, out)
     except (OutputError, OSError) as exc:  # inputs' OSErrors are per-pair Problems already
         shutil.rmtree(staged, ignore_errors=True)
@@ -234,7 +243,7 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
         raise
     return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
                         split_info=split_info, timings_s=timings, cache=cache_stats,
-                        warnings=warnings)
+                        warnings=warnings, notes=notes)
 
 
 def _output_error_text(out: Path, exc: BaseException) -> str:
@@ -246,6 +255,29 @@ def _output_error_text(out: Path, exc: BaseException) -> str:
         exc_text = str(exc)
     return (f"output error while writing the dataset for --out {out}: {exc_text}; "
             "nothing was published (the previous dataset, if any, is unchanged)")
+
+
+#: Folders inside a dataset that consumer commands write on request (report, preview);
+#: a rebuild carries them over instead of deleting them.
+USER_FOLDERS = ("report", "previews")
+
+
+def _keep_report(out: Path, staged: Path) -> list[str]:
+    """Carry ``out/report/`` and ``out/previews/`` (written by ``motionpair report`` and
+    ``preview``) into the rebuild.
+
+    A rebuild replaces the dataset folder; what the user asked for is theirs, so it is kept
+    (and named stale: it shows the previous build until regenerated).
+    """
+    notes = []
+    for name in USER_FOLDERS:
+        old = out / name
+        if not old.is_dir() or old.is_symlink():
+            continue
+        shutil.copytree(old, staged / name, symlinks=True)
+        notes.append(f"kept {old} from the previous build; it shows that build until you "
+                     f"run motionpair {name.rstrip('s')} {out} again")
+    return notes
 
 
 def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]:
@@ -338,17 +370,21 @@ def _write_json(path: Path, obj: Any) -> None:
                     encoding="utf-8")
 
 
-def write_manifest(dirpath: Path, rows: list[WindowRow]) -> None:
-    """``manifest.jsonl`` (one object per line) and ``manifest.parquet`` with the same rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def write_manifest(dirpath: Path, rows: list[WindowRow],
+                   cfg: BuildConfig | None = None) -> dict[str, tuple[str, int]]:
+    """``manifest.jsonl`` (one object per line), ``manifest.parquet`` with the same rows and
+    ``data/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
+    metadata: schema version, config sha256). Returns the per-split files for the card."""
+    from motionpair.card import write_manifest_tables
 
     dicts = [r.to_dict() for r in rows]
     with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
-    table = pa.Table.from_pylist(dicts)
-    pq.write_table(table, dirpath / "manifest.parquet", compression="zstd")
+    kv = {"schema_version": SCHEMA_VERSION}
+    if cfg is not None:
+        kv["config_sha256"] = cfg.sha256()
+    return write_manifest_tables(dirpath, rows, kv)
 
 
 def _library_versions() -> dict[str, str]:
@@ -367,10 +403,11 @@ def _library_versions() -> dict[str, str]:
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
                    cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
+    from motionpair.card import card_text
     from motionpair.memo import sample_preview
     from motionpair.preview import choose_sample, sample_summary
 
-    write_manifest(staged, rows)
+    split_files = write_manifest(staged, rows, cfg)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
     _write_json(staged / "inventory.json", inv_dict)
@@ -380,6 +417,7 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["shards_sha256"] = shard_checksums(staged)
     record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
     _write_json(staged / "dataset.json", record)
+    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
     sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))

@@ -41,7 +41,7 @@ def _fresh_frames(rows: list[WindowRow], shard_dir: Path) -> list[tuple[int, np.
         times = np.load(shard_dir / "times_s.npy", mmap_mode="r", allow_pickle=False)
     out = []
     covered_frame, covered_time = -1, -np.inf
-    for r in sorted(rows, key=lambda r: (r.start_frame, r.first_beat, r.row)):
+    for r in sorted(rows, key=lambda r: (r.start_frame, r.first_beat or 0, r.row)):
         if times is None:
             k = np.arange(r.n_frames)
             fresh = k[r.start_frame + k > covered_frame]

@@ -37,9 +37,13 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     fig, axes = plt.subplots(4, 1, figsize=(11, 9), height_ratios=[3, 1.2, 1.5, 2.4],
                              constrained_layout=True)
     ax = axes[0]
-    ax.pcolormesh(t, np.arange(w["mel"].shape[1]), w["mel"].T, cmap="magma", shading="nearest")
-    ax.vlines(beats, 0, w["mel"].shape[1], colors="cyan", linewidth=1, label="music beats")
-    ax.set_ylabel("mel band")
+    n_mels = w["mel"].shape[1]
+    mesh = ax.pcolormesh(t, np.arange(n_mels), w["mel"].T, cmap="magma", shading="nearest")
+    # the colour bar in an inset beside the panel: the time axes of all panels stay aligned
+    fig.colorbar(mesh, cax=ax.inset_axes((1.01, 0.0, 0.012, 1.0)),
+                 label="dB re 1.0 (log-mel power)")
+    ax.vlines(beats, 0, n_mels, colors="cyan", linewidth=1, label="music beats")
+    _hz_axis(ax, n_mels, meta.get("audio", {}).get("params", {}))
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"{row.id}  [{row.split}]  track {row.start_s:.2f}–{row.end_s:.2f} s  "
                  f"motion clock {row.motion_start_s:.2f}–{row.motion_end_s:.2f} s  "
@@ -51,18 +55,58 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     axes[2].plot(kin, w["speed"][w["kin_beat"] > 0], "v", color="k", label="kinematic beats")
     axes[2].vlines(beats, 0, float(w["speed"].max() or 1), colors="tab:blue", linewidth=0.6,
                    alpha=0.6, label="music beats")
-    axes[2].set_ylabel("speed (units/s)")
+    units = meta["motion"]["skeleton"].get("units") or "units"
+    axes[2].set_ylabel(f"speed ({units}/s)")
     axes[2].legend(loc="upper right", fontsize=8, ncol=3)
     for a in axes[:3]:
         a.set_xlim(row.start_s, row.end_s)
     axes[2].set_xlabel("track time (s)")
-    _pose_strip(axes[3], w["pose"], t, meta["motion"]["skeleton"].get("edges") or [])
+    _pose_strip(axes[3], w["pose"], t,
+                skeleton_segments(meta, row.source, int(w["pose"].shape[1])))
     fig.savefig(out_png, dpi=80)
     plt.close(fig)
     return Path(out_png)
 
 
-def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) -> None:
+def _hz_axis(ax, n_mels: int, params: dict) -> None:
+    """Label the mel-band axis with band centre frequencies (Hz), librosa's mel scale
+    (Slaney, fmin 0, fmax sr/2: the builder's melspectrogram defaults)."""
+    sr_hz = params.get("sr_hz")
+    if not sr_hz:  # e.g. a MotionMix NPZ without its recipe: bands only
+        ax.set_ylabel("mel band")
+        return
+    import librosa
+
+    centres = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sr_hz / 2)[1:-1]
+    ticks = np.linspace(0, n_mels - 1, 6).round().astype(int)
+    ax.set_yticks(ticks, [f"{centres[k]:.0f}" for k in ticks])
+    ax.set_ylabel("mel band centre (Hz)")
+
+
+#: tang2018's 23-joint layout as implied by the drawing script published with a copy of the
+#: data (github.com/mhy12345/Music-to-Dance-Motion-Synthesis, utils/draw.py): segments
+#: between joints or midpoints of joint pairs: head 0-1, shoulders 3/12 (arms 3-4-5-6 and
+#: 12-13-14-15), pelvis 2 (legs 2-7-8-9 and 2-16-17-18), feet 10/11 and 19/20. Joints 21
+#: and 22 (hand direction) are not drawn. An assumption: the dataset publishes no names.
+TANG2018_SEGMENTS: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((0,), (1,)), ((0, 1), (3, 12)), ((3,), (3, 12)), ((12,), (3, 12)), ((2,), (3, 12)),
+    ((3,), (4,)), ((4,), (5,)), ((5,), (6,)), ((12,), (13,)), ((13,), (14,)), ((14,), (15,)),
+    ((2,), (7,)), ((7,), (8,)), ((8,), (9,)), ((9,), (10, 11)), ((10,), (11,)),
+    ((2,), (16,)), ((16,), (17,)), ((17,), (18,)), ((18,), (19, 20)), ((19,), (20,)),
+)
+
+
+def skeleton_segments(meta: dict, source: str,
+                      n_joints: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Segments to draw for a row of ``source``: tang2018's layout for its 23 joints, else
+    the dataset's inferred edges (each a one-joint segment), else none (points only)."""
+    skel = meta["motion"]["skeleton"]
+    if source == "tang2018" and n_joints == 23:
+        return list(TANG2018_SEGMENTS)
+    return [((a,), (b,)) for a, b in skel.get("edges") or []]
+
+
+def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, segments: list, n: int = 8) -> None:
     """Front view (x right, y up) of ``n`` poses evenly spread across the window."""
     idx = np.linspace(0, len(pose) - 1, n).round().astype(int)
     span = 0.0
@@ -73,13 +117,17 @@ def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, edges: list, n: int = 8) ->
         p = pose[i]
         x = p[:, 0] - p[:, 0].mean() + j * step
         y = p[:, 1] if pose.shape[2] > 1 else np.zeros(len(p))
-        for a, b in edges:
-            ax.plot([x[a], x[b]], [y[a], y[b]], color="tab:purple", linewidth=1.5)
+        for a, b in segments:  # an endpoint is a joint or the midpoint of a joint pair
+            ax.plot([x[list(a)].mean(), x[list(b)].mean()],
+                    [y[list(a)].mean(), y[list(b)].mean()], color="tab:purple", linewidth=1.5)
         ax.plot(x, y, ".", color="k", markersize=3)
         ax.text(j * step, float(y.min()) - 0.08 * step, f"{t[i]:.2f}s", ha="center", fontsize=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("poses across the window (front view, x–y)", fontsize=9)
+    how = ("tang2018 joint layout of its published drawing script (assumed)"
+           if segments == list(TANG2018_SEGMENTS) else
+           "inferred edges" if segments else "joints only: no layout known")
+    ax.set_title(f"poses across the window (front view, x–y; {how})", fontsize=9)
 
 
 def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:

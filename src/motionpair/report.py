@@ -91,6 +91,13 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     sess = summary["sessions"]
     names = [s["session"] for s in sess]
     colours = [SPLIT_COLOURS.get(s["split"], "grey") for s in sess]
+    from matplotlib.patches import Patch
+
+    # every split-coloured plot gets a legend naming the colours
+    split_legend = [Patch(color=SPLIT_COLOURS[k], label=k) for k in SPLITS
+                    if any(x["split"] == k for x in sess)]
+    if any(x["split"] not in SPLIT_COLOURS for x in sess):
+        split_legend.append(Patch(color="grey", label="several / guard"))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
     cover = [s["motion_on_track_s"] / s["audio_s"] if s["audio_s"] else 0 for s in sess]
@@ -98,10 +105,16 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     axes[0].set_ylabel("motion span / track duration")
     axes[0].set_title("pose coverage of each track (bar colour = split)", fontsize=9)
     axes[0].tick_params(axis="x", rotation=60, labelsize=7)
-    axes[1].hist([r.pose_coverage for r in rows], bins=20, range=(0, 1), color="tab:purple")
+    axes[0].legend(handles=split_legend, fontsize=7, title="split", title_fontsize=7)
+    cov = [r.pose_coverage for r in rows]
+    axes[1].hist(cov, bins=20, range=(0, 1), color="tab:purple", label="kept windows")
     axes[1].set_xlabel("pose coverage of a kept window")
     axes[1].set_ylabel("windows")
-    axes[1].set_title("pose coverage per window", fontsize=9)
+    same = len(set(cov)) == 1
+    axes[1].set_title(f"pose coverage per window: all {len(cov)} at {cov[0]:g}\n(a dense "
+                      "window is kept only when fully covered)" if same and cov
+                      else "pose coverage per window", fontsize=9)
+    axes[1].legend(fontsize=7)
     made["pose_coverage.png"] = "Pose coverage: fraction of each track the motion spans, " \
                                 "and of each kept window (kept windows need full coverage)."
     fig.savefig(out / "pose_coverage.png", dpi=80)
@@ -112,6 +125,7 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     ax.set_ylabel("tempo (BPM, librosa)")
     ax.tick_params(axis="x", rotation=60, labelsize=7)
     ax.set_title("estimated tempo per track (bar colour = split)", fontsize=9)
+    ax.legend(handles=split_legend, fontsize=7, title="split", title_fontsize=7)
     made["tempo.png"] = "Tempo per track as estimated by the beat tracker (not ground truth)."
     fig.savefig(out / "tempo.png", dpi=80)
     plt.close(fig)
@@ -149,15 +163,17 @@ def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, 
     return made
 
 
-def _evidence_pictures(d: Path, meta: dict, out: Path, n: int = 2) -> dict[str, str]:
-    """The first ``n`` alignment-evidence pictures (``DIR/alignment/*.png``), when present."""
+def _evidence_pictures(d: Path, meta: dict, out: Path) -> dict[str, str]:
+    """Every alignment-evidence picture (``DIR/alignment/*.png``), numbered "k of N"."""
     if not meta.get("alignment_evidence") or not (d / "alignment").is_dir():
         return {}
     made = {}
-    for png in sorted((d / "alignment").glob("*.png"))[:n]:
+    pngs = sorted((d / "alignment").glob("*.png"))
+    for k, png in enumerate(pngs, 1):
         name = f"alignment_{png.name}"
         shutil.copyfile(png, out / name)
-        made[name] = f"alignment evidence for {png.stem} (from alignment/{png.name})"
+        made[name] = (f"alignment evidence {k} of {len(pngs)}: {png.stem} "
+                      f"(from alignment/{png.name})")
     return made
 
 
@@ -201,7 +217,8 @@ def _html_table(head: list[str], body: list[list[str]]) -> str:
 CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}
 th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#eee}.wide{overflow-x:auto}
+th{background:#eee}thead th{position:sticky;top:0;z-index:1}
+.wide{overflow:auto;max-height:80vh}td{font-variant-numeric:tabular-nums}
 img{max-width:100%;border:1px solid #ddd}figure{margin:0 0 1.5em}
 figcaption{font-size:12px;color:#555}pre{background:#f6f6f6;padding:.6em;font-size:11px;
 overflow-x:auto}"""
@@ -257,12 +274,25 @@ def _sections(meta: dict, summary: dict) -> list[tuple[str, str, Any]]:
 def _flatten(obj: Any, prefix: str = "") -> dict[str, str]:
     """Scalar leaves of nested dicts as ``{"a.b": "value"}`` (lists kept as compact JSON)."""
     if not isinstance(obj, dict):
-        text = json.dumps(obj) if isinstance(obj, list | dict) else str(obj)
+        text = json.dumps(_rounded(obj)) if isinstance(obj, list) else _fmt_scalar(obj)
         return {prefix: text}
     out: dict[str, str] = {}
     for k, v in obj.items():
         out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
     return out
+
+
+def _rounded(obj: Any) -> Any:
+    """Floats to 4 significant digits (display only; dataset.json keeps full precision)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.4g}")
+    if isinstance(obj, list):
+        return [_rounded(x) for x in obj]
+    return obj
+
+
+def _fmt_scalar(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:

@@ -47,7 +47,7 @@ class MotionPairDataset(Dataset):
     Parameters
     ----------
     root : built dataset folder (holds dataset.json, manifest.jsonl, shards/).
-    split : "train", "val", "test", or None for every row.
+    split : "train", "validation" (or "val"), "test", "guard", or None for every row.
     features : array names to return (validated against dataset.json); None = all.
     normalize : True for every selected float array with statistics, or a tuple of names.
     augment : :class:`motionpair.augment.Augment` (or its fields as a dict); None = off.
@@ -56,11 +56,17 @@ class MotionPairDataset(Dataset):
     def __init__(self, root: str | Path, split: str | None = "train",
                  features: Iterable[str] | None = None, normalize: bool | Iterable[str] = False,
                  augment: aug.Augment | dict | None = None) -> None:
+        from motionpair.card import HF_SPLIT, canonical_split
+
         self.root = Path(root)
         meta = read_dataset_json(self.root)
-        self.rows = [r for r in read_manifest(self.root) if split is None or r.split == split]
+        stored = None if split is None else canonical_split(split)
+        rows = read_manifest(self.root)
+        self.rows = [r for r in rows if stored is None or r.split == stored]
         if not self.rows:
-            raise ValueError(f"{self.root}: split {split!r} has no windows")
+            have = sorted({HF_SPLIT.get(r.split, r.split) for r in rows})
+            raise ValueError(f"{self.root}: split {split!r} has no windows; this dataset has "
+                             f"{', '.join(have) or 'no windows at all'}")
         # every shard path checked once, up front: a manifest row pointing outside the
         # dataset (absolute, '..') is refused, never followed
         self._shard_dirs = {s: shard_path(self.root, s) for s in sorted({r.shard

@@ -278,16 +278,17 @@ class WindowRow:
     n_music_beats: int = 0
     n_kin_beats: int = 0
     grid: str = "fixed"  # "fixed": fps grid | "beats": frames_per_beat frames per music beat
-    first_beat: int = -1  # beat grid: index of the window's first detected music beat
-    frames_per_beat: int = 0
+    # None (null in the manifest) = not applicable to this row's grid or source
+    first_beat: int | None = None  # beat grid: index of the window's first detected music beat
+    frames_per_beat: int | None = None  # beat grid only
     # MotionMix: the camera stream ("fused" for the fused stream), how its track was matched,
     # and for grid "snapshot" the centre snapshot's exact track time, its frame in the window
     # and how its dynamics were taken ("central" | "backward" | "forward" | "none")
-    camera: str = ""
-    matched_by: str = ""
-    snapshot_track_s: float = -1.0
-    snapshot_frame: int = -1
-    dynamics: str = ""
+    camera: str | None = None
+    matched_by: str | None = None
+    snapshot_track_s: float | None = None
+    snapshot_frame: int | None = None
+    dynamics: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -100,8 +100,31 @@ def _check_parquet(d: Path, raw: list[dict]) -> list[str]:
             out.append(f"manifest.parquet row {n} ({a.get('id')}) differs from manifest.jsonl "
                        f"in {', '.join(diff)}: " + "; ".join(
                            f"{k}: {b.get(k)!r} != {a.get(k)!r}" for k in diff[:3]))
-    return out[:20] + ([f"... and {len(out) - 20} more parquet rows differ"]
-                       if len(out) > 20 else [])
+    out = out[:20] + ([f"... and {len(out) - 20} more parquet rows differ"]
+                      if len(out) > 20 else [])
+    return out + _check_split_parquets(d, [r.get("id") for r in raw], [r.get("split") for r in raw])
+
+
+def _check_split_parquets(d: Path, ids: list, splits: list) -> list[str]:
+    """The per-split files the dataset card points to hold that split's rows, in order."""
+    import pyarrow.parquet as pq
+
+    from motionpair.card import HF_SPLIT
+
+    out = []
+    for stored, hf in HF_SPLIT.items():
+        want = [i for i, s in zip(ids, splits, strict=True) if s == stored]
+        path = d / "data" / f"{hf}.parquet"
+        if not want and not path.exists():
+            continue
+        try:
+            got = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        except Exception as exc:  # missing or unreadable: named
+            out.append(f"data/{hf}.parquet: unreadable ({exc})")
+            continue
+        if got != want:
+            out.append(f"data/{hf}.parquet ids differ from the {stored} rows of manifest.jsonl")
+    return out
 
 
 def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from motionpair import ui
+from motionpair.ui import Clock
 
 
 def _fmt(x: Any, spec: str = ".3f") -> str:
@@ -59,12 +61,14 @@ def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
 def register(app: typer.Typer) -> None:
     @app.command("align")
     def align(
-        paths: Annotated[list[Path], typer.Argument(help="input folders or a built dataset")],
-        out: Annotated[Path, typer.Option("--out", help="folder for alignment.json + PNGs")]
-        = Path("alignment"),
-        clock: Annotated[str | None, typer.Option(
-            help="clock map: default | linear | beatwise (default: the dataset's, else "
-                 "default)")] = None,
+        paths: Annotated[list[Path], typer.Argument(
+            metavar="FOLDER", file_okay=False, help="input folders or a built dataset")],
+        out: Annotated[Path | None, typer.Option(
+            "--out", metavar="DIR", file_okay=False,
+            help="folder for alignment.json + one PNG per pair (default: write no files)")]
+        = None,
+        clock: Annotated[Clock | None, typer.Option(
+            help="clock map (default: the dataset's, else default)")] = None,
         apply_offset: Annotated[bool, typer.Option(
             help="re-score pairs whose offset estimate passes the confidence test at the "
                  "estimated offset (reported only; never changes a dataset)")] = False,
@@ -72,6 +76,9 @@ def register(app: typer.Typer) -> None:
             help="confidence threshold: best/second peak height ratio")] = 1.2,
         cache: Annotated[Path | None, typer.Option(help="cache folder")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
+        json_out: Annotated[str | None, typer.Option(
+            "--json", metavar="FILE|-", help="write the evidence as JSON to FILE ('-' = "
+            "stdout; messages then go to stderr)")] = None,
     ) -> None:
         """Alignment evidence per pair: BAS (two variants) vs nulls, tempo drift, offset."""
         from motionpair.cache import default_cache_dir
@@ -80,45 +87,55 @@ def register(app: typer.Typer) -> None:
         from motionpair.pairevidence import apply_offsets, draw_all, evidence_for_inputs
         from motionpair.publish import write_file_atomic
 
-        con, err = Console(width=200), Console(stderr=True)
+        con, info = ui.results(json_out), ui.info()
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}
         try:
             found = _dataset_inputs(paths[0]) if len(paths) == 1 else None
         except (FileNotFoundError, ValueError) as exc:  # ValueError: unreadable JSON, named
-            err.print(f"[red]error[/]: {exc}")
+            ui.error(str(exc))
             raise typer.Exit(2) from exc
         if found is not None:
             paths, conf = found
             kw = {k: (tuple(v) if k == "split_ratios" else v) for k, v in conf.items()
                   if k in fields and k != "extra"}
-            err.print(f"dataset {paths}: recomputing from its inputs with its config")
+            info.print(f"dataset {paths}: recomputing from its inputs with its config",
+                       markup=False, highlight=False)
         if clock is not None:
-            kw["clock"] = clock
+            kw["clock"] = clock.value
         try:
             cfg = BuildConfig(**kw).validate()
             ecfg = EvidenceConfig(min_peak_ratio=min_peak_ratio)
         except (TypeError, ValueError) as exc:
-            err.print(f"[red]error[/]: {exc}")
+            ui.error(str(exc))
             raise typer.Exit(2) from exc
         cache_dir = None if no_cache else (cache or default_cache_dir())
-        block, series, problems = evidence_for_inputs(paths, cfg, cache_dir=cache_dir, cfg=ecfg)
+        with info.status("scoring alignment evidence per pair (features are computed when "
+                         "not cached)"):
+            block, series, problems = evidence_for_inputs(paths, cfg, cache_dir=cache_dir,
+                                                          cfg=ecfg)
         if apply_offset:
             apply_offsets(block, series, cfg=ecfg)
         for p in problems:
-            err.print(f"[yellow]{p.kind}[/]: {p.reason}")
+            info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
         if not block["pairs"]:
-            err.print("[red]error[/]: no pair with dense motion to score")
+            ui.error("no pair with dense motion to score")
             raise typer.Exit(1)
-        out.mkdir(parents=True, exist_ok=True)
         block["build_config"] = cfg.resolved()
         block["problems"] = [p.to_dict() for p in problems]
-        pngs = draw_all(block, series, out)  # first: a failed picture is noted on its record
-        write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
-        con.print(evidence_table(block))
+        pngs: list = []
+        if out is not None:  # files only when asked: never ./alignment by default
+            out.mkdir(parents=True, exist_ok=True)
+            pngs = draw_all(block, series, out)  # first: a failed picture is noted on its record
+            write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
+        ui.show_table(con, evidence_table(block))
         s = block["summary"]
         con.print(f"* implied tempo uses F estimated from the detected beats (not independent). "
                   f"drift flag > {ecfg.drift_flag_s} s: {len(s['drift_flagged'])} of "
                   f"{s['pairs']}; offset estimates passing (ratio >= {ecfg.min_peak_ratio}, "
-                  f"halves within {ecfg.halves_tol_s} s): {len(s['offset_passes'])}")
-        con.print(f"wrote {out / 'alignment.json'} and {len(pngs)} PNG(s) in {out}")
+                  f"halves within {ecfg.halves_tol_s} s): {len(s['offset_passes'])}",
+                  highlight=False)
+        if out is not None:
+            con.print(f"wrote {out / 'alignment.json'} and {len(pngs)} PNG(s) in {out}",
+                      markup=False, highlight=False)
+        ui.write_json(block, json_out)

@@ -6,14 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from motionpair import ui
 
 
 def register(app: typer.Typer) -> None:
     @app.command("prep-audio")
     def prep_audio(
-        audio_dirs: Annotated[list[Path], typer.Argument(help="audio folders, one playlist each")],
-        out: Annotated[Path, typer.Option("--out", help="folder to write playlists into")],
+        audio_dirs: Annotated[list[Path], typer.Argument(
+            metavar="AUDIO_DIR", file_okay=False,
+            help="audio folders, one playlist each (folders, not audio files)")],
+        out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
+                                          help="folder to write playlists into")],
         fps: Annotated[float, typer.Option(help="feature frame rate; sr/fps must be whole")] = 30.0,
         sr: Annotated[int, typer.Option("--sr", help="analysis sample rate (Hz)")] = 22050,
         n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
@@ -21,21 +25,21 @@ def register(app: typer.Typer) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
         from motionpair.prep import prep_playlist
 
-        con = Console(stderr=True)
+        con = ui.info()
         out_r = out.resolve()
         for d in audio_dirs:
             if d.resolve() == out_r or d.resolve() in out_r.parents:
-                con.print(f"[red]error[/]: --out {out} lies inside input {d}")
+                ui.error(f"--out {out} lies inside input {d}")
                 raise typer.Exit(2)
         for d in audio_dirs:
             try:
                 m = prep_playlist(d, out, fps=fps, sr_hz=sr, n_mels=n_mels,
                                   progress=lambda p: con.print(f"  prepared {p}"))
             except ValueError as exc:
-                con.print(f"[red]error[/]: {exc}")
+                ui.error(str(exc))
                 raise typer.Exit(2) from exc
             for p in m["problems"]:
-                con.print(f"[yellow]skipped[/] {p['path']}: {p['reason']}")
-            Console().print(f"{out / d.name}: {len(m['tracks'])} track(s), "
+                con.print(f"[yellow]skipped[/] {p['path']}: {p['reason']}", highlight=False)
+            ui.out().print(f"{out / d.name}: {len(m['tracks'])} track(s), "
                             f"{sum(t['duration_s'] for t in m['tracks']) / 60:.1f} min, "
                             f"sr {m['sr']} Hz, hop {m['hop_length']}")

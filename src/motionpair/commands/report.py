@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from motionpair import ui
 
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
-    def report(dataset: Annotated[Path, typer.Argument(help="built dataset folder")],
+    def report(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
+                                                       help="built dataset folder")],
                out: Annotated[Path | None, typer.Option(
-                   "--out", help="report folder (default DIR/report)")] = None) -> None:
+                   "--out", metavar="FOLDER", file_okay=False,
+                   help="report folder (default DIR/report)")] = None) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
         from motionpair.cli import out_guard
         from motionpair.report import write_report
@@ -22,7 +25,7 @@ def register(app: typer.Typer) -> None:
             with out_guard("report"):
                 out = write_report(dataset, out)
         except (FileNotFoundError, KeyError, ValueError) as exc:
-            Console(stderr=True).print(f"[red]error[/]: {dataset}: not a readable dataset "
-                                       f"({exc})")
+            ui.error(f"{dataset}: not a readable dataset ({exc})")
             raise typer.Exit(2) from exc
-        Console().print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
+        ui.out().print(f"wrote {out / 'report.html'} and {out / 'report.md'}", markup=False,
+                       highlight=False)

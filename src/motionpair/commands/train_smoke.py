@@ -41,22 +41,35 @@ def register(app: typer.Typer) -> None:
             Console(stderr=True).print("[red]error[/]: train-smoke needs torch: "
                                        "pip install torch==2.13.0 && pip install -e '.[torch]'")
             raise typer.Exit(2) from exc
+        from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+        from motionpair import ui
         from motionpair.smoke import run_smoke
 
-        con = Console(width=120)
+        con = ui.out()
         budget = f"{max_epochs} epochs" if max_epochs else f"{seconds:g} s"
-        con.print(f"training from {dataset} for {budget} (seed {seed})")
-        try:
-            res = run_smoke(dataset, seconds=seconds, target=target, channels=channels,
-                            seed=seed, max_epochs=max_epochs, patience=patience,
-                            workers=workers,
-                            on_epoch=lambda e: con.print(
-                                f"  epoch {e['epoch']:3d}  train {e['train']:.4f}  "
-                                f"val {e['val']:.4f}  {e['elapsed_s']:.1f} s"
-                                + ("  (best so far)" if e["best"] else "")))
-        except (ValueError, FileNotFoundError) as exc:
-            Console(stderr=True).print(f"[red]error[/]: {exc}")
-            raise typer.Exit(2) from exc
+        con.print(f"training from {dataset} for {budget} (seed {seed})", markup=False,
+                  highlight=False)
+        # one line per epoch only with --verbose; otherwise a progress line on stderr and
+        # the compact table (every Nth epoch + the selected one) at the end
+        with Progress("{task.description}", BarColumn(), TimeElapsedColumn(),
+                      console=ui.info(), transient=True, disable=ui.STATE.quiet) as prog:
+            task = prog.add_task("training", total=max_epochs or seconds)
+
+            def on_epoch(e: dict) -> None:
+                prog.update(task, completed=e["epoch"] if max_epochs else e["elapsed_s"],
+                            description=f"epoch {e['epoch']}, val {e['val']:.4f}")
+                ui.detail(f"  epoch {e['epoch']:3d}  train {e['train']:.4f}  "
+                          f"val {e['val']:.4f}  {e['elapsed_s']:.1f} s"
+                          + ("  (best so far)" if e["best"] else ""))
+
+            try:
+                res = run_smoke(dataset, seconds=seconds, target=target, channels=channels,
+                                seed=seed, max_epochs=max_epochs, patience=patience,
+                                workers=workers, on_epoch=on_epoch)
+            except (ValueError, FileNotFoundError) as exc:
+                ui.error(str(exc))
+                raise typer.Exit(2) from exc
         con.print(loss_table(res))
         n = len(res.epochs)
         why = (f"early stop: {res.patience} epochs without improvement" if res.stopped_early

@@ -1,0 +1,56 @@
+"""``motionpair export-shards DIR --format webdataset|hf --out OUT``: exports for trainers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from motionpair import ui
+
+
+class Format(StrEnum):
+    webdataset = "webdataset"
+    hf = "hf"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export-shards")
+    def export_shards(
+        dataset: Annotated[Path, typer.Argument(metavar="DIR", help="built dataset folder",
+                                                file_okay=False)],
+        fmt: Annotated[Format, typer.Option("--format", help="webdataset tars or an HF "
+                                            "datasets save_to_disk folder")],
+        out: Annotated[Path, typer.Option("--out", metavar="OUT", file_okay=False,
+                                          help="export folder (published atomically)")],
+        json_out: Annotated[str | None, typer.Option(
+            "--json", metavar="FILE|-", help="write export.json's record ('-' = stdout)")]
+        = None,
+    ) -> None:
+        """Export a built dataset: webdataset tar shards (.npy arrays + .json row per window)
+        or an HF DatasetDict (Array2D/3D features) saved with save_to_disk."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from motionpair.export import ExportError, export
+        from motionpair.store import read_manifest
+
+        try:
+            total = len(read_manifest(dataset))
+        except FileNotFoundError as exc:
+            ui.error(f"{dataset}: not a built dataset (no manifest.jsonl)")
+            raise typer.Exit(2) from exc
+        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), "windows",
+                      TimeRemainingColumn(), console=ui.info(), transient=True,
+                      disable=ui.STATE.quiet) as prog:
+            task = prog.add_task(f"export {fmt.value}", total=total)
+            try:
+                rec = export(dataset, out, fmt.value, progress=lambda n: prog.advance(task, n))
+            except ExportError as exc:
+                ui.error(str(exc))
+                raise typer.Exit(2) from exc
+        counts = ", ".join(f"{k} {v['rows']}" for k, v in rec["splits"].items())
+        ui.results(json_out).print(f"wrote {out} ({fmt.value}): {counts} windows",
+                                   markup=False, highlight=False)
+        ui.write_json(rec, json_out)

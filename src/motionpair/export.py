@@ -1,0 +1,185 @@
+"""Self-contained exports of a built dataset for trainers at scale.
+
+* ``webdataset``: per split, tar shards ``<split>/<split>-NNNNNN.tar`` written by
+  ``webdataset.ShardWriter``; one sample per window: ``<array>.npy`` for every array of the
+  window and ``json`` (the manifest row). Member mtimes are 0, so the tars are
+  byte-reproducible. Read with ``webdataset.WebDataset(urls).decode()``.
+* ``hf``: a ``datasets.DatasetDict`` (train / validation / test) saved with
+  ``save_to_disk``; the manifest columns plus each array as a typed feature
+  (``Array2D``/``Array3D`` for (T, F) / (T, J, D), a fixed-length list for (T,)).
+  Read with ``datasets.load_from_disk(OUT)``.
+
+Both libraries are optional (``pip install -e '.[export]'``); the export is written into a
+staging folder beside ``OUT`` and published atomically, with ``export.json`` naming what it
+holds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionpair.card import HF_SPLIT
+from motionpair.publish import publish, staging_dir
+from motionpair.store import load_window, read_dataset_json, read_manifest
+from motionpair.types import WindowRow
+
+FORMATS = ("webdataset", "hf")
+#: Windows per webdataset tar (about 0.3 MB each at the default grid: ~80 MB tars).
+ROWS_PER_TAR = 256
+
+
+class ExportError(ValueError):
+    """An export that cannot be made (missing library, unusable target)."""
+
+
+def sample_key(window_id: str) -> str:
+    """A webdataset key for a window id: no dots (webdataset splits keys at the first dot
+    of the file name) and no folders.
+
+    >>> sample_key("tang2018/DANCE_C_2/f001260")
+    'tang2018__DANCE_C_2__f001260'
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", window_id.replace("/", "__"))
+
+
+def _arrays_by_split(root: Path, rows: list[WindowRow]) -> dict[str, list[str]]:
+    """Array names present in every shard of each split (a MotionMix NPZ may lack one)."""
+    out: dict[str, list[str]] = {}
+    for split in HF_SPLIT:
+        shards = sorted({r.shard for r in rows if r.split == split})
+        if not shards:
+            continue
+        sets = [{p.stem for p in (root / s).glob("*.npy")} for s in shards]
+        out[split] = sorted(set.intersection(*sets))
+    return out
+
+
+def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
+           rows_per_tar: int = ROWS_PER_TAR,
+           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Export ``dataset_dir`` to ``out`` as ``fmt``; returns the ``export.json`` record."""
+    root, out = Path(dataset_dir).resolve(), Path(out).resolve()
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if not (root / "manifest.jsonl").is_file():
+        raise ExportError(f"{root}: not a built dataset (no manifest.jsonl)")
+    if out == root or root in out.parents:
+        raise ExportError(f"--out {out} lies inside the dataset {root}; export next to it")
+    if out.exists() and not (out / "export.json").is_file():
+        raise ExportError(f"--out {out} exists and is not a motionpair export; "
+                          "motionpair never replaces what it did not write")
+    rows = read_manifest(root)
+    meta = read_dataset_json(root)
+    names = _arrays_by_split(root, rows)
+    staged = staging_dir(out)
+    staged.chmod(0o755)  # mkdtemp makes 0700; exports are for others to read
+    try:
+        if fmt == "webdataset":
+            splits = _write_webdataset(root, rows, names, staged, rows_per_tar, progress)
+        else:
+            splits = _write_hf(root, rows, names, staged, progress)
+        record = {"format": fmt, "dataset": str(root), "schema_version": meta["schema_version"],
+                  "config_sha256": meta["config_sha256"], "splits": splits,
+                  "split_names": {HF_SPLIT[k]: k for k in names}}
+        (staged / "export.json").write_text(json.dumps(record, indent=2) + "\n",
+                                            encoding="utf-8")
+        publish(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return record
+
+
+def _samples(root: Path, rows: list[WindowRow], names: list[str]) -> Iterator[tuple[WindowRow,
+                                                                                    dict]]:
+    for r in rows:
+        yield r, load_window(root, r, tuple(names))
+
+
+def _write_webdataset(root: Path, rows: list[WindowRow], names: dict[str, list[str]],
+                      staged: Path, rows_per_tar: int,
+                      progress: Callable[[int], None] | None) -> dict[str, Any]:
+    try:
+        import webdataset as wds
+    except ImportError as exc:
+        raise ExportError("--format webdataset needs the webdataset package: "
+                          "pip install -e '.[export]'") from exc
+    splits: dict[str, Any] = {}
+    for split, arrays in names.items():
+        hf = HF_SPLIT[split]
+        (staged / hf).mkdir()
+        part = [r for r in rows if r.split == split]
+        # mtime 0: the tars are a function of the data only; verbose 0: no prints on stdout
+        with wds.ShardWriter(str(staged / hf / f"{hf}-%06d.tar"), maxcount=rows_per_tar,
+                             verbose=0, mtime=0) as sink:
+            for r, w in _samples(root, part, arrays):
+                sample: dict[str, Any] = {"__key__": sample_key(r.id), "json": r.to_dict()}
+                sample.update({f"{k}.npy": v for k, v in w.items()})
+                sink.write(sample)
+                if progress:
+                    progress(1)
+        tars = sorted(p.name for p in (staged / hf).glob("*.tar"))
+        splits[hf] = {"rows": len(part), "files": [f"{hf}/{t}" for t in tars],
+                      "arrays": arrays}
+    return splits
+
+
+def _hf_rows(root: str, rows_json: str, arrays: str) -> Iterator[dict[str, Any]]:
+    """One HF example per manifest row: its columns plus its arrays."""
+    for d in json.loads(rows_json):
+        yield {**d, **load_window(root, WindowRow.from_dict(d), tuple(arrays.split(",")))}
+
+
+def hf_array_feature(shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """The ``datasets`` feature of one window's array of ``shape`` (per window, no row axis)."""
+    import datasets
+
+    d = "bool" if dtype == np.bool_ else str(dtype)
+    if len(shape) == 1:
+        return datasets.List(datasets.Value(d), length=shape[0])
+    if len(shape) == 2:
+        return datasets.Array2D(shape, d)
+    if len(shape) == 3:
+        return datasets.Array3D(shape, d)
+    raise ExportError(f"no datasets feature for arrays of shape {shape}")
+
+
+def _write_hf(root: Path, rows: list[WindowRow], names: dict[str, list[str]], staged: Path,
+              progress: Callable[[int], None] | None) -> dict[str, Any]:
+    try:
+        import datasets
+    except ImportError as exc:
+        raise ExportError("--format hf needs the datasets package: "
+                          "pip install -e '.[export]'") from exc
+    from motionpair.card import manifest_schema
+
+    datasets.disable_progress_bars()  # messages are ours (stderr); stdout stays clean
+    row_features = datasets.Features.from_arrow_schema(manifest_schema())
+    parts, splits = {}, {}
+    work = staged / ".hf-build-cache"  # datasets' generator cache: inside the staging folder
+    for split, arrays in names.items():
+        part = [r for r in rows if r.split == split]
+        first = load_window(root, part[0], tuple(arrays))
+        feats = datasets.Features({**row_features, **{
+            k: hf_array_feature(v.shape, v.dtype) for k, v in first.items()}})
+
+        # a top-level generator of plain arguments: datasets hashes it (dill) for its cache
+        parts[HF_SPLIT[split]] = datasets.Dataset.from_generator(
+            _hf_rows, features=feats, cache_dir=str(work), split=HF_SPLIT[split],
+            writer_batch_size=64,
+            # JSON text, not lists: datasets would read lists as shards to parallelise over
+            gen_kwargs={"root": str(root), "rows_json": json.dumps([r.to_dict() for r in part]),
+                        "arrays": ",".join(arrays)})
+        if progress:
+            progress(len(part))
+        splits[HF_SPLIT[split]] = {"rows": len(part), "arrays": arrays}
+    datasets.DatasetDict(parts).save_to_disk(str(staged))
+    shutil.rmtree(work, ignore_errors=True)
+    return splits

@@ -1,0 +1,143 @@
+"""Console conventions of the ``motionpair`` CLI.
+
+* Results go to stdout, messages (progress, notes, warnings, errors) to stderr.
+* ``--quiet`` silences messages but never errors; ``--verbose`` adds detail lines.
+* When a stream is not a terminal (a pipe, a file, CI) nothing is hard-wrapped: lines keep
+  their full length so paths are never broken mid-word.
+* Tables that do not fit the terminal are shown as one block of ``column: value`` lines per
+  row instead of wrapping cells into unreadable columns.
+* ``--json FILE`` writes a machine-readable result; ``--json -`` writes it to stdout (and
+  every human line goes to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+#: Width used when a stream is not a terminal: wide enough that nothing is wrapped.
+UNWRAPPED = 100_000
+
+
+class _State:
+    quiet = False
+    verbose = False
+
+
+STATE = _State()
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    if tty:
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=UNWRAPPED, soft_wrap=True)
+
+
+def out() -> Console:
+    """stdout: results (tables, the closing summary, JSON when asked)."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """stderr, always shown: errors."""
+    return _console(stderr=True)
+
+
+def info() -> Console:
+    """stderr, silenced by ``--quiet``: progress, notes, warnings."""
+    c = _console(stderr=True)
+    c.quiet = STATE.quiet
+    return c
+
+
+def detail(msg: str) -> None:
+    """A line shown only with ``--verbose`` (stderr)."""
+    if STATE.verbose and not STATE.quiet:
+        _console(stderr=True).print(msg, markup=False, highlight=False)
+
+
+def error(msg: str) -> None:
+    """``error: <msg>`` on stderr (never silenced)."""
+    err().print(f"[red]error[/]: {msg}", highlight=False)
+
+
+def results(json_target: str | None) -> Console:
+    """Where human results go: stderr when the JSON result takes stdout, else stdout."""
+    return info() if json_target == "-" else out()
+
+
+def write_json(obj: Any, target: str | None) -> None:
+    """``obj`` as JSON to ``target``: ``-`` = stdout, else a file (written atomically)."""
+    if not target:
+        return
+    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from motionpair.publish import write_file_atomic
+
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file_atomic(path, text)
+
+
+def show_table(console: Console, table: Table) -> None:
+    """Print ``table``, or a vertical layout (one block per row) when it does not fit."""
+    need = Measurement.get(console, console.options.update_width(UNWRAPPED), table).maximum
+    if need <= console.width or console.width >= UNWRAPPED:
+        console.print(table)
+        return
+    if table.title:
+        console.print(f"[bold]{table.title}[/]")
+    heads = [str(c.header) for c in table.columns]
+    cells = [list(c._cells) for c in table.columns]  # rich keeps the cells per column
+    n_rows = len(cells[0]) if cells else 0
+    pad = max((len(h) for h in heads), default=0)
+    for i in range(n_rows):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", width=pad)
+        grid.add_column(overflow="fold")
+        for h, col in zip(heads, cells, strict=True):
+            grid.add_row(h, col[i])
+        console.print(grid)
+        console.print()
+
+
+class Clock(StrEnum):
+    """``--clock``: the clock map of dense pairs."""
+
+    default = "default"
+    linear = "linear"
+    beatwise = "beatwise"
+
+
+class Pairing(StrEnum):
+    """``--pairing``: how sparse (MotionMix) streams are paired."""
+
+    auto = "auto"
+    snapshot = "snapshot"
+    sequence = "sequence"
+
+
+class Cameras(StrEnum):
+    """``--cameras``: MotionMix camera streams kept apart or fused."""
+
+    separate = "separate"
+    fused = "fused"
+
+
+class SplitBy(StrEnum):
+    """``--split-by``: split whole sessions or time blocks inside sessions."""
+
+    session = "session"
+    time_block = "time-block"

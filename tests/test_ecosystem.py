@@ -1,0 +1,157 @@
+"""A built dataset in the tools trainers use: HF ``datasets`` card, webdataset and HF exports.
+
+Real data: 4 real tang2018 folders (linked into a temp tree at test time by
+``tests/realsubset.py``) built once per module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from realsubset import real_subset
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+SESSIONS = ("DANCE_W_4", "DANCE_W_7", "DANCE_W_8", "DANCE_C_2")
+
+
+@pytest.fixture(scope="module")
+def small(tang_dir, tmp_path_factory, cache_dir):
+    """A build of 4 real folders (every split non-empty)."""
+    from motionpair.config import BuildConfig
+    from motionpair.dataset import build
+
+    root = tmp_path_factory.mktemp("eco")
+    src = real_subset(tang_dir, root / "in", writable=False, sessions=SESSIONS)
+    return build([src], root / "ds", BuildConfig(), workers=1, cache_dir=cache_dir)
+
+
+def _counts(summary) -> dict[str, int]:
+    names = {"train": "train", "val": "validation", "test": "test"}
+    return {names[k]: v for k, v in Counter(r.split for r in summary.rows).items()}
+
+
+def test_load_dataset_gives_train_validation_test(small, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset(str(small.out), cache_dir=str(tmp_path / "hf"))
+    assert set(ds) == {"train", "validation", "test"}
+    assert {k: ds[k].num_rows for k in ds} == _counts(small)
+    f = ds["train"].features
+    assert f["start_s"].dtype == "float64" and f["n_frames"].dtype == "int64"
+    assert f["id"].dtype == "string" and f["assumptions"].feature.dtype == "string"
+    assert f["camera"].dtype == "string"  # typed although null on every tang2018 row
+    row = ds["validation"][0]
+    assert row["split"] == "val" and row["camera"] is None and row["first_beat"] is None
+    ids = {r.id for r in small.rows if r.split == "test"}
+    assert set(ds["test"]["id"]) == ids
+
+
+def test_card_and_parquet_metadata(small):
+    from motionpair.card import row_metadata
+    from motionpair.config import BuildConfig
+
+    card = (small.out / "README.md").read_text()
+    assert card.startswith("---\n") and "data/validation.parquet" in card
+    assert "tang2018" in card and "no licence file" in card
+    assert "tang2018.linear_warp_start_end_song_frames_25fps" in card
+    for name in ("manifest.parquet", "data/train.parquet"):
+        md = row_metadata(small.out / name)
+        assert md["motionpair.schema_version"] == "motionpair.dataset/1"
+        assert md["motionpair.config_sha256"] == BuildConfig().sha256()
+    first = json.loads((small.out / "manifest.jsonl").open().readline())
+    assert first["snapshot_frame"] is None and first["matched_by"] is None
+
+
+def test_split_names_validation_and_val(small):
+    pytest.importorskip("torch")
+    from motionpair.torch import MotionPairDataset
+
+    a = MotionPairDataset(small.out, split="validation", features=("speed",))
+    b = MotionPairDataset(small.out, split="val", features=("speed",))
+    assert len(a) == len(b) == _counts(small)["validation"]
+    with pytest.raises(ValueError, match="train, validation"):
+        MotionPairDataset(small.out, split="valid")
+
+
+def _windows(summary, split):
+    from motionpair.store import load_window
+
+    return [(r, load_window(summary.out, r)) for r in summary.rows if r.split == split]
+
+
+def test_webdataset_round_trip(small, tmp_path):
+    wds = pytest.importorskip("webdataset")
+    from motionpair.export import export, sample_key
+
+    rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40)
+    for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
+        urls = [str(tmp_path / "wds" / f) for f in rec["splits"][hf]["files"]]
+        want = _windows(small, split)
+        assert len(urls) == -(-len(want) // 40)  # several tars, 40 windows each
+        got = list(wds.WebDataset(urls, shardshuffle=False).decode())
+        assert [g["__key__"] for g in got] == [sample_key(r.id) for r, _ in want]
+        for g, (r, arrays) in zip(got, want, strict=True):
+            assert g["json"] == r.to_dict()
+            assert {k[:-4] for k in g if k.endswith(".npy")} == arrays.keys()
+            for k, a in arrays.items():
+                assert g[f"{k}.npy"].dtype == a.dtype and np.array_equal(g[f"{k}.npy"], a)
+    # byte-reproducible: a second export gives the same tars
+    again = export(small.out, tmp_path / "wds2", "webdataset", rows_per_tar=40)
+    for f in again["splits"]["train"]["files"]:
+        assert (tmp_path / "wds" / f).read_bytes() == (tmp_path / "wds2" / f).read_bytes()
+
+
+def test_hf_save_to_disk_round_trip(small, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from motionpair.export import export
+
+    export(small.out, tmp_path / "hf", "hf")
+    dd = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert set(dd) == {"train", "validation", "test"}
+    f = dd["train"].features
+    assert isinstance(f["mel"], datasets.Array2D) and isinstance(f["pose"], datasets.Array3D)
+    assert f["pose"].shape == (150, 23, 3) and f["mel"].dtype == "float32"
+    for split, hf in (("val", "validation"), ("test", "test")):
+        want = _windows(small, split)
+        ds = dd[hf].with_format("numpy")
+        assert ds.num_rows == len(want)
+        for i, (r, arrays) in enumerate(want):
+            ex = ds[i]
+            assert ex["id"] == r.id and ex["start_s"] == r.start_s and ex["camera"] is None
+            for k, a in arrays.items():
+                assert np.array_equal(np.asarray(ex[k]).astype(a.dtype), a), k
+
+
+def test_export_refuses_a_folder_it_did_not_write(small, tmp_path):
+    from motionpair.export import ExportError, export
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="not a motionpair export"):
+        export(small.out, tmp_path / "mine", "webdataset")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    with pytest.raises(ExportError, match="inside the dataset"):
+        export(small.out, small.out / "wds", "webdataset")
+
+
+def test_tang2018_pictures_use_the_published_joint_layout(small):
+    """The drawing layout fits the real poses: head above shoulders above pelvis above
+    knees above feet (y up), and every joint but the two hand-direction points is drawn."""
+    from motionpair.preview import TANG2018_SEGMENTS, skeleton_segments
+    from motionpair.store import load_window, read_dataset_json
+
+    meta = read_dataset_json(small.out)
+    assert skeleton_segments(meta, "tang2018", 23) == list(TANG2018_SEGMENTS)
+    no_edges = {"motion": {"skeleton": {"edges": None}}}
+    assert skeleton_segments(no_edges, "motionmix", 17) == []  # points only
+    pose = np.concatenate([load_window(small.out, r, ("pose",))["pose"] for r in small.rows])
+    y = pose[..., 1].mean(axis=0)
+    head, shoulders, pelvis = y[[0, 1]].mean(), y[[3, 12]].mean(), y[2]
+    knees, feet = y[[8, 17]].mean(), y[[10, 11, 19, 20]].mean()
+    assert head > shoulders > pelvis > knees > feet
+    drawn = {j for seg in TANG2018_SEGMENTS for end in seg for j in end}
+    assert drawn == set(range(21))
