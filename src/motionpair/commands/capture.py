@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def _rate(text: str) -> float | None:
@@ -52,12 +53,13 @@ def register(app: typer.Typer) -> None:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
         except pose.EstimatorUnavailableError as exc:
-            err.print(f"[red]error[/]: {exc}")
+            err.print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
         out_r = out.resolve()
         for v in videos:
             if v.resolve().parent == out_r or out_r in v.resolve().parents:
-                err.print(f"[red]error[/]: input {v} lies inside --out {out}")
+                err.print(f"[red]error[/]: input {escape(str(v))} lies inside --out "
+                          f"{escape(str(out))}")
                 raise typer.Exit(2)
         err.print(f"estimator: {info['name']} {info['package']} {info['version']}, model "
                   f"{info['model']} (sha256 {info['model_sha256'][:12]}…)")
@@ -94,7 +96,8 @@ def register(app: typer.Typer) -> None:
                       f"({run['from_cache']} from cache){sync_txt} → {c['session']}",
                       markup=False, highlight=False, soft_wrap=True)
         for p in res.problems:
-            err.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{p.kind}[/]: {escape(p.reason)}", highlight=False,
+                      soft_wrap=True)
         con.print(f"wrote {len(res.sessions)} session(s), {len(res.playlists)} playlist(s) under "
                   f"{out}; {len(res.problems)} problem(s)")
         if not res.sessions:
@@ -116,7 +119,7 @@ def register(app: typer.Typer) -> None:
         try:
             facts = overlay(session, video, out, camera=camera, time_s=time_s)
         except (KeyError, ValueError, FileNotFoundError) as exc:
-            Console(stderr=True).print(f"[red]error[/]: {exc}")
+            Console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
         Console().print(f"wrote {out}: {json.dumps(facts)}", markup=False, highlight=False,
                         soft_wrap=True)
