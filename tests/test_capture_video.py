@@ -124,3 +124,18 @@ def test_capture_without_mediapipe_names_the_package(dancer_video, tmp_path):
     res = CliRunner().invoke(app, ["capture", str(dancer_video), "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "mediapipe" in res.output and "[capture]" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_never_writes_into_a_folder_capture_did_not_write(tmp_path):
+    from motionpair.capture.session import _owned
+
+    assert _owned(tmp_path / "absent", "manifest.json")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text(json.dumps({"prepared_by": "someone else"}))
+    assert not _owned(foreign, "manifest.json")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metadata.json").write_text(json.dumps({"capture": {"prepared_by":
+                                                                "motionpair capture"}}))
+    assert _owned(mine, "metadata.json")
