@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+#: A sync peak less than this far above the best other lag is flagged (beats repeat).
+LOW_SYNC_RATIO = 1.2
+
 
 def _rate(text: str) -> float | None:
     if text == "full":
@@ -89,7 +92,9 @@ def register(app: typer.Typer) -> None:
             sync = c["sync"]
             sync_txt = "" if sync.get("reference") else (
                 f"; offset {sync['offset_s']:+.4f} s (r {sync['correlation']:.2f}, peak ratio "
-                f"{sync['peak_ratio']})")
+                f"{sync['peak_ratio']}"
+                + (", LOW CONFIDENCE: check it" if (sync["peak_ratio"] or 0) < LOW_SYNC_RATIO
+                   else "") + ")")
             con.print(f"{name}: {c['frames_decoded']} frames decoded, {c['frames_estimated']} "
                       f"estimated, {c['frames_detected']} with a detection, "
                       f"{c['frames_missing']} missing{drop_txt}; estimator {speed} "
