@@ -122,21 +122,21 @@ def test_missed_detections_are_recorded_not_interpolated(dancer_video, tmp_path,
 
 def test_same_performance_two_cameras(dancer_video, tmp_path, cache_dir):
     """Two overlapping DERIVED 'camera' cuts of the real recording, one session."""
-    a0 = dv.camera_cut(dancer_video, tmp_path / "camA.mkv", 5.0, 25.0)
-    b0 = dv.camera_cut(dancer_video, tmp_path / "camB.mkv", 17.777, 25.0)
+    a0 = dv.camera_cut(dancer_video, tmp_path / "derived-camA.mkv", 5.0, 25.0)
+    b0 = dv.camera_cut(dancer_video, tmp_path / "derived-camB.mkv", 17.777, 25.0)
     root = tmp_path / "root"
-    out = _run("capture", tmp_path / "camA.mkv", tmp_path / "camB.mkv", "--out", root,
-               "--rate-hz", "1", "--same-performance", "--cache", cache_dir)
+    out = _run("capture", tmp_path / "derived-camA.mkv", tmp_path / "derived-camB.mkv",
+               "--out", root, "--rate-hz", "1", "--same-performance", "--cache", cache_dir)
     assert "wrote 1 session(s)" in out
     s = _session(root)
     meta = json.loads((s / "metadata.json").read_text())
-    assert meta["cameras"] == ["camA", "camB"]
-    sync = meta["capture"]["cameras"]["camB"]["sync"]
-    assert abs(meta["camera_offsets_s"]["camB"] - (b0 - a0)) < sync["frame_s"]
+    assert meta["cameras"] == ["derived-camA", "derived-camB"]
+    sync = meta["capture"]["cameras"]["derived-camB"]["sync"]
+    assert abs(meta["camera_offsets_s"]["derived-camB"] - (b0 - a0)) < sync["frame_s"]
     from motionpair.sources.motionmix_session import read_session
 
     sess, problems = read_session(s)
     assert not problems and not sess.facts["not_understood"]
-    tb = sess.streams["camB"].times_s
-    assert tb[0] == pytest.approx(meta["camera_offsets_s"]["camB"], abs=0.05)
+    tb = sess.streams["derived-camB"].times_s
+    assert tb[0] == pytest.approx(meta["camera_offsets_s"]["derived-camB"], abs=0.05)
     assert np.all(np.diff(tb) > 0)
