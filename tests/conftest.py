@@ -44,3 +44,13 @@ def built(tang_dir, tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("ds") / "tang"
     summary = build([tang_dir], out, BuildConfig(), workers=2, cache_dir=cache_dir)
     return summary
+
+
+@pytest.fixture(scope="session")
+def dancer_video() -> Path:
+    """The real ``video/dancer.avi`` (GPL-3 media: read in place, never copied into the repo)."""
+    path = data_root() / "video" / "dancer.avi"
+    if not path.is_file():
+        pytest.skip(f"real data not found: looked for {path} (set MOTIONPAIR_DATA)")
+    pytest.importorskip("av", reason="PyAV (package 'av') is needed to decode video")
+    return path

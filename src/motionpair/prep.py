@@ -79,21 +79,36 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
         except ValueError as exc:
             problems.append({"path": str(path), "reason": str(exc)})
             continue
-        _save_npz(dest / f"{tid}.npz", npz_arrays(feats, track_id=tid))
-        tracks.append({"track_id": tid, "file": f"{tid}.npz", "title": tid,
-                       "source_audio": path.relative_to(folder).as_posix(),
-                       "duration_s": round(feats.duration_s, 6), "order": len(tracks)})
+        tracks.append(write_track(dest, feats, track_id=tid, order=len(tracks),
+                                  source_audio=path.relative_to(folder).as_posix()))
         if progress:
             progress(path)
-    manifest = {"playlist": folder.name, "sr": sr_hz, "hop_length": hop,
-                "prepared_by": "motionpair prep-audio",
+    return write_manifest(dest, tracks, sr_hz=sr_hz, hop=hop, n_mels=n_mels,
+                          problems=problems)
+
+
+def write_track(dest: Path, feats: audio.AudioFeatures, *, track_id: str, order: int,
+                source_audio: str) -> dict[str, Any]:
+    """Write ``dest/<track_id>.npz`` (canonical keys); returns its manifest entry."""
+    save_npz(dest / f"{track_id}.npz", npz_arrays(feats, track_id=track_id))
+    return {"track_id": track_id, "file": f"{track_id}.npz", "title": track_id,
+            "source_audio": source_audio, "duration_s": round(feats.duration_s, 6),
+            "order": order}
+
+
+def write_manifest(dest: Path, tracks: list[dict[str, Any]], *, sr_hz: int, hop: int,
+                   n_mels: int, problems: list[dict[str, Any]] | None = None,
+                   prepared_by: str = "motionpair prep-audio", **extra: Any) -> dict[str, Any]:
+    """Write the playlist's ``manifest.json`` (atomically); returns it."""
+    manifest = {"playlist": dest.name, "sr": sr_hz, "hop_length": hop,
+                "prepared_by": prepared_by,
                 "recipe": audio.feature_params(sr_hz=sr_hz, hop=hop, n_mels=n_mels),
-                "tracks": tracks, "problems": problems}
+                "tracks": tracks, "problems": problems or [], **extra}
     write_file_atomic(dest / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     write_file_atomic(path, buf.getvalue())

@@ -31,6 +31,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
                    "start_utc"),
     "playlist": ("playlist", "playlist_id", "playlist_name", "mix", "mix_name"),
     "events": ("playback_events", "playback", "events", "tracks_played", "history"),
+    "camera_offsets": ("camera_offsets_s", "camera_offsets", "camera_offset_s"),
     "event_time": ("t", "time", "started_at", "start", "timestamp", "at"),
     "event_end": ("ended_at", "end", "end_time", "stopped_at"),
     "event_track": ("track_id", "track", "file", "title", "name"),
@@ -53,7 +54,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 INFORMATIONAL = {"derived", "note", "notes", "cameras", "prepared_by", "recipe", "problems",
                  "source_audio", "version", "app", "device", "created_by", "ended_at",
                  "end_time", "duration_s", "title", "playlist", "track_id", "music_beat",
-                 "onset_peak", "baseline35"}
+                 "onset_peak", "baseline35", "capture"}
 
 
 @dataclass(frozen=True)

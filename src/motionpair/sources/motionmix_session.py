@@ -33,7 +33,7 @@ from motionpair.types import Problem
 METADATA = "metadata.json"
 FOLDER_RE = re.compile(r"^(?P<name>.+)-(?P<utc>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)\Z")
 SNAPSHOT_FIELDS = ("time", "camera", "joints", "confidence")
-META_FIELDS = ("session_id", "started_at", "playlist", "events")
+META_FIELDS = ("session_id", "started_at", "playlist", "events", "camera_offsets")
 RELATIVE_TIME_KEYS = ("t_s", "time_s", "elapsed_s")
 ABSURD_COORD = 1e5  # pixels or centimetres: nothing real is this far out
 JOINT_COORD_KEYS = ("x", "y", "z")
@@ -237,6 +237,11 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
         meta_path = folder / METADATA
         return None, [_bad(meta_path, sid, f"{meta_path}: playback events: "
                                            f"{str(why).removeprefix(f'{meta_path}: ')}")]
+    offsets, why = guard(folder / METADATA, camera_offsets, meta, mapping)
+    if offsets is None:
+        meta_path = folder / METADATA
+        return None, [_bad(meta_path, sid, f"{meta_path}: "
+                                           f"{str(why).removeprefix(f'{meta_path}: ')}")]
     per_cam: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {}
     names: list[str] | None = None
     shape: tuple[int, int] | None = None
@@ -277,7 +282,8 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                     raise ValueError(f"camera {cam!r} time {t:.3f} s is not after the previous "
                                      f"{last[cam]:.3f} s (non-monotonic or duplicate timestamp)")
                 last[cam] = t
-                per_cam.setdefault(cam, []).append((t, arr, conf))
+                # a declared camera offset puts this camera's clock on the session clock
+                per_cam.setdefault(cam, []).append((t + offsets.get(cam, 0.0), arr, conf))
             except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
                 msg = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
                 errors.append(f"{loc}: {msg}" if loc else msg)
@@ -316,6 +322,7 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                              "dims": shape[1] if shape else None,
                              "n_joints": shape[0] if shape else None,
                              "joint_names": names, "mapping": mapping.path or None,
+                             "camera_offsets_s": offsets or None,
                              "not_understood": not_understood})
     if not streams:
         problems.append(Problem(path=str(folder), source="motionmix", session=sid,
@@ -324,6 +331,25 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                                        f"{len(files)} file(s))"))
         return None, problems
     return session, problems
+
+
+def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
+    """Declared per-camera clock offsets (s): session time = snapshot time + offset.
+
+    Metadata ``camera_offsets_s`` (aliases in docs/motionmix_format.md) maps a camera
+    name to a finite number of seconds; cameras not named have offset 0.
+    """
+    key, value = pick(meta, "camera_offsets", mapping)
+    if key is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{key!r} must map camera names to seconds")
+    out = {}
+    for cam, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            raise ValueError(f"{key}[{cam!r}] = {v!r} is not a finite number of seconds")
+        out[str(cam)] = float(v)
+    return out
 
 
 def _events(meta: dict, start: datetime, mapping: Mapping) -> list[dict[str, Any]]:
