@@ -313,8 +313,14 @@ def test_cache_entry_missing_a_key_is_a_miss(small, tang_dir, tmp_path, cache_di
 def test_read_only_parent_of_out_is_one_line(tang_dir, tmp_path, monkeypatch):
     parent = tmp_path / "ro"
     parent.mkdir()
-    monkeypatch.setattr(tempfile, "mkdtemp", _raise_under(parent, tempfile.mkdtemp,
-                                                          errno.EROFS))
+    real_mkdir = os.mkdir
+
+    def mkdir_read_only_under_parent(path, *args, **kwargs):  # the staging folder's mkdir
+        if Path(path).resolve().parent == parent.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir_read_only_under_parent)
     data = real_subset(tang_dir, tmp_path / "data", writable=False, sessions=("DANCE_W_4",))
     res = CliRunner().invoke(app, ["build", str(data), "--out", str(parent / "ds"),
                                    "--no-cache", "--workers", "1"])
