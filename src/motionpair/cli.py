@@ -88,11 +88,17 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
 def build(
     paths: Annotated[list[Path], typer.Argument(help="input folders")],
     out: Annotated[Path, typer.Option("--out", help="dataset folder to (re)publish")],
-    fps: Annotated[float, typer.Option(help="output frame rate; sr/fps must be whole")] = 30.0,
+    fps: Annotated[str, typer.Option(
+        help="frame grid: auto (the NPZ playlists' own grid, else 30 for raw audio), a number "
+             "or an exact fraction such as 22050/512")] = "auto",
     sr: Annotated[int, typer.Option("--sr", help="audio analysis sample rate (Hz)")] = 22050,
     n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
     window_s: Annotated[float, typer.Option(help="window length (s)")] = 5.0,
     hop_s: Annotated[float, typer.Option(help="window hop (s)")] = 1.0,
+    window_frames: Annotated[int | None, typer.Option(
+        help="window length in frames (exact; instead of --window-s)")] = None,
+    hop_frames: Annotated[int | None, typer.Option(
+        help="window hop in frames (exact; instead of --hop-s)")] = None,
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
     split_ratios: Annotated[str, typer.Option(help="train,val,test shares of sessions")]
     = "0.8,0.1,0.1",
@@ -131,6 +137,7 @@ def build(
 
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
+                          window_n_frames=window_frames, hop_n_frames=hop_frames,
                           seed=seed, split_ratios=_numbers(split_ratios, "--split-ratios", 3),
                           clock=clock,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
@@ -151,7 +158,9 @@ def build(
                                strict=strict,
                                progress=lambda spec: prog.advance(task))
         except BuildError as exc:
-            err.print(f"[red]build failed[/]: {exc}")
+            err.print(f"[red]build failed[/]: {exc}", markup=False, highlight=False)
+            for line in _grid_fixes(exc):
+                err.print(line, markup=False, highlight=False)
             raise typer.Exit(1) from exc
     for p in summary.problems:
         err.print(f"[yellow]{p.kind}[/]: {p.reason}")
@@ -168,6 +177,38 @@ def build(
         f"{len(summary.problems)} input problem(s); {c.get('text', '')} "
         f"(cache {c['hits']} hit(s), {c['misses']} miss(es)); "
         f"{summary.timings_s['total_s']:.1f} s")
+
+
+def _grid_fixes(exc: BaseException) -> list[str]:
+    """Pasteable command lines for a build refused for its grid (this command, --fps/--sr set)."""
+    import shlex
+    import sys
+
+    from motionpair.grid import GridError
+
+    cause = exc.__cause__
+    if not isinstance(cause, GridError):
+        return []
+    argv = list(sys.argv[1:])
+
+    def with_opt(args: list[str], opt: str, value: str) -> list[str]:
+        out, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+                continue
+            if a == opt:
+                skip = True
+                continue
+            if a.startswith(opt + "="):
+                continue
+            out.append(a)
+        return out + [opt, value]
+
+    cmds = [with_opt(argv, "--fps", f) for f in cause.fix_fps]
+    if cause.fix_sr:
+        cmds.append(with_opt(argv, "--sr", str(cause.fix_sr)))
+    return ["fix: motionpair " + " ".join(shlex.quote(a) for a in c) for c in cmds]
 
 
 @app.command()
