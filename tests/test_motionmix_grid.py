@@ -67,29 +67,43 @@ def test_librosa_default_playlist_builds_with_no_grid_flags(librosa_default, tmp
     assert meta["config"]["context_frames"] == [172, 43]  # 4 s, 1 s to the nearest frame
     ctx = meta["windows"]["lengths"]["context_before"]
     assert ctx["asked_s"] == 4.0 and ctx["frames"] == 172 and ctx["used_s_exact"] == "44032/11025"
-    # the sample row: its track time against the snapshot's own timestamp
-    row = s.rows[len(s.rows) // 2]
+    # the dataset's sample row, and one on the last track: track time against the snapshot's
+    # own timestamp
+    from motionpair.preview import choose_sample
+
+    sample = json.loads((tmp_path / "ds" / "sample.json").read_text())
+    last = [r for r in s.rows if r.track.endswith(truth.track_ids[-1])]
+    for row in (choose_sample(s.rows), last[len(last) // 2]):
+        _check_row(row, s, truth)
+    assert choose_sample(s.rows).id in json.dumps(sample)
+
+
+def _check_row(row, s, truth) -> None:
+    from motionpair.sources import motionmix
+
     fps = Fraction(11025, 256)
     assert row.n_frames == 215 and row.fps == float(fps)
     spec = next(p for p in s.inventory.pairs if p.pair_id == row.id.rsplit("/", 1)[0])
-    from motionpair.sources import motionmix
-
     pose = motionmix.load_pose(spec)
     i = int(row.id.rsplit("/s", 1)[1])
     t_session = float(pose.times_s[i])  # seconds since the session start, from its ISO stamp
+    stamp = (SESSION_START.timestamp() + t_session)
     k = truth.track_ids.index(row.track.split("/")[-1])
     assumed_start = spec.params["stream_start_s"]  # gapless: reader's durations n*hop/sr
     assert row.snapshot_track_s == pytest.approx(t_session - assumed_start, abs=1e-6)
     truth_track_s = t_session - truth.starts_s[k]
     # no manifest, no duration key: a track lasts n_frames*hop/sr, < 1 hop over the audio
-    assert abs(row.snapshot_track_s - truth_track_s) <= k * 512 / 22050 + 1e-6
+    err = row.snapshot_track_s - truth_track_s
+    assert abs(err) <= k * 512 / 22050 + 1e-6
     centre = row.start_frame + row.snapshot_frame
     assert abs(centre / fps - row.snapshot_track_s) <= 0.5 / fps + 1e-9
-    print(f"\nsample row {row.id}: session t {t_session:.3f} s, track {row.track} starts at "
-          f"{assumed_start:.6f} s (truth {truth.starts_s[k]:.6f}), track time "
-          f"{row.snapshot_track_s:.6f} s (truth {truth_track_s:.6f}), window frames "
-          f"{row.start_frame}..{row.start_frame + row.n_frames} at {fps} fps; "
-          f"{len(s.rows)} rows, {len(s.inventory.pairs)} pairs")
+    print(f"\nrow {row.id}: snapshot stamp {datetime.utcfromtimestamp(stamp).isoformat()}Z = "
+          f"session t {t_session:.3f} s; track {row.track} starts at {assumed_start:.6f} s "
+          f"(truth {truth.starts_s[k]:.6f}); track time {row.snapshot_track_s:.6f} s (truth "
+          f"{truth_track_s:.6f}, error {err * 1000:+.2f} ms); snapshot at frame {centre} = "
+          f"{float(centre / fps):.4f} s; window frames {row.start_frame}..."
+          f"{row.start_frame + row.n_frames} at {fps} fps; {len(s.rows)} rows, "
+          f"{len(s.inventory.pairs)} pairs")
 
 
 SHAPES = {  # id -> write_librosa_npz keyword arguments (each from a real MP3 with librosa)
@@ -214,3 +228,59 @@ def test_window_and_hop_in_exact_frames(tang_dir, tmp_path):
     w2 = meta2["windows"]["lengths"]["window"]
     assert (w2["asked_s"], w2["frames"], w2["used_s_exact"]) == (5.0, 215, "11008/2205")
     assert {r.n_frames for r in s2.rows} == {215}
+
+
+def _track_time_errors(truth) -> tuple[list[float], dict]:
+    """|reader's track time - truth| of every in-track snapshot (s), and the session unit."""
+    from motionpair.sources import motionmix, scan
+
+    inv = scan([truth.root])
+    got = {}
+    for spec in inv.pairs:
+        pose = motionmix.load_pose(spec)
+        tt = motionmix.clock(spec).to_track(pose.times_s)
+        for t, x in zip(pose.times_s, tt, strict=True):
+            got[(spec.params["camera"], round(float(t), 3))] = (spec.track.track_id, float(x))
+    errs = []
+    for s in truth.snapshots:
+        key = (s["camera"], round(s["t_s"], 3))
+        if s["track"] >= 0:
+            track, x = got[key]
+            assert track.endswith(truth.track_ids[s["track"]])
+            errs.append(abs(x - s["track_t_s"]))
+        else:
+            assert key not in got  # the pause is no track time
+    unit = next(u for u in inv.units if u.get("kind") == "session")
+    return errs, unit
+
+
+@pytest.mark.parametrize("key", ["position_s", "position", "offset_s", "position_ms"])
+def test_resumed_track_plays_on_from_its_position(key, tang_dir, tmp_path):
+    """Track 0 pauses at 30 s for 5 s and resumes from 30 s: every snapshot on its track time."""
+    truth = make_capture(tang_dir, tmp_path, npz={}, sessions=("DANCE_R_2", "DANCE_W_8"),
+                         cameras=("cam0",), resume=(0, 30.0, 5.0), position_key=key)
+    errs, unit = _track_time_errors(truth)
+    assert len(errs) > 250 and max(errs) < 1e-6
+    assert [s["track_start_s"] for s in unit["segments"]] == [0.0, 30.0, 0.0]
+    assert not [n for n in unit["not_understood"] if "not used" in n]
+    if key == "position_s":  # end to end: the resumed segment's rows carry the right track time
+        b = _build(truth.root, tmp_path / "ds")
+        rows = [r for r in b.rows if "/01_DANCE_R_2/" in r.id]
+        truth_of = {round(x["t_s"] - 35.0 + 30.0, 3): x for x in truth.snapshots
+                    if x["track"] == 0 and x["t_s"] >= 35.0}
+        assert rows and all(round(r.snapshot_track_s, 3) in truth_of for r in rows)
+        assert min(r.snapshot_track_s for r in rows) >= 30.0
+    print(f"\nresume via {key!r}: {len(errs)} snapshots, max track-time error "
+          f"{max(errs) * 1000:.3f} ms; segments {unit['segments']}")
+
+
+def test_unused_event_key_is_reported(tang_dir, tmp_path):
+    """An event key motionpair does not know is listed, and its effect is visible (before)."""
+    truth = make_capture(tang_dir, tmp_path, npz={}, sessions=("DANCE_R_2", "DANCE_W_8"),
+                         cameras=("cam0",), resume=(0, 30.0, 5.0), position_key="playhead")
+    errs, unit = _track_time_errors(truth)
+    assert any("key 'playhead'" in n and "not used" in n for n in unit["not_understood"])
+    late = [e for e in errs if e > 1]
+    assert late and abs(max(late) - 30.0) < 1e-6  # taken as a restart: 30 s off, as before
+    print(f"\nunknown key 'playhead': {len(late)} of {len(errs)} snapshots 30 s off; reported: "
+          f"{[n for n in unit['not_understood'] if 'playhead' in n]}")
