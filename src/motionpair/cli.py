@@ -158,9 +158,9 @@ def build(
                                strict=strict,
                                progress=lambda spec: prog.advance(task))
         except BuildError as exc:
-            err.print(f"[red]build failed[/]: {exc}", markup=False, highlight=False)
-            for line in _grid_fixes(exc):
-                err.print(line, markup=False, highlight=False)
+            err.print(f"[red]build failed[/]: {exc}")
+            for line in _grid_fixes(exc):  # one unwrapped line each: pasteable as printed
+                err.print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from exc
     for p in summary.problems:
         err.print(f"[yellow]{p.kind}[/]: {p.reason}")
