@@ -301,6 +301,7 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
                    if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE))
     facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
              "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
+             "grid_fps": sorted({format_rate(frame_rate(t.sr_hz, t.hop)) for t in tracks}),
              "not_understood": [f"{o}: not used ({_why_unused(o)})" for o in other]
              + man.get("unknown", [])}
     if not tracks:
