@@ -151,11 +151,17 @@ def build(
                                                 help="input folders")],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
                                       help="dataset folder to (re)publish")],
-    fps: Annotated[float, typer.Option(help="output frame rate; sr/fps must be whole")] = 30.0,
+    fps: Annotated[str, typer.Option(
+        help="frame grid: auto (the NPZ playlists' own grid, else 30 for raw audio), a number "
+             "or an exact fraction such as 22050/512")] = "auto",
     sr: Annotated[int, typer.Option("--sr", help="audio analysis sample rate (Hz)")] = 22050,
     n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
     window_s: Annotated[float, typer.Option(help="window length (s)")] = 5.0,
     hop_s: Annotated[float, typer.Option(help="window hop (s)")] = 1.0,
+    window_frames: Annotated[int | None, typer.Option(
+        help="window length in frames (exact; instead of --window-s)")] = None,
+    hop_frames: Annotated[int | None, typer.Option(
+        help="window hop in frames (exact; instead of --hop-s)")] = None,
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
     split_ratios: Annotated[str, typer.Option(help="train,val,test shares of sessions")]
     = "0.8,0.1,0.1",
@@ -198,6 +204,7 @@ def build(
 
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
+                          window_n_frames=window_frames, hop_n_frames=hop_frames,
                           seed=seed, split_ratios=_numbers(split_ratios, "--split-ratios", 3),
                           clock=clock.value,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
@@ -230,6 +237,8 @@ def build(
                                on_pairs=lambda n: prog.update(task, total=n))
         except BuildError as exc:
             ui.err().print(f"[red]build failed[/]: {exc}", highlight=False)
+            for line in _grid_fixes(exc):  # one unwrapped line each: pasteable as printed
+                ui.err().print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_PROBLEMS) from exc
         except OSError as exc:  # e.g. --out's parent not writable: one line, no traceback
             ui.err().print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
@@ -308,6 +317,38 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     lines.append(f"  cache:       {c.get('text', '')} ({c['hits']} hit(s), {c['misses']} "
                  f"miss(es)); {doc['timings_s']['total_s']:.1f} s")
     return lines
+
+
+def _grid_fixes(exc: BaseException) -> list[str]:
+    """Pasteable command lines for a build refused for its grid (this command, --fps/--sr set)."""
+    import shlex
+    import sys
+
+    from motionpair.grid import GridError
+
+    cause = exc.__cause__
+    if not isinstance(cause, GridError):
+        return []
+    argv = list(sys.argv[1:])
+
+    def with_opt(args: list[str], opt: str, value: str) -> list[str]:
+        out, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+                continue
+            if a == opt:
+                skip = True
+                continue
+            if a.startswith(opt + "="):
+                continue
+            out.append(a)
+        return out + [opt, value]
+
+    cmds = [with_opt(argv, "--fps", f) for f in cause.fix_fps]
+    if cause.fix_sr:
+        cmds.append(with_opt(argv, "--sr", str(cause.fix_sr)))
+    return ["fix: motionpair " + " ".join(shlex.quote(a) for a in c) for c in cmds]
 
 
 @app.command()

@@ -8,22 +8,33 @@ from fractions import Fraction
 from typing import Any
 
 from motionpair.cache import canonical_json
-from motionpair.timebase import as_rate, hop_for_fps, seconds_to_whole_frames
+from motionpair.timebase import (
+    format_rate,
+    frames_to_time,
+    hop_for_fps,
+    parse_rate,
+    seconds_to_nearest_frames,
+)
 
 SCHEMA_VERSION = "motionpair.dataset/1"
+
+#: The grid of a build over raw audio when ``--fps auto`` finds no NPZ playlist to follow.
+DEFAULT_FPS = Fraction(30)
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     """Options of ``motionpair build`` that change the dataset (not workers/cache/out)."""
 
-    fps: float = 30.0
+    fps: float | str = "auto"  # "auto" | a number | an exact fraction "22050/512"
     sr_hz: int = 22050
     n_mels: int = 128
     n_fft: int = 2048
     n_mfcc: int = 20
     window_s: float = 5.0
     hop_s: float = 1.0
+    window_n_frames: int | None = None  # exact window length in frames (wins over window_s)
+    hop_n_frames: int | None = None  # exact window hop in frames (wins over hop_s)
     seed: int = 0
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     clock: str = "default"
@@ -37,11 +48,23 @@ class BuildConfig:
     context_s: tuple[float, float] = (4.0, 1.0)  # snapshot mode: audio seconds before, after
     cameras: str = "separate"  # separate | fused (MotionMix multi-camera sessions)
     split_by: str = "session"  # session | time-block
+    fps_asked: str = ""  # what --fps said, kept when build() resolves "auto" (grid.py)
+    grid_from: str = ""  # how the build's grid was chosen (grid.py), for dataset.json
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fps_exact(self) -> Fraction:
-        return as_rate(self.fps)
+        """The build's exact frame rate; ``"auto"`` not yet resolved reads as :data:`DEFAULT_FPS`.
+
+        ``build()`` resolves ``"auto"`` to the NPZ playlists' own grid (:mod:`motionpair.grid`).
+        """
+        if isinstance(self.fps, str) and self.fps.strip().lower() == "auto":
+            return DEFAULT_FPS
+        return parse_rate(self.fps)
+
+    @property
+    def fps_is_auto(self) -> bool:
+        return isinstance(self.fps, str) and self.fps.strip().lower() == "auto"
 
     @property
     def hop(self) -> int:
@@ -49,17 +72,51 @@ class BuildConfig:
 
     @property
     def window_frames(self) -> int:
-        return seconds_to_whole_frames(self.window_s, self.fps_exact, what="--window-s")
+        """Window length in frames: ``window_n_frames``, else ``window_s`` to the nearest frame."""
+        if self.window_n_frames is not None:
+            return int(self.window_n_frames)
+        return seconds_to_nearest_frames(self.window_s, self.fps_exact)
 
     @property
     def hop_frames(self) -> int:
-        return seconds_to_whole_frames(self.hop_s, self.fps_exact, what="--hop-s")
+        """Window hop in frames: ``hop_n_frames``, else ``hop_s`` to the nearest frame."""
+        if self.hop_n_frames is not None:
+            return int(self.hop_n_frames)
+        return seconds_to_nearest_frames(self.hop_s, self.fps_exact)
+
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """Snapshot context (before, after) in frames: ``context_s`` to the nearest frame."""
+        return (seconds_to_nearest_frames(self.context_s[0], self.fps_exact),
+                seconds_to_nearest_frames(self.context_s[1], self.fps_exact))
+
+    def lengths(self) -> dict[str, Any]:
+        """Asked seconds and the exact frames and seconds used, for dataset.json."""
+        fps = self.fps_exact
+
+        def one(asked_s: float, frames: int, exact_frames: int | None) -> dict[str, Any]:
+            return {"asked_s": asked_s, "asked_frames": exact_frames, "frames": frames,
+                    "used_s": float(frames_to_time(frames, fps)),
+                    "used_s_exact": format_rate(Fraction(frames) / fps) if frames else "0",
+                    "rounding": "exact frames given" if exact_frames is not None else
+                    "nearest whole frame (halves round up)"}
+
+        return {"fps": format_rate(fps),
+                "window": one(self.window_s, self.window_frames, self.window_n_frames),
+                "hop": one(self.hop_s, self.hop_frames, self.hop_n_frames),
+                "context_before": one(self.context_s[0], self.context_frames[0], None),
+                "context_after": one(self.context_s[1], self.context_frames[1], None)}
 
     def validate(self) -> BuildConfig:
         """Raise ``ValueError`` with a user-facing message for an impossible config."""
-        _ = self.hop, self.window_frames, self.hop_frames
+        if not self.fps_is_auto:
+            parse_rate(self.fps)
+        _ = self.hop
         if self.window_frames < 2 or self.hop_frames < 1:
-            raise ValueError("a window needs at least 2 frames and a hop at least 1")
+            raise ValueError(f"a window needs at least 2 frames and a hop at least 1; at "
+                             f"{format_rate(self.fps_exact)} fps --window-s {self.window_s:g} is "
+                             f"{self.window_frames} frame(s) and --hop-s {self.hop_s:g} is "
+                             f"{self.hop_frames}")
         if self.window_beats is not None and (self.window_beats < 1 or self.hop_beats < 1
                                               or self.frames_per_beat < 2):
             raise ValueError("--window-beats/--hop-beats need >= 1 and --frames-per-beat >= 2")
@@ -72,10 +129,9 @@ class BuildConfig:
             raise ValueError(f"--cameras must be separate or fused, not {self.cameras!r}")
         if self.split_by not in ("session", "time-block"):
             raise ValueError(f"--split-by must be session or time-block, not {self.split_by!r}")
-        for what, s in zip(("before", "after"), self.context_s, strict=True):
-            seconds_to_whole_frames(s, self.fps_exact, what=f"snapshot context {what}")
-        if sum(self.context_s) <= 0 or min(self.context_s) < 0:
-            raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and a positive sum")
+        if sum(self.context_frames) <= 0 or min(self.context_s) < 0:
+            raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and at least "
+                             f"one frame in all at {format_rate(self.fps_exact)} fps")
         return self
 
     def resolved(self) -> dict[str, Any]:
@@ -83,7 +139,7 @@ class BuildConfig:
         d["split_ratios"] = list(self.split_ratios)
         d["context_s"] = list(self.context_s)
         d.update(hop=self.hop, fps_exact=str(self.fps_exact), window_frames=self.window_frames,
-                 hop_frames=self.hop_frames)
+                 hop_frames=self.hop_frames, context_frames=list(self.context_frames))
         return d
 
     def sha256(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import __version__, audio, motion
+from motionpair import __version__, audio, grid, motion
 from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
@@ -189,6 +189,11 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
         from motionpair.sources.motionmix import fused_specs
 
         inv.pairs = fused_specs(inv.pairs)
+    inv.problems = [p for p in inv.problems if p.session != grid.SCAN_TAG]  # re-checked here
+    try:  # --fps auto -> the NPZ tracks' own grid; off-grid NPZ reported once per file
+        cfg = grid.resolve(cfg, inv)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from exc
     t_scan = time.perf_counter()
     if not inv.pairs:
         raise BuildError(_problem_text("nothing to pair", inv.problems))
@@ -205,7 +210,7 @@ def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
         outcomes = run_pairs(inv.pairs, cfg, staged, workers=workers, cache_dir=cache,
                              on_done=progress)
         results = [r for r in outcomes if isinstance(r, PairResult)]
-        problems = list(inv.problems) + [r for r in outcomes if isinstance(r, Problem)]
+        problems = _unique(list(inv.problems) + [r for r in outcomes if isinstance(r, Problem)])
         spec_of = {s.pair_id: s for s in inv.pairs}
         problems += [_no_window_problem(r, spec_of[r.pair_id], cfg)
                      for r in results if not r.rows]
@@ -278,6 +283,17 @@ def _keep_report(out: Path, staged: Path) -> list[str]:
         notes.append(f"kept {old} from the previous build; it shows that build until you "
                      f"run motionpair {name.rstrip('s')} {out} again")
     return notes
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Each problem once (several pairs of one bad file would otherwise repeat its line)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.kind, p.reason) not in seen:
+            seen.add((p.kind, p.reason))
+            out.append(p)
+    return out
 
 
 def _cached_pairs(results: list[PairResult], *, enabled: bool) -> dict[str, Any]:
@@ -469,6 +485,10 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
             },
         },
         "windows": _window_record(cfg),
+        "grid": {"fps": str(cfg.fps_exact), "fps_float": float(cfg.fps_exact),
+                 "fps_asked": cfg.fps_asked, "from": cfg.grid_from, "sr_hz": cfg.sr_hz,
+                 "rule": "features are never resampled: every track's features are on this "
+                         "grid (NPZ tracks on another grid are reported and skipped)"},
         "assumptions": {a: ASSUMPTION_TEXT.get(a, "") for a in used},
         "splits": split_info,
         "counts": {"pairs": len(results), "windows": len(rows),
@@ -495,7 +515,8 @@ def _window_record(cfg: BuildConfig) -> dict[str, Any]:
     return {"grid": "fixed", "window_s": cfg.window_s, "hop_s": cfg.hop_s,
             "n_frames": cfg.window_frames, "hop_frames": cfg.hop_frames,
             "rule": "windows start at track frames 0, hop, 2*hop, ...; kept only when "
-                    "audio and pose cover every frame"}
+                    "audio and pose cover every frame",
+            "lengths": cfg.lengths()}
 
 
 def motion_specs() -> dict[str, dict[str, Any]]:

@@ -26,8 +26,10 @@ ASSUMPTIONS = {
         "of tracks 0..k-1 (stream time = seconds since the session start)"
     ),
     EVENTS: (
-        "a playback event's time is when its track's time 0 played; the track plays until its "
-        "end event, the next event or its duration, whichever comes first (no pauses)"
+        "a playback event's time is when its track's time position_s played (0 when the event "
+        "names no start position: the track started from its beginning); the track then plays "
+        "at normal speed until its end event, the next event or its end, whichever comes "
+        "first (a pause is an end, a resume is a new event with its position)"
     ),
 }
 
@@ -42,8 +44,11 @@ class TrackSpan:
 
 
 def _offset_segment(session: str, track_id: str, start_s: float, end_s: float,
-                    matched_by: str, assumption: str, note: str) -> PlaybackSegment:
-    clock = ClockMap(kind="offset", assumption=assumption, offset_s=-float(start_s), note=note)
+                    matched_by: str, assumption: str, note: str, *,
+                    position_s: float = 0.0) -> PlaybackSegment:
+    """Track time = stream time - ``start_s`` + ``position_s`` inside [start_s, end_s)."""
+    clock = ClockMap(kind="offset", assumption=assumption,
+                     offset_s=float(position_s) - float(start_s), note=note)
     return PlaybackSegment(session=session, track_id=track_id, clock=clock,
                            stream_start_s=float(start_s), stream_end_s=float(end_s),
                            matched_by=matched_by)
@@ -79,14 +84,20 @@ def event_segments(session: str, tracks: Sequence[TrackSpan],
             unknown.append(f"event {i} at {ev['t_s']:.3f} s names track {ev['track']!r}, "
                            "not in the playlist")
             continue
-        end = ev["t_s"] + tr.duration_s
+        pos = float(ev.get("position_s") or 0.0)
+        if pos >= tr.duration_s:
+            unknown.append(f"event {i} at {ev['t_s']:.3f} s starts track {ev['track']!r} at "
+                           f"{pos:.3f} s, past its end ({tr.duration_s:.3f} s)")
+            continue
+        end = ev["t_s"] + tr.duration_s - pos  # the rest of the track from its position
         if ev.get("end_s") is not None:
             end = min(end, ev["end_s"])
         if i + 1 < len(events):
             end = min(end, events[i + 1]["t_s"])
         if end > ev["t_s"]:
+            note = f"event {i}" + (f", from track time {pos:g} s" if pos else "")
             out.append(_offset_segment(session, tr.track_id, ev["t_s"], end,
-                                       "playback_events", EVENTS, f"event {i}"))
+                                       "playback_events", EVENTS, note, position_s=pos))
     return out, unknown
 
 

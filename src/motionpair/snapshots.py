@@ -27,7 +27,6 @@ from motionpair.config import BuildConfig
 from motionpair.timebase import (
     frames_to_time,
     n_frames_covering,
-    seconds_to_whole_frames,
     time_to_frames,
 )
 from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, WindowRow
@@ -95,8 +94,8 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
                      max_dt_s: float) -> tuple[list[WindowRow], dict[str, np.ndarray], Counter]:
     """One row per snapshot: its audio context window and the stream's poses inside it."""
     fps = cfg.fps_exact
-    B = seconds_to_whole_frames(cfg.context_s[0], fps, what="snapshot context before")
-    T = B + seconds_to_whole_frames(cfg.context_s[1], fps, what="snapshot context after")
+    B, A = cfg.context_frames  # context seconds to the nearest whole frames (config.lengths)
+    T = B + A
     t_track = clock.to_track(pose.times_s)
     frame = np.asarray(time_to_frames(t_track, fps, rounding="nearest"), dtype=np.int64)
     dt = (t_track - np.asarray(frames_to_time(frame, fps))).astype(np.float32)
@@ -203,7 +202,8 @@ def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache
         "camera": spec.params["camera"], "pairing": {"mode": mode, "why": why,
                                                      "rate_hz": spec.params["rate_hz"],
                                                      "max_gap_s": max_gap,
-                                                     "context_s": list(cfg.context_s)},
+                                                     "context_s": list(cfg.context_s),
+                                                     "context_frames": list(cfg.context_frames)},
         "snapshots": len(pose.times_s), "masked_gap_frames": masked,
         "motion_first_frame": int(first),
         "motion_frames": int(n_motion),

@@ -148,3 +148,46 @@ def seconds_to_whole_frames(duration_s: Rate, fps: Rate, *, what: str = "duratio
         raise ValueError(f"{what}={float(as_rate(duration_s))} s is not a whole number of "
                          f"frames at {fps} fps")
     return int(n)
+
+
+def parse_rate(text: str | Rate) -> Fraction:
+    """A frame rate typed by a user, exactly: ``"30"``, ``"22050/512"``, ``"43.06640625"``.
+
+    Decimals are read as the exact decimal they spell (``"43.0664"`` is ``53833/1250``,
+    *not* librosa's 22050/512 grid), so a rate is never silently snapped to a nearby grid.
+
+    >>> parse_rate("22050/512")
+    Fraction(11025, 256)
+    >>> parse_rate("30")
+    Fraction(30, 1)
+    """
+    if not isinstance(text, str):
+        return as_rate(text)
+    try:
+        out = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"rate {text!r} is not a number or a fraction like 22050/512") from None
+    return as_rate(out)
+
+
+def format_rate(fps: Rate) -> str:
+    """An exact rate as text that :func:`parse_rate` reads back: ``"30"``, ``"11025/256"``.
+
+    >>> format_rate(Fraction(22050, 512))
+    '11025/256'
+    """
+    return str(as_rate(fps))
+
+
+def seconds_to_nearest_frames(duration_s: Rate, fps: Rate) -> int:
+    """The whole number of frames nearest to ``duration_s`` at ``fps`` (halves round up).
+
+    Exact: ``duration_s`` is read as the decimal it spells, the product is a Fraction.
+
+    >>> seconds_to_nearest_frames(5, Fraction(22050, 512))
+    215
+    >>> seconds_to_nearest_frames(5, 30)
+    150
+    """
+    n = as_rate(duration_s) * as_rate(fps) if duration_s != 0 else Fraction(0)
+    return int(math.floor(n + Fraction(1, 2)))

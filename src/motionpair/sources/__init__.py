@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motionpair import grid
 from motionpair.safeio import guard
 from motionpair.sources import motionmix, tang2018
 from motionpair.sources.common import refused_pickles
@@ -122,6 +123,8 @@ def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
     inv.problems += mm_problems
     inv.units += mm_units
     inv.pairs.sort(key=lambda p: p.pair_id)
+    # the grid check of a default build (--fps auto), so scan reports what build would refuse
+    inv.problems += grid.scan_problems(inv.pairs)
     inv.duplicates = find_duplicates(inv.pairs)
     inv.problems = [_names_its_file(p) for p in inv.problems]
     return inv

@@ -223,6 +223,7 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                 params={"folder": s.folder, "camera": cam, "cameras": sorted(s.streams),
                         "stream_key": f"camera:{cam}", "segment": k,
                         "stream_start_s": seg.stream_start_s, "stream_end_s": seg.stream_end_s,
+                        "clock_offset_s": seg.clock.offset_s,
                         "matched_by": seg.matched_by, "assumption": seg.clock.assumption,
                         "clock_note": seg.clock.note, "mapping": mapping.path or None,
                         "rate_hz": rate, "n_snapshots": int((idx == k).sum()),
@@ -233,7 +234,9 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
     facts.update({"matched_by": sorted({seg.matched_by for seg in segments}),
                   "segments": [{"track": seg.track_id, "stream_start_s": round(seg.stream_start_s,
                                                                                6),
-                                "stream_end_s": round(seg.stream_end_s, 6)} for seg in segments],
+                                "stream_end_s": round(seg.stream_end_s, 6),
+                                "track_start_s": round(seg.stream_start_s + seg.clock.offset_s,
+                                                       6)} for seg in segments],
                   "snapshots_matched": matched, "snapshots_out_of_track": out_of_track,
                   "per_camera": per_cam, "paired": bool(specs),
                   })
@@ -263,7 +266,8 @@ def _rate_hz(times_s: np.ndarray) -> float:
 def clock(spec: PairSpec) -> ClockMap:
     """The pair's offset clock: track time = session time - the track's start in the session."""
     p = spec.params
-    return ClockMap(kind="offset", assumption=p["assumption"], offset_s=-p["stream_start_s"],
+    return ClockMap(kind="offset", assumption=p["assumption"],
+                    offset_s=p.get("clock_offset_s", -p["stream_start_s"]),
                     note=f"{p['matched_by']}: {p['clock_note']}")
 
 

@@ -26,15 +26,17 @@ from motionpair.sources.motionmix_mapping import (
     load_mapping,
     pick,
 )
-from motionpair.timebase import frame_rate, frames_to_time
+from motionpair.timebase import format_rate, frame_rate, frames_to_time, time_to_frames
 from motionpair.types import AudioFeatures, PairSpec, Problem
 
 if TYPE_CHECKING:
     from motionpair.config import BuildConfig
 
 MANIFEST = "manifest.json"
-NPZ_FIELDS = ("mel", "bpm", "beat_frames", "onset_env", "sr", "hop", "duration_s", "track_id")
-ABSURD_DB = 1e4
+NPZ_FIELDS = ("mel", "bpm", "beat_frames", "beat_times", "onset_env", "sr", "hop", "duration_s",
+              "track_id")
+ABSURD_DB = 1e4  # a dB mel (it has negative values) beyond +-1e4 dB is not a mel
+ABSURD_POWER = 1e12  # a power mel of audio in [-1, 1] stays far below this
 
 
 @dataclass
@@ -138,7 +140,8 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     if mel.ndim != 2 or min(mel.shape) < 1 or mel.dtype.kind not in "iuf":
         raise ValueError(f"{path}: key {found['mel']!r} must be a 2-D numeric array, "
                          f"got shape {mel.shape} dtype {mel.dtype}")
-    if not np.isfinite(mel).all() or np.abs(mel).max() > ABSURD_DB:
+    if not np.isfinite(mel).all() or (np.abs(mel).max() > ABSURD_DB if mel.min() < 0
+                                       else mel.max() > ABSURD_POWER):
         raise ValueError(f"{path}: key {found['mel']!r} holds NaN/inf or absurd values")
     n_frames, orientation = _frames_axis(mel, arrays, found)
     if "onset_env" in found:
@@ -147,6 +150,7 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
             raise ValueError(f"{path}: key {found['onset_env']!r} must be 1-D numeric with one "
                              f"value per mel frame ({n_frames}), got shape {env.shape} dtype "
                              f"{env.dtype}")
+    beats, beats_from = _beat_frames(arrays, found, path, sr, hp)
     npz_dur = _scalar(arrays, found.get("duration_s"), path)
     if duration_s is not None:
         dur, dur_from = float(duration_s), "manifest"
@@ -155,10 +159,46 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     else:
         dur, dur_from = frames_to_time(n_frames, frame_rate(sr, hp)), "n_frames*hop/sr"
     unknown = sorted(set(arrays) - known_keys(NPZ_FIELDS, mapping))
+    tempo = _scalar(arrays, found.get("bpm"), path)
     facts = {"sr_hz": sr, "hop": hp, "n_frames": n_frames, "duration_s": dur,
              "duration_from": dur_from, "mel_orientation": orientation, "keys": found,
-             "unknown_keys": unknown}
+             "unknown_keys": unknown, "beat_frames": beats, "beats_from": beats_from,
+             "tempo_bpm": tempo, "mel_scale": "power" if mel.min() >= 0 else "dB"}
     return facts, arrays
+
+
+def _beat_frames(arrays: dict, found: dict, path: Path, sr: int,
+                 hop: int) -> tuple[np.ndarray | None, str | None]:
+    """Beat frame indices from beat frames or beat times (seconds), or ``(None, None)``.
+
+    A ``beat_frames`` key holding non-whole values is read as beat *times* in seconds
+    (``beat_track(units="time")`` saved under ``beats``); times go to the nearest frame.
+    """
+    if "beat_frames" in found:
+        key, unit = found["beat_frames"], "frames"
+    elif "beat_times" in found:
+        key, unit = found["beat_times"], "s"
+    else:
+        return None, None
+    a = np.asarray(arrays[key])
+    if a.dtype.kind not in "iuf" or a.ndim > 1 and a.size != max(a.shape, default=0):
+        raise ValueError(f"{path}: key {key!r} must be a 1-D numeric array of beats, got shape "
+                         f"{a.shape} dtype {a.dtype}")
+    a = a.ravel()
+    if not np.isfinite(a).all():
+        raise ValueError(f"{path}: key {key!r} holds NaN/inf")
+    if unit == "frames" and a.dtype.kind == "f" and np.any(a != np.round(a)):
+        unit = "s"  # fractional "frames": beat times in seconds
+    if unit == "s":
+        frames = np.asarray(time_to_frames(a, frame_rate(sr, hop), rounding="nearest"),
+                            dtype=np.int64).reshape(-1)
+        how = f"{key!r}: beat times (s) to the nearest frame at sr {sr} Hz / hop {hop}"
+    else:
+        frames, how = a.astype(np.int64), f"{key!r}: beat frame indices"
+    if frames.size and (frames.min() < 0 or np.any(np.diff(frames) <= 0)):
+        raise ValueError(f"{path}: key {key!r} must be increasing beats >= 0 "
+                         f"({'times' if unit == 's' else 'frame indices'})")
+    return frames, how
 
 
 def _frames_axis(mel: np.ndarray, arrays: dict, found: dict) -> tuple[int, str]:
@@ -208,11 +248,10 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
         peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hp)
         out["onset_peak"] = _one_hot(peaks, n)
         derived["onset_peak"] = "librosa.onset.onset_detect(onset_envelope, sr, hop)"
-    if "beat_frames" in keys:
-        beats = np.asarray(arrays[keys["beat_frames"]]).astype(np.int64).ravel()
-        if beats.size and (beats.min() < 0 or np.any(np.diff(beats) <= 0)):
-            raise ValueError(f"{path}: key {keys['beat_frames']!r} must be increasing frame "
-                             "indices >= 0")
+    if facts["beat_frames"] is not None:
+        beats = facts["beat_frames"]
+        if "times" in facts["beats_from"]:  # converted from seconds: say so
+            derived["beat_frames"] = facts["beats_from"]
     else:
         _, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hp,
                                            start_bpm=120.0, tightness=100)
@@ -221,7 +260,7 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
     out["music_beat"] = _one_hot(beats[beats < n], n)
     if "baseline35" in arrays and np.asarray(arrays["baseline35"]).shape == (n, 35):
         out["baseline35"] = np.asarray(arrays["baseline35"], dtype=np.float32)
-    tempo = _scalar(arrays, keys.get("bpm"), path)
+    tempo = facts["tempo_bpm"]
     if tempo is None:
         d = np.diff(beats) / float(frame_rate(sr, hp))
         tempo = float(60.0 / np.median(d)) if len(d) else 0.0
@@ -234,8 +273,8 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
         tempo_bpm=float(tempo),
         params={"source": "npz", "npz": path.name, "sr_hz": sr, "hop": hp,
                 "fps": str(frame_rate(sr, hp)), "duration_from": facts["duration_from"],
-                "mel_orientation": facts["mel_orientation"], "keys": keys,
-                "derived": derived, "missing": missing})
+                "mel_orientation": facts["mel_orientation"], "mel_scale": facts["mel_scale"],
+                "keys": keys, "derived": derived, "missing": missing})
 
 
 def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
@@ -275,6 +314,7 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
                    if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE))
     facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
              "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
+             "grid_fps": sorted({format_rate(frame_rate(t.sr_hz, t.hop)) for t in tracks}),
              "not_understood": [f"{o}: not used ({_why_unused(o)})" for o in other]
              + man.get("unknown", [])}
     if not tracks:
@@ -357,10 +397,9 @@ def features_for_build(spec: PairSpec, cfg: BuildConfig) -> AudioFeatures:
     feats = load_features(spec.track.path, track_id=spec.track.track_id,
                           sr_hz=npz.get("sr_hz"), hop=npz.get("hop"),
                           duration_s=npz.get("duration_s"), mapping=mapping)
-    if feats.fps != cfg.fps_exact:
-        raise ValueError(f"{spec.track.path}: NPZ feature grid is {feats.fps} fps "
+    if feats.fps != cfg.fps_exact:  # grid.resolve() removes these pairs first; a safety net
+        raise ValueError(f"{spec.track.path}: NPZ feature grid is {format_rate(feats.fps)} fps "
                          f"(sr {feats.sr_hz} Hz / hop {feats.hop}) but the build's is "
-                         f"{cfg.fps_exact} fps; not resampled: build with --fps "
-                         f"{float(feats.fps):g} (and a matching --sr) or re-prep the playlist "
-                         "with prep-audio")
+                         f"{format_rate(cfg.fps_exact)} fps; not resampled: build with --fps "
+                         f"{format_rate(feats.fps)}")
     return feats

@@ -69,6 +69,9 @@ def unit_notes(units: list[dict[str, Any]]) -> list[str]:
                        f"{len(u.get('cameras', {}))} camera(s); matched "
                        f"{u['snapshots_matched']} by {', '.join(u['matched_by'])}; "
                        f"{u['snapshots_out_of_track']} outside every track (not used)")
+        if u.get("kind") == "playlist" and u.get("grid_fps"):
+            out.append(f"{u['session']}: {u.get('tracks')} track(s) on the grid "
+                       f"{' and '.join(u['grid_fps'])} fps (a build with --fps auto uses it)")
         for item in u.get("not_understood", []):
             out.append(f"{u['session']}: not understood: {item}")
     return out

@@ -35,6 +35,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "event_time": ("t", "time", "started_at", "start", "timestamp", "at"),
     "event_end": ("ended_at", "end", "end_time", "stopped_at"),
     "event_track": ("track_id", "track", "file", "title", "name"),
+    # where in the track playback (re)started: a resume after a pause, a seek
+    "event_position": ("position_s", "position", "track_position_s", "start_position_s",
+                       "track_time_s", "offset_s", "seek_s", "resume_s", "resumed_at_s",
+                       "from_s", "position_ms", "track_position_ms", "offset_ms"),
     # playlist manifest
     "tracks": ("tracks", "items", "songs"),
     "track_id": ("track_id", "id", "name", "title"),
@@ -44,9 +48,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "sr": ("sr", "sample_rate", "sr_hz", "samplerate"),
     "hop": ("hop_length", "hop", "hop_size"),
     # NPZ arrays
-    "mel": ("mel", "mel_spectrogram", "melspec", "S", "mel_db", "log_mel"),
-    "bpm": ("bpm", "tempo"),
+    "mel": ("mel", "mel_spectrogram", "melspec", "S", "mel_db", "log_mel", "mel_spec",
+            "melspectrogram", "S_db", "mel_power", "log_mel_spectrogram"),
+    "bpm": ("bpm", "tempo", "tempo_bpm"),
     "beat_frames": ("beat_frames", "beats"),
+    "beat_times": ("beat_times", "beat_times_s", "beats_s", "beat_time"),
     "onset_env": ("onset_env", "onset_envelope", "onset_strength"),
 }
 

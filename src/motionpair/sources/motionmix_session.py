@@ -232,11 +232,13 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     m = FOLDER_RE.match(folder.name)
     playlist = playlist if isinstance(playlist, str) else (m.group("name") if m else "")
     problems: list[Problem] = []
-    events, why = guard(folder / METADATA, _events, meta, start, mapping)
-    if events is None:
+    read_events, why = guard(folder / METADATA, _events, meta, start, mapping)
+    if read_events is None:
         meta_path = folder / METADATA
         return None, [_bad(meta_path, sid, f"{meta_path}: playback events: "
                                            f"{str(why).removeprefix(f'{meta_path}: ')}")]
+    events, unused_event_keys = read_events
+    not_understood += unused_event_keys
     offsets, why = guard(folder / METADATA, camera_offsets, meta, mapping)
     if offsets is None:
         meta_path = folder / METADATA
@@ -352,14 +354,21 @@ def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
     return out
 
 
-def _events(meta: dict, start: datetime, mapping: Mapping) -> list[dict[str, Any]]:
-    """Playback events ``[{"t_s", "end_s" or None, "track"}]`` sorted by start (may be empty)."""
+def _events(meta: dict, start: datetime, mapping: Mapping
+            ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Playback events ``[{"t_s", "end_s" or None, "track", "position_s"}]`` sorted by start,
+    and one "not understood" line per event key that was not used (with the events holding it).
+
+    ``position_s`` is the track time at which playback (re)started at ``t_s`` (a resume after a
+    pause, a seek); 0 when the event names none. Keys ending in ``_ms`` are milliseconds.
+    """
     key, events = pick(meta, "events", mapping)
     if key is None:
-        return []
+        return [], []
     if not isinstance(events, list):
         raise ValueError(f"{key!r} must be a list")
     out = []
+    unused: dict[str, list[int]] = {}
     for i, e in enumerate(events):
         if not isinstance(e, dict):
             raise ValueError(f"{key}[{i}] is not an object")
@@ -370,9 +379,22 @@ def _events(meta: dict, start: datetime, mapping: Mapping) -> list[dict[str, Any
         t = parse_time(tv, key=tk, start=start, time_unit=mapping.time_unit)
         ek, ev = pick(e, "event_end", mapping)
         end = parse_time(ev, key=ek, start=start, time_unit=mapping.time_unit) if ek else None
-        out.append({"t_s": t, "end_s": end, "track": track})
+        pk, pv = pick(e, "event_position", mapping)
+        pos = 0.0
+        if pk is not None:
+            if isinstance(pv, bool) or not isinstance(pv, int | float) or not pv >= 0 \
+                    or pv == float("inf"):
+                raise ValueError(f"{key}[{i}].{pk} = {pv!r} must be a track time >= 0 "
+                                 f"({'ms' if pk.endswith('_ms') else 's'})")
+            pos = float(pv) / (1000.0 if pk.endswith("_ms") else 1.0)
+        trk = next(k for k in mapping.aliases("event_track") if k in e)
+        for k in set(e) - {tk, trk, ek, pk}:
+            unused.setdefault(k, []).append(i)
+        out.append({"t_s": t, "end_s": end, "track": track, "position_s": pos})
     out.sort(key=lambda e: e["t_s"])
-    return out
+    notes = [f"{METADATA}: {key} key {k!r} (event(s) {', '.join(map(str, ix[:5]))}"
+             f"{' ...' if len(ix) > 5 else ''}): not used" for k, ix in sorted(unused.items())]
+    return out, notes
 
 
 def _bad(path: Path, session: str, reason: str) -> Problem:
