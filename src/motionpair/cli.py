@@ -149,7 +149,8 @@ def out_guard(command: str) -> Iterator[None]:
 def build(
     paths: Annotated[list[Path], typer.Argument(metavar="FOLDER", file_okay=False,
                                                 help="input folders")],
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", file_okay=False,
+    # no file_okay=False: check_out refuses a file in one line, naming why (exit 2)
+    out: Annotated[Path, typer.Option("--out", metavar="DIR",
                                       help="dataset folder to (re)publish")],
     fps: Annotated[str, typer.Option(
         help="frame grid: auto (the NPZ playlists' own grid, else 30 for raw audio), a number "

@@ -78,6 +78,8 @@ def _pair_problem(spec: PairSpec, exc: Exception) -> Problem:
 def _run_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
     try:
         return process_pair(spec, cfg, out, cache)
+    except OutputError:  # the disk, not the input: stops the build (nothing is published)
+        raise
     except Exception as exc:  # noqa: BLE001 - bad input: report it, keep the others going
         return _pair_problem(spec, exc)
 
@@ -89,6 +91,8 @@ def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
         return process_pair(spec, cfg, out, cache, cached_only=True)
     except NotCachedError:
         return None
+    except OutputError:
+        raise
     except Exception as exc:  # noqa: BLE001
         return _pair_problem(spec, exc)
 

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def report(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
                                                        help="built dataset folder")],
                out: Annotated[Path | None, typer.Option(
-                   "--out", metavar="FOLDER", file_okay=False,
+                   "--out", metavar="FOLDER",  # a file: check_out's one-line refusal
                    help="report folder (default DIR/report)")] = None) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
         from motionpair.cli import out_guard
