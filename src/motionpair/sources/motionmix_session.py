@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -248,6 +248,7 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     unknown_keys: set[str] = set()
     known = known_keys(SNAPSHOT_FIELDS, mapping)
     n_records = 0
+    t: float | np.ndarray  # a snapshot's time here, below a camera's times
     for path in files:
         recs, why = guard(path, records_of, path)
         if recs is None:
@@ -304,7 +305,8 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
             items = [items[i] for i in keep]
             t = t[keep]
         confs = [x[2] for x in items]
-        conf = np.stack(confs) if all(c is not None for c in confs) else None
+        conf = (np.stack(cast(list[np.ndarray], confs))
+                if all(c is not None for c in confs) else None)
         streams[cam] = Stream(camera=cam, times_s=t, joints=np.stack([x[1] for x in items]),
                               confidence=conf)
     not_understood += [f"snapshot key {k!r}" for k in sorted(unknown_keys)]
@@ -371,7 +373,7 @@ def _events(meta: dict, start: datetime, mapping: Mapping) -> list[dict[str, Any
         ek, ev = pick(e, "event_end", mapping)
         end = parse_time(ev, key=ek, start=start, time_unit=mapping.time_unit) if ek else None
         out.append({"t_s": t, "end_s": end, "track": track})
-    out.sort(key=lambda e: e["t_s"])
+    out.sort(key=lambda e: cast(float, e["t_s"]))
     return out
 
 
