@@ -123,5 +123,6 @@ def draw_jitter(rng: np.random.Generator, *, max_frames: int, prev: int, nxt: in
 
 def channel_dropout(x: np.ndarray, *, rng: np.random.Generator, p: float) -> np.ndarray:
     """Zero each channel (last axis) of a (T, C) array with probability ``p``."""
+    # x.shape[-1] is Any to numpy's stubs, which then pick random()'s scalar overload
     keep = rng.random(x.shape[-1]) >= p
-    return x * keep.astype(x.dtype)
+    return x * keep.astype(x.dtype)  # type: ignore[attr-defined]

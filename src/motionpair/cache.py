@@ -87,7 +87,8 @@ class Cache:
             return
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays, **{META_KEY: np.array(canonical_json(meta))})
+                # numpy's stub lets **kwds bind allow_pickle: bool
+                np.savez(f, **arrays, **{META_KEY: np.array(canonical_json(meta))})  # type: ignore[arg-type]
             os.replace(tmp, path)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)

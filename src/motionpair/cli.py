@@ -7,7 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -206,12 +206,14 @@ def build(
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                           window_n_frames=window_frames, hop_n_frames=hop_frames,
-                          seed=seed, split_ratios=_numbers(split_ratios, "--split-ratios", 3),
+                          seed=seed, split_ratios=cast(tuple[float, float, float], _numbers(
+                              split_ratios, "--split-ratios", 3)),
                           clock=clock.value,
                           max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
                           frames_per_beat=frames_per_beat, pairing=pairing.value,
                           cameras=cameras.value, split_by=split_by.value,
-                          context_s=_numbers(context_s, "--context-s", 2),
+                          context_s=cast(tuple[float, float], _numbers(context_s,
+                                                                       "--context-s", 2)),
                           ).validate()
         if on_downbeats:
             raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "

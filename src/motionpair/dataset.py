@@ -15,6 +15,7 @@ import shutil
 import signal
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         proc.join(timeout=10)
 
 
-def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
+def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
           strict: bool = False, progress=None, on_pairs=None,
           wait: bool = False) -> BuildSummary:
@@ -177,7 +178,7 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
                              progress=progress, on_pairs=on_pairs)
 
 
-def _build_locked(paths: list[str | Path], out: Path, cfg: BuildConfig, *,
+def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
                   workers: int | None, cache: Path | None, strict: bool,
                   progress, on_pairs=None) -> BuildSummary:
     """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
@@ -459,7 +460,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                                     n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
     used = sorted({a for r in rows for a in r.assumptions})
     facts = [r.facts for r in sorted(results, key=lambda r: r.pair_id)]
-    dropped = Counter()
+    dropped: Counter[str] = Counter()
     for f in facts:
         dropped.update(f["dropped"])
     by_style: dict[str, list[float]] = {}

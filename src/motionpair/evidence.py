@@ -154,7 +154,7 @@ def circular_shift_null(music_s: np.ndarray, kin_s: np.ndarray, *, duration_s: f
 
 
 def tempo_drift(clock: ClockMap, music_s: np.ndarray, *, stream_beat_s: float,
-                n_stream_beats: int) -> dict[str, float | int]:
+                n_stream_beats: int) -> dict[str, float | int | None]:
     """Tempo implied by the clock map vs measured, and the drift it implies by the end.
 
     Parameters

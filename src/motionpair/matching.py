@@ -74,10 +74,12 @@ def event_segments(session: str, tracks: Sequence[TrackSpan],
                    events: Sequence[dict]) -> tuple[list[PlaybackSegment], list[str]]:
     """Segments from playback events ``{"t_s", "end_s", "track"}``; unknown tracks listed."""
     by_name: dict[str, TrackSpan] = {}
+    tr: TrackSpan | None  # a playlist track here, below an event's track or None
     for tr in tracks:
         for name in (tr.track_id, *tr.aliases):
             by_name.setdefault(name, tr)
-    out, unknown = [], []
+    out: list[PlaybackSegment] = []
+    unknown: list[str] = []
     for i, ev in enumerate(events):
         tr = by_name.get(ev["track"])
         if tr is None:

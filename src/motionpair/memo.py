@@ -32,6 +32,7 @@ def code_sha256(*modules: str) -> str:
     h = hashlib.sha256()
     for name in modules:
         spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None  # our own modules, from files
         h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes())
     return h.hexdigest()
 

@@ -7,9 +7,10 @@ and offset.py; this module only knows where each input comes from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -55,10 +56,11 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     span = (float(frames_to_time(grid.first_frame, fps)),
             float(frames_to_time(grid.first_frame + len(grid.valid) - 1, fps)))
     beat_s, n_beats, how = stream_beats(spec, feats.beat_times_s)
-    record, series = pair_evidence(
+    # series: pair_evidence's arrays, plus the scalars added below
+    record, series = cast(tuple[dict[str, Any], dict[str, Any]], pair_evidence(
         music_s=feats.beat_times_s, kin_s=kin_s, onset_env=feats.arrays["onset_env"], fps=fps,
         duration_s=feats.duration_s, span_s=span, clock=clock, stream_beat_s=beat_s,
-        n_stream_beats=n_beats, tempo_bpm=feats.tempo_bpm, cfg=cfg)
+        n_stream_beats=n_beats, tempo_bpm=feats.tempo_bpm, cfg=cfg))
     # F estimated from detected beats makes implied and measured tempo agree by construction
     record["tempo"]["frames_per_beat"] = how
     record["tempo"]["independent_of_audio"] = spec.style in ("cha-cha", "rumba")
@@ -71,7 +73,7 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     return record, series
 
 
-def finish(records: dict[str, dict], series: dict[str, dict], *, cfg: EvidenceConfig,
+def finish(records: dict[str, dict | None], series: dict[str, dict], *, cfg: EvidenceConfig,
            kin_sigma_s: float, kin_order: int) -> dict[str, Any]:
     """Add the other-tracks null to every record; the ``alignment_evidence`` block."""
     dense = {p: r for p, r in records.items() if r is not None}
@@ -148,7 +150,7 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
     return paths
 
 
-def evidence_for_inputs(paths: list[str | Path], build_cfg: BuildConfig, *,
+def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
                         cache_dir: Path | None, cfg: EvidenceConfig,
                         ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
     """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.

@@ -69,7 +69,8 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
     hop = hop_for_fps(sr_hz, fps)
     dest = out_dir / folder.name
     dest.mkdir(parents=True, exist_ok=True)
-    tracks, problems = [], []
+    tracks: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
     for path in find_audio(folder):
         tid = track_id_for(path, folder)
         try:
@@ -110,5 +111,5 @@ def write_manifest(dest: Path, tracks: list[dict[str, Any]], *, sr_hz: int, hop:
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # stub: **kwds may bind allow_pickle
     write_file_atomic(path, buf.getvalue())

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -169,7 +169,7 @@ def _mean_target(dl: DataLoader, target: str, cols: list[int]) -> torch.Tensor:
         s = y.double().sum(dim=(0, 1))
         total = s if total is None else total + s
         n += y.shape[0] * y.shape[1]
-    return (total / n).float()
+    return (cast(torch.Tensor, total) / n).float()  # dl yields at least one batch
 
 
 def _eval(model: nn.Module | None, dl: DataLoader, target: str, cols: list[int],
@@ -178,7 +178,7 @@ def _eval(model: nn.Module | None, dl: DataLoader, target: str, cols: list[int],
     with torch.no_grad():
         for b in dl:
             x, y = _xy(b, target, cols)
-            pred = const.expand_as(y) if model is None else model(x)
+            pred = cast(torch.Tensor, const).expand_as(y) if model is None else model(x)
             se += float(((pred - y) ** 2).double().sum())
             n += y.numel()
     return se / n
@@ -295,7 +295,7 @@ def run_smoke(root: str | Path, *, seconds: float = 60.0, target: str = "window_
         if not max_epochs and row["elapsed_s"] >= seconds:
             break
     res.seconds = time.perf_counter() - t0
-    model.load_state_dict(best_state)  # restore the selected checkpoint
+    model.load_state_dict(cast(dict, best_state))  # restore the selected checkpoint
     model.eval()
     res.state = best_state
     res.val_restored = _eval(model, dl_val, target, cols)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import overload
 
 import numpy as np
 
@@ -75,6 +76,10 @@ def suggest_sr(fps: Rate, *, near_hz: int = 22050) -> int:
     return int(math.ceil(near_hz / step) * step)
 
 
+@overload
+def frames_to_time(frames: int, fps: Rate) -> float: ...
+@overload
+def frames_to_time(frames: np.ndarray, fps: Rate) -> np.ndarray: ...
 def frames_to_time(frames: np.ndarray | int, fps: Rate) -> np.ndarray | float:
     """Seconds at the start of frame index ``frames`` on a grid of rate ``fps``.
 
@@ -83,7 +88,7 @@ def frames_to_time(frames: np.ndarray | int, fps: Rate) -> np.ndarray | float:
     """
     f = as_rate(fps)
     if np.isscalar(frames):
-        return float(Fraction(int(frames)) / f)
+        return float(Fraction(int(frames)) / f)  # type: ignore[arg-type]  # np.isscalar's TypeGuard drops int
     arr = np.asarray(frames, dtype=np.int64)
     # integer numerator first, one division last: exact to float precision, no accumulation
     return (arr * f.denominator) / float(f.numerator)
@@ -117,14 +122,14 @@ def time_to_frames(t_s: np.ndarray | float, fps: Rate, *,
 def frames_to_samples(frames: np.ndarray | int, *, hop: int) -> np.ndarray | int:
     """Sample index of the centre of feature frame ``frames`` (librosa ``center=True``)."""
     if np.isscalar(frames):
-        return int(frames) * int(hop)
+        return int(frames) * int(hop)  # type: ignore[arg-type]  # np.isscalar's TypeGuard drops int
     return np.asarray(frames, dtype=np.int64) * int(hop)
 
 
 def samples_to_frames(samples: np.ndarray | int, *, hop: int) -> np.ndarray | int:
     """Feature frame index whose centre is at or before ``samples``."""
     if np.isscalar(samples):
-        return int(samples) // int(hop)
+        return int(samples) // int(hop)  # type: ignore[arg-type]  # np.isscalar's TypeGuard drops int
     return np.asarray(samples, dtype=np.int64) // int(hop)
 
 

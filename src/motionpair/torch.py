@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -81,8 +81,9 @@ class MotionPairDataset(Dataset):
         self.hop_frames = int(meta["windows"].get("hop_frames") or 0)
         self._norm = self._load_norm(normalize)
         self.augment = aug.Augment(**augment) if isinstance(augment, dict) else augment
-        self._perm = None
-        self._prev = self._next = None
+        self._perm: tuple[np.ndarray, int] | None = None  # set by _check_augment
+        self._prev: np.ndarray | None = None
+        self._next: np.ndarray | None = None
         if self.augment is not None:
             self._check_augment(meta)
         self.epoch = 0
@@ -103,7 +104,7 @@ class MotionPairDataset(Dataset):
                     (1.0 / safe_std(stats[n]["std"])).astype(np.float32)) for n in names}
 
     def _check_augment(self, meta: dict[str, Any]) -> None:
-        a = self.augment
+        a = cast(aug.Augment, self.augment)  # called only with an augment
         if a.mirror_p > 0:
             self._perm = aug.mirror_permutation(meta)
         if a.jitter_frames > 0:
@@ -145,24 +146,29 @@ class MotionPairDataset(Dataset):
         a = self.augment
         rng = a.rng(epoch=self.epoch, index=index) if a is not None and a.active else None
         j = 0
-        if rng is not None and a.jitter_frames > 0:
+        if rng is not None and a is not None and a.jitter_frames > 0:
+            assert self._prev is not None and self._next is not None  # set with jitter
             j = aug.draw_jitter(rng, max_frames=a.jitter_frames, prev=int(self._prev[index]),
                                 nxt=int(self._next[index]))
         out = {}
         for name in self.features:
             if j:
-                x = aug.jittered(lambda i, n=name: self._row_array(i, n), index=index, j=j,
+                assert self._prev is not None and self._next is not None
+                # mypy cannot match a lambda with a defaulted parameter to Callable[[int], ...]
+                x = aug.jittered(lambda i, n=name: self._row_array(i, n),  # type: ignore[misc]
+                                 index=index, j=j,
                                  prev=int(self._prev[index]), nxt=int(self._next[index]),
                                  hop_frames=self.hop_frames)
             else:
                 x = np.array(self._row_array(index, name))
             out[name] = x
-        if rng is not None and a.mirror_p > 0 and rng.random() < a.mirror_p:
+        if rng is not None and a is not None and a.mirror_p > 0 and rng.random() < a.mirror_p:
+            assert self._perm is not None  # set with mirroring
             aug.mirror(out, perm=self._perm[0], axis=self._perm[1])
         for name, (mean, inv_std) in self._norm.items():
             if name in out:
                 _normalise(out[name], mean, inv_std)
-        if rng is not None and a.channel_dropout_p > 0:
+        if rng is not None and a is not None and a.channel_dropout_p > 0:
             for name in a.dropout_arrays:
                 if name in out and out[name].ndim == 2:
                     out[name] = aug.channel_dropout(out[name], rng=rng, p=a.channel_dropout_p)

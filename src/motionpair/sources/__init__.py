@@ -6,6 +6,7 @@ and returns an :class:`Inventory` of pairs, problems and per-unit facts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,7 @@ class Inventory:
         }
 
 
-def scan(paths: list[str | Path], *, cache: Cache | None = None) -> Inventory:
+def scan(paths: Sequence[str | Path], *, cache: Cache | None = None) -> Inventory:
     """Discover inputs under ``paths``; never raises for bad input, lists it instead.
 
     ``cache`` (a :class:`motionpair.cache.Cache`) memoises content validation by sha256.

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -120,7 +120,7 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
         pl_dirs, s_dirs = find_folders(root)
         for folder in pl_dirs:
             mapping, pl = _read_folder(read_playlist, folder, root, problems)
-            if pl is None:
+            if mapping is None or pl is None:
                 continue
             pl.facts["mapping"] = mapping.path or None
             if pl.name in playlists:
@@ -198,7 +198,7 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                  (Path(pl.folder) / "manifest.json", Path(pl.facts.get("mapping") or ""))
                  if p.name and p.is_file() and str(p) != mapping.path]
     matched = out_of_track = 0
-    per_cam: dict[str, dict[str, int]] = {}
+    per_cam: dict[str, dict[str, int | float]] = {}
     specs: list[PairSpec] = []
     tr_inputs: dict[str, InputFile] = {}  # track id -> its NPZ fingerprint, hashed once per session
     for cam, stream in s.streams.items():
@@ -309,7 +309,7 @@ def fuse_streams(session: Session, *, tolerance_s: float) -> tuple[np.ndarray, n
     times, joints, confs = [], [], []
     for g in groups:
         js = np.stack([session.streams[c].joints[i] for _, c, i in g])
-        cs = np.stack([session.streams[c].confidence[i]
+        cs = np.stack([cast(np.ndarray, session.streams[c].confidence)[i]
                        if session.streams[c].confidence is not None
                        else np.zeros(js.shape[1]) for _, c, i in g])
         best = np.argmax(cs, axis=0)  # ties: the earliest instant, then camera name

@@ -88,6 +88,7 @@ def read_npz(path: Path, mapping: Mapping = NO_MAPPING) -> tuple[dict[str, np.nd
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise ValueError(f"{path}: a .npy array, not an NPZ archive")
         arrays = {}
+        key: str | None  # an NPZ key here, below a field's key or None
         for key in z.files:
             try:
                 arrays[key] = z[key]

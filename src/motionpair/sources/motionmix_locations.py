@@ -9,6 +9,7 @@ or writes it unless told to).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ SUBDIRS = {
 }
 
 
-def default_root(env: dict[str, str] | None = None) -> tuple[Path, str]:
+def default_root(env: Mapping[str, str] | None = None) -> tuple[Path, str]:
     """``(root, how it was chosen)``."""
     env = os.environ if env is None else env
     if env.get("MOTIONMIX_ROOT"):

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -250,6 +250,7 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     unknown_keys: set[str] = set()
     known = known_keys(SNAPSHOT_FIELDS, mapping)
     n_records = 0
+    t: float | np.ndarray  # a snapshot's time here, below a camera's times
     for path in files:
         recs, why = guard(path, records_of, path)
         if recs is None:
@@ -306,7 +307,8 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
             items = [items[i] for i in keep]
             t = t[keep]
         confs = [x[2] for x in items]
-        conf = np.stack(confs) if all(c is not None for c in confs) else None
+        conf = (np.stack(cast(list[np.ndarray], confs))
+                if all(c is not None for c in confs) else None)
         streams[cam] = Stream(camera=cam, times_s=t, joints=np.stack([x[1] for x in items]),
                               confidence=conf)
     not_understood += [f"snapshot key {k!r}" for k in sorted(unknown_keys)]
@@ -391,7 +393,7 @@ def _events(meta: dict, start: datetime, mapping: Mapping
         for k in set(e) - {tk, trk, ek, pk}:
             unused.setdefault(k, []).append(i)
         out.append({"t_s": t, "end_s": end, "track": track, "position_s": pos})
-    out.sort(key=lambda e: e["t_s"])
+    out.sort(key=lambda e: cast(float, e["t_s"]))
     notes = [f"{METADATA}: {key} key {k!r} (event(s) {', '.join(map(str, ix[:5]))}"
              f"{' ...' if len(ix) > 5 else ''}): not used" for k, ix in sorted(unused.items())]
     return out, notes

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def scan_folder(root: Path, folder: Path, *,
     by the file's sha256 and this reader's source code.
     """
     session = folder.name
-    style = STYLES.get(FOLDER_RE.match(session).group(1), "unknown")
+    style = STYLES.get(cast(re.Match[str], FOLDER_RE.match(session)).group(1), "unknown")
     rel = f"{root.name}/{session}"
     problems: list[Problem] = []
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
