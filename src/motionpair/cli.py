@@ -213,4 +213,7 @@ _register_commands()
 
 
 def main() -> None:
+    from motionpair import numba_cache
+
+    numba_cache.configure()  # before anything imports numba (see motionpair.numba_cache)
     app()

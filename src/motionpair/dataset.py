@@ -7,20 +7,18 @@ the config; wall-clock time, host and cache statistics go to ``build.json``.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import platform
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from motionpair import __version__, audio, motion
+from motionpair import __version__, audio, motion, numba_cache
 from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
 from motionpair.cache import Cache, default_cache_dir
 from motionpair.config import SCHEMA_VERSION, BuildConfig
@@ -35,12 +33,17 @@ from motionpair.publish import publish, recover, staging_dir
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits
 from motionpair.types import PairSpec, Problem, WindowRow
+from motionpair.workers import WorkerDiedError, run_pool
 
 ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS, **motionmix.ASSUMPTIONS}
 
 
 class BuildError(RuntimeError):
     """A build that must not publish (nothing to pair, or ``--strict`` with problems)."""
+
+
+class WorkerCrashError(BuildError):
+    """A worker process died (signal, out of memory): one line naming pair, stage, signal."""
 
 
 @dataclass
@@ -74,6 +77,22 @@ def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
                        reason=str(exc))
 
 
+def _warm_numba(cfg: BuildConfig) -> None:
+    """Compile librosa's jitted functions once, under a lock, before any worker starts.
+
+    See :mod:`motionpair.numba_cache` (numba issue #10128). A failure that repair could not
+    fix stops the build with one line (:class:`BuildError`).
+    """
+    import sys
+
+    try:
+        numba_cache.warm(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels, n_fft=cfg.n_fft,
+                         n_mfcc=cfg.n_mfcc,
+                         log=lambda line: print(f"motionpair: {line}", file=sys.stderr))
+    except numba_cache.CorruptCacheError as exc:
+        raise BuildError(str(exc)) from exc
+
+
 def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: int,
               cache_dir: Path | None, on_done=None) -> list[PairResult | Problem]:
     """Process every pair, in parallel when ``workers > 1``; results in ``specs`` order."""
@@ -86,20 +105,23 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
             if results[i] is not None and on_done:
                 on_done(spec)
     todo = [i for i, r in enumerate(results) if r is None]
+    if todo:  # something will run librosa: a complete numba cache first, under a lock
+        _warm_numba(cfg)
     if workers <= 1 or len(todo) <= 1:
         for i in todo:
             results[i] = _run_pair(specs[i], cfg, str(out), cache)
             if on_done:
                 on_done(specs[i])
         return results  # type: ignore[return-value]
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if on_done:
-                on_done(specs[futures[fut]])
+    jobs = [(specs[i], cfg, str(out), cache) for i in todo]
+    try:
+        outcomes = run_pool(_run_pair, jobs, workers=workers,
+                            preload=["motionpair.pipeline", "librosa", "scipy.signal"],
+                            on_done=(lambda j, _r: on_done(specs[todo[j]])) if on_done else None)
+    except WorkerDiedError as exc:  # one line naming pair, stage and signal; nothing published
+        raise WorkerCrashError(str(exc)) from exc
+    for i, r in zip(todo, outcomes, strict=True):
+        results[i] = r
     return results  # type: ignore[return-value]
 
 
@@ -108,6 +130,7 @@ def build(paths: list[str | Path], out: str | Path, cfg: BuildConfig, *,
           strict: bool = False, progress=None) -> BuildSummary:
     """Build the dataset at ``out``. Raises :class:`BuildError` when nothing can be published."""
     cfg.validate()
+    numba_cache.configure()  # before anything imports numba; workers inherit it
     out = Path(out).resolve()
     _refuse_inside_inputs(out, paths)
     t0 = time.perf_counter()
