@@ -151,7 +151,9 @@ def build(
                                strict=strict,
                                progress=lambda spec: prog.advance(task))
         except BuildError as exc:
-            err.print(f"[red]build failed[/]: {exc}")
+            from rich.markup import escape
+
+            err.print(f"[red]build failed[/]: {escape(str(exc))}", soft_wrap=True)  # one line
             raise typer.Exit(1) from exc
     for p in summary.problems:
         err.print(f"[yellow]{p.kind}[/]: {p.reason}")
