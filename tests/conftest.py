@@ -10,6 +10,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config) -> None:
+    """numba's compiled-code cache for tests: never ~/.cache, kept between runs in /tmp.
+
+    Set before anything imports numba; builds and their workers inherit it (see
+    ``motionpair.numba_cache``). ``$MOTIONPAIR_TEST_CACHE`` keeps it beside the feature cache.
+    """
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        import tempfile
+
+        from motionpair.numba_cache import versions_key
+
+        keep = os.environ.get("MOTIONPAIR_TEST_CACHE")
+        base = Path(keep) if keep else Path(tempfile.gettempdir()) / "motionpair-test-numba"
+        os.environ["NUMBA_CACHE_DIR"] = str(base / "numba" / versions_key())
+
+
 def data_root() -> Path:
     """``$MOTIONPAIR_DATA`` if set, else ``../shared/data`` beside the repository."""
     env = os.environ.get("MOTIONPAIR_DATA")

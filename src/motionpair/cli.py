@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from motionpair import __version__, ui
@@ -239,7 +240,8 @@ def build(
                                strict=strict, wait=wait, progress=done,
                                on_pairs=lambda n: prog.update(task, total=n))
         except BuildError as exc:
-            ui.err().print(f"[red]build failed[/]: {exc}", highlight=False)
+            ui.err().print(f"[red]build failed[/]: {escape(str(exc))}", highlight=False,
+                           soft_wrap=True)  # one line
             for line in _grid_fixes(exc):  # one unwrapped line each: pasteable as printed
                 ui.err().print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_PROBLEMS) from exc
@@ -408,4 +410,7 @@ _register_commands()
 
 
 def main() -> None:
+    from motionpair import numba_cache
+
+    numba_cache.configure()  # before anything imports numba (see motionpair.numba_cache)
     app()

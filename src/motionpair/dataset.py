@@ -6,24 +6,20 @@ the config; wall-clock time, host and cache statistics go to ``build.json``.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import shutil
-import signal
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from motionpair import __version__, audio, grid, motion
+from motionpair import __version__, audio, grid, motion, numba_cache
 from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
@@ -47,12 +43,17 @@ from motionpair.safeio import describe_pair
 from motionpair.sources import Inventory, motionmix, scan, tang2018
 from motionpair.splits import assign_splits, merged_groups
 from motionpair.types import PairSpec, Problem, WindowRow
+from motionpair.workers import WorkerDiedError, run_pool
 
 ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS, **motionmix.ASSUMPTIONS}
 
 
 class BuildError(RuntimeError):
     """A build that must not publish (nothing to pair, or ``--strict`` with problems)."""
+
+
+class WorkerCrashError(BuildError):
+    """A worker process died (signal, out of memory): one line naming pair, stage, signal."""
 
 
 @dataclass
@@ -98,6 +99,22 @@ def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
         return _pair_problem(spec, exc)
 
 
+def _warm_numba(cfg: BuildConfig) -> None:
+    """Compile librosa's jitted functions once, under a lock, before any worker starts.
+
+    See :mod:`motionpair.numba_cache` (numba issue #10128). A failure that repair could not
+    fix stops the build with one line (:class:`BuildError`).
+    """
+    import sys
+
+    try:
+        numba_cache.warm(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels, n_fft=cfg.n_fft,
+                         n_mfcc=cfg.n_mfcc,
+                         log=lambda line: print(f"motionpair: {line}", file=sys.stderr))
+    except numba_cache.CorruptCacheError as exc:
+        raise BuildError(str(exc)) from exc
+
+
 def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: int,
               cache_dir: Path | None, on_done=None) -> list[PairResult | Problem]:
     """Process every pair, in parallel when ``workers > 1``; results in ``specs`` order."""
@@ -110,48 +127,24 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
             if results[i] is not None and on_done:
                 on_done(spec)
     todo = [i for i, r in enumerate(results) if r is None]
+    if todo:  # something will run librosa: a complete numba cache first, under a lock
+        _warm_numba(cfg)
     if workers <= 1 or len(todo) <= 1:
         for i in todo:
             results[i] = _run_pair(specs[i], cfg, str(out), cache)
             if on_done:
                 on_done(specs[i])
         return results  # type: ignore[return-value]
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["motionpair.pipeline", "librosa", "scipy.signal"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        try:  # submitting starts the workers: a signal may land there too
-            futures = {pool.submit(_run_pair, specs[i], cfg, str(out), cache): i for i in todo}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if on_done:
-                    on_done(specs[futures[fut]])
-        except BaseException:
-            _stop_pool(pool)
-            raise
+    jobs = [(specs[i], cfg, str(out), cache) for i in todo]
+    try:
+        outcomes = run_pool(_run_pair, jobs, workers=workers,
+                            preload=["motionpair.pipeline", "librosa", "scipy.signal"],
+                            on_done=(lambda j, _r: on_done(specs[todo[j]])) if on_done else None)
+    except WorkerDiedError as exc:  # one line naming pair, stage and signal; nothing published
+        raise WorkerCrashError(str(exc)) from exc
+    for i, r in zip(todo, outcomes, strict=True):
+        results[i] = r
     return results  # type: ignore[return-value]
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued pairs and end the workers (a SIGTERM reaches the main process alone).
-
-    Leaving the ``with`` block would otherwise wait for every queued pair to finish, still
-    writing into the staging folder that the caller is about to remove.
-    """
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown clears it
-    pool.shutdown(wait=False, cancel_futures=True)
-    # a worker requested while the forkserver was still importing librosa is forked only
-    # later, after our exit, and dies with a traceback: stop the forkserver too (the next
-    # pool starts a new one)
-    from multiprocessing import forkserver
-
-    fs_pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
-    if fs_pid:
-        with contextlib.suppress(OSError):
-            os.kill(fs_pid, signal.SIGTERM)
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.join(timeout=10)
 
 
 def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
@@ -170,6 +163,7 @@ def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
     ``wait``, which waits for it).
     """
     cfg.validate()
+    numba_cache.configure()  # before anything imports numba; workers inherit it
     cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
     out = check_out(out, "dataset", inputs=paths)
     _refuse_cache_overlap(out, cache)

@@ -22,6 +22,7 @@ from motionpair.config import BuildConfig
 from motionpair.timebase import frames_to_time, n_frames_covering
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 from motionpair.windows import cut_windows
+from motionpair.workers import stage
 
 AUDIO_ARRAYS = ("mel", "baseline35", "onset_env", "music_beat", "onset_peak")
 MOTION_ARRAYS = ("pose", "pose_valid", "velocity", "acceleration", "speed", "kin_beat")
@@ -179,10 +180,15 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
             raise NotCachedError(f"{spec.pair_id} has no cacheable stage")
         from motionpair.snapshots import process_motionmix_pair
 
+        stage(spec.pair_id, "motionmix pairing")
         return process_motionmix_pair(spec, cfg, out_dir, cache)
+    stage(spec.pair_id, "audio features")
     feats = track_features(spec, cfg, cache, cached_only=cached_only)
+    stage(spec.pair_id, "clock map")
     clock = clock_for(spec, feats, kind=cfg.clock)
+    stage(spec.pair_id, "motion grid")
     grid = motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
+    stage(spec.pair_id, "windows")
     fps = cfg.fps_exact
     n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
     shard = shard_name(spec)
@@ -193,6 +199,7 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     else:
         rows, arrays, dropped = _fixed_windows(spec, feats, grid, clock, cfg, n_audio, shard,
                                                assumptions)
+    stage(spec.pair_id, "shard write")
     write_shard(Path(out_dir) / shard, arrays)
     valid_speed = grid.speed[grid.valid]
     # memos get their own counters: "hits" counts the audio and motion stages only
@@ -213,6 +220,7 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "edges": memo.skeleton_edges(grid.pose[grid.valid], memo_cache)
         if grid.valid.sum() > 2 else None,
     }
+    stage(spec.pair_id, "alignment evidence")
     evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=memo_cache)
     return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
                       evidence=evidence, evidence_series=evidence_series,
