@@ -52,8 +52,8 @@ def test_load_dataset_gives_train_validation_test(small, tmp_path):
 
 def test_card_and_parquet_metadata(small):
     from motionpair.card import row_metadata
-    from motionpair.config import BuildConfig
 
+    recorded = json.loads((small.out / "dataset.json").read_text())["config_sha256"]
     card = (small.out / "README.md").read_text()
     assert card.startswith("---\n") and "data/validation.parquet" in card
     assert "tang2018" in card and "no licence file" in card
@@ -61,7 +61,8 @@ def test_card_and_parquet_metadata(small):
     for name in ("manifest.parquet", "data/train.parquet"):
         md = row_metadata(small.out / name)
         assert md["motionpair.schema_version"] == "motionpair.dataset/1"
-        assert md["motionpair.config_sha256"] == BuildConfig().sha256()
+        # the resolved config's hash (--fps auto is resolved to the audio's grid first)
+        assert md["motionpair.config_sha256"] == recorded
     first = json.loads((small.out / "manifest.jsonl").open().readline())
     assert first["snapshot_frame"] is None and first["matched_by"] is None
 
