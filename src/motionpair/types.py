@@ -297,3 +297,16 @@ class WindowRow:
     def from_dict(cls, d: dict[str, Any]) -> WindowRow:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class PairResult:
+    pair_id: str
+    shard: str
+    rows: list[WindowRow]
+    dropped: dict[str, int]
+    facts: dict[str, Any]
+    cache: dict[str, int] = field(default_factory=dict)
+    # alignment evidence (pairevidence.evidence_for_pair): JSON record + small series for plots
+    evidence: dict[str, Any] | None = None
+    evidence_series: dict[str, Any] = field(default_factory=dict)
