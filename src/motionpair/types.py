@@ -224,8 +224,9 @@ class PlaybackSegment:
 class PairSpec:
     """One unit of pairing work found by a scan: a pose stream and a track, lazily loadable.
 
-    ``loader`` names the source module that can load it; ``params`` holds what
-    that loader needs (paths etc.). Kept picklable so workers can take it.
+    ``source`` names the registered source that reads it
+    (:func:`motionpair.sources.base.source_of`); ``params`` holds what that source needs
+    (paths etc.). Kept picklable so workers can take it.
     """
 
     pair_id: str
