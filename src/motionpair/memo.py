@@ -34,6 +34,8 @@ def code_sha256(*modules: str) -> str:
     h = hashlib.sha256()
     for name in modules:
         spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"code_sha256: no source file for module {name!r}")
         h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes())
     return h.hexdigest()
 

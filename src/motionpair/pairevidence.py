@@ -49,10 +49,11 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     span = (float(frames_to_time(grid.first_frame, fps)),
             float(frames_to_time(grid.first_frame + len(grid.valid) - 1, fps)))
     beat_s, n_beats, how = beats
-    record, series = pair_evidence(
+    record, arrays = pair_evidence(
         music_s=feats.beat_times_s, kin_s=kin_s, onset_env=feats.arrays["onset_env"], fps=fps,
         duration_s=feats.duration_s, span_s=span, clock=clock, stream_beat_s=beat_s,
         n_stream_beats=n_beats, tempo_bpm=feats.tempo_bpm, cfg=cfg)
+    series: dict[str, Any] = dict(arrays)  # the arrays, then the scalars below
     # F estimated from detected beats makes implied and measured tempo agree by construction
     record["tempo"]["frames_per_beat"] = how
     record["tempo"]["independent_of_audio"] = spec.style in ("cha-cha", "rumba")

@@ -55,7 +55,8 @@ def fixed_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock:
                                 valid=grid.valid, n_frames=T, hop_frames=cfg.hop_frames)
     arrays = _window_arrays(feats, grid, [c.start_frame for c in cuts], T)
     rows = [row(spec, clock, wid=f"{spec.pair_id}/f{c.start_frame:06d}",
-                 t0=frames_to_time(c.start_frame, fps), t1=frames_to_time(c.start_frame + T, fps),
+                 t0=float(frames_to_time(c.start_frame, fps)),
+                 t1=float(frames_to_time(c.start_frame + T, fps)),
                  fps=float(fps), n_frames=T, start_frame=c.start_frame, shard=shard, r=r,
                  arrays=arrays, assumptions=assumptions) for r, c in enumerate(cuts)]
     return rows, arrays, dropped
@@ -64,6 +65,8 @@ def fixed_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock:
 def beat_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: ClockMap,
                  cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str]) -> Cut:
     """Windows of ``window_beats`` music beats resampled to ``frames_per_beat`` per beat."""
+    if not cfg.window_beats:
+        raise ValueError("beat windows need --window-beats")
     fps, F, N = cfg.fps_exact, cfg.frames_per_beat, cfg.window_beats
     beats = feats.beat_times_s
     cuts, dropped = beatgrid.cut_beat_windows(
