@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.alignplot import draw_pair
+from motionpair import alignplot
 from motionpair.cache import Cache, cache_key
 from motionpair.evidence import (
     EvidenceConfig,
@@ -136,7 +136,7 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
     paths = []
     for pid, rec in block["pairs"].items():
         png = out_dir / png_name(pid)
-        path, why = guard(png, draw_pair, pid, rec, series[pid], png)
+        path, why = guard(png, alignplot.draw_pair, pid, rec, series[pid], png)
         if path is None:
             _picture_failed(rec, png, str(why))
         else:
@@ -160,7 +160,7 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
                    "record": value_digest(rec), "series": value_digest(series[pid])}
         path, why = guard(out_dir / png_name(pid), memo_file, cache, "alignplot", payload,
                           out_dir / png_name(pid),
-                          lambda p, pid=pid, rec=rec: draw_pair(pid, rec, series[pid], p))
+                          lambda p, pid=pid, rec=rec: alignplot.draw_pair(pid, rec, series[pid], p))
         if path is None:  # a picture never stops a build: the record says why it is missing
             _picture_failed(rec, out_dir / png_name(pid), str(why))
         else:
