@@ -18,10 +18,10 @@ import numpy as np
 from motionpair.align import clock_for
 from motionpair.audio import compute_features, decode_audio
 from motionpair.cache import Cache, default_cache_dir
+from motionpair.commands.align import evidence_for_inputs
 from motionpair.config import BuildConfig
 from motionpair.evidence import EvidenceConfig
 from motionpair.offset import estimate_offset
-from motionpair.pairevidence import evidence_for_inputs
 from motionpair.pipeline import motion_grid, track_features
 from motionpair.sources import scan
 from motionpair.timebase import frames_to_time

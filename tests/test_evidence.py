@@ -168,8 +168,8 @@ def test_planted_audio_cut_moves_the_offset_estimate_by_d(real_pairs, session, d
 
 @pytest.mark.realdata
 def test_evidence_on_every_real_pair_is_complete_and_deterministic(tang_dir, cache_dir):
+    from motionpair.commands.align import evidence_for_inputs
     from motionpair.config import BuildConfig
-    from motionpair.pairevidence import evidence_for_inputs
 
     runs = [evidence_for_inputs([tang_dir], BuildConfig(), cache_dir=cache_dir,
                                 cfg=EvidenceConfig())[0] for _ in range(2)]

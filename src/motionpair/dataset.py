@@ -19,10 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import __version__, audio, grid, motion, numba_cache
-from motionpair.align import ASSUMPTIONS as ALIGN_ASSUMPTIONS
+from motionpair import __version__, audio, grid, motion, numba_cache, pairevidence
+from motionpair.align import refused_clock
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
+from motionpair.card import card_text, write_manifest_tables
 from motionpair.config import SCHEMA_VERSION, BuildConfig
+from motionpair.evidence import EvidenceConfig
+from motionpair.normstats import write_norm_stats
 from motionpair.pipeline import (
     AUDIO_ARRAYS,
     MOTION_ARRAYS,
@@ -31,6 +34,7 @@ from motionpair.pipeline import (
     PairResult,
     process_pair,
 )
+from motionpair.preview import choose_sample, sample_preview, sample_summary
 from motionpair.publish import (
     OutRefusedError,
     check_out,
@@ -40,12 +44,16 @@ from motionpair.publish import (
     staging_dir,
 )
 from motionpair.safeio import describe_pair
-from motionpair.sources import Inventory, motionmix, scan, tang2018
-from motionpair.splits import assign_splits, merged_groups
+from motionpair.sources import Inventory, scan, source_of, sources
+from motionpair.sources.common import sha256_file
+from motionpair.splits import assign_splits, assign_time_blocks, merged_groups
 from motionpair.types import PairSpec, Problem, WindowRow
 from motionpair.workers import WorkerDiedError, run_pool
 
-ASSUMPTION_TEXT = {**tang2018.ASSUMPTIONS, **ALIGN_ASSUMPTIONS, **motionmix.ASSUMPTIONS}
+
+def assumption_text() -> dict[str, str]:
+    """Assumption name -> text, from every registered source."""
+    return {k: v for src in sources().values() for k, v in src.ASSUMPTIONS.items()}
 
 
 class BuildError(RuntimeError):
@@ -184,10 +192,11 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
                         "the cache")
         cache = None
     inv = scan(paths, cache=_memo_cache(cache))
-    if cfg.cameras == "fused":  # MotionMix: one fused stream per played track, not per camera
-        from motionpair.sources.motionmix import fused_specs
-
-        inv.pairs = fused_specs(inv.pairs)
+    for src in sources().values():  # optional hook, e.g. MotionMix --cameras fused
+        if hasattr(src, "pairs_for_build"):
+            inv.pairs = src.pairs_for_build(inv.pairs, cfg)
+    if why := refused_clock(cfg.clock, {p.source for p in inv.pairs}):
+        raise BuildError(why)
     inv.problems = [p for p in inv.problems if p.session != grid.SCAN_TAG]  # re-checked here
     try:  # --fps auto -> the NPZ tracks' own grid; off-grid NPZ reported once per file
         cfg = grid.resolve(cfg, inv)
@@ -352,8 +361,6 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     merged = merged or {}
     sessions = sorted({r.rows[0].session for r in results if r.rows})
     if cfg.split_by == "time-block":
-        from motionpair.splits import assign_time_blocks
-
         return assign_time_blocks(results, cfg, n_sessions=len(sessions), merged=merged)
     groups = sorted({merged.get(s, s) for s in sessions})
     split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
@@ -390,7 +397,6 @@ def write_manifest(dirpath: Path, rows: list[WindowRow],
     """``manifest.jsonl`` (one object per line), ``manifest.parquet`` with the same rows and
     ``data/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
     metadata: schema version, config sha256). Returns the per-split files for the card."""
-    from motionpair.card import write_manifest_tables
 
     dicts = [r.to_dict() for r in rows]
     with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
@@ -418,16 +424,14 @@ def _library_versions() -> dict[str, str]:
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
                    cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
-    from motionpair.card import card_text
-    from motionpair.memo import sample_preview
-    from motionpair.preview import choose_sample, sample_summary
 
     split_files = write_manifest(staged, rows, cfg)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
     _write_json(staged / "inventory.json", inv_dict)
     record = dataset_record(inv, results, rows, problems, split_info, cfg)
-    record.update(motionmix.dataset_block(inv.units))  # matching counts, out-of-track
+    for src in sources().values():  # source blocks (MotionMix: matching counts, out-of-track)
+        record.update(src.dataset_block(inv.units))
     record["norm_stats"] = _norm_stats(staged, rows)
     record["shards_sha256"] = shard_checksums(staged)
     record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
@@ -441,7 +445,6 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
 
 def shard_checksums(dataset_dir: Path) -> dict[str, str]:
     """``{shards/<name>/<array>.npy: sha256}`` of every shard file, sorted (for ``verify``)."""
-    from motionpair.sources.common import sha256_file
 
     return {p.relative_to(dataset_dir).as_posix(): sha256_file(p)
             for p in sorted((dataset_dir / "shards").glob("*/*.npy"))}
@@ -453,6 +456,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
     a_params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                     n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
     used = sorted({a for r in rows for a in r.assumptions})
+    text = assumption_text()
     facts = [r.facts for r in sorted(results, key=lambda r: r.pair_id)]
     dropped: Counter[str] = Counter()
     for f in facts:
@@ -475,7 +479,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
             "arrays": motion_specs(),
             "skeleton": {
                 "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"],
-                "units": facts[0].get("units", "cm"),
+                "units": facts[0].get("units", source_of(facts[0]["source"]).MOTION_UNITS),
                 "joint_names": facts[0].get("joint_names"), "mirror_permutation": None,
                 "edges": json.loads(edges.most_common(1)[0][0]) if edges else None,
                 "edges_method": "inferred: minimum spanning tree over std + 0.05*mean of "
@@ -488,7 +492,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                  "fps_asked": cfg.fps_asked, "from": cfg.grid_from, "sr_hz": cfg.sr_hz,
                  "rule": "features are never resampled: every track's features are on this "
                          "grid (NPZ tracks on another grid are reported and skipped)"},
-        "assumptions": {a: ASSUMPTION_TEXT.get(a, "") for a in used},
+        "assumptions": {a: text.get(a, "") for a in used},
         "splits": split_info,
         "counts": {"pairs": len(results), "windows": len(rows),
                    "windows_by_split": split_info["windows"],
@@ -536,7 +540,6 @@ ARRAY_NAMES = AUDIO_ARRAYS + MOTION_ARRAYS
 
 def _norm_stats(staged: Path, rows: list[WindowRow]) -> dict[str, Any]:
     """Train-split normalisation statistics into ``norm_stats.npz`` (summary for dataset.json)."""
-    from motionpair.normstats import write_norm_stats
 
     if not any(r.split == "train" for r in rows):
         return {"file": None, "reason": "no train windows: statistics are computed on train only"}
@@ -546,16 +549,14 @@ def _norm_stats(staged: Path, rows: list[WindowRow]) -> dict[str, Any]:
 def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfig, *,
                         cache_dir: Path | None = None) -> dict:
     """Per-pair alignment evidence (dataset.json) and one picture per pair under alignment/."""
-    from motionpair.evidence import EvidenceConfig
-    from motionpair.memo import alignment_pictures
-    from motionpair.pairevidence import finish
 
     ordered = sorted(results, key=lambda r: r.pair_id)
     series = {r.pair_id: r.evidence_series for r in ordered}
-    block = finish({r.pair_id: r.evidence for r in ordered}, series, cfg=EvidenceConfig(),
-                   kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+    block = pairevidence.finish({r.pair_id: r.evidence for r in ordered}, series,
+                                cfg=EvidenceConfig(), kin_sigma_s=cfg.kin_sigma_s,
+                                kin_order=cfg.kin_order)
     # memoised pictures (drawn directly when the cache is off): a fully cached rebuild
     # must not redraw 14 figures
-    alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir))
+    pairevidence.alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir))
     block["pictures"] = "alignment/<source>__<session>.png"
     return block

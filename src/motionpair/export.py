@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.card import HF_SPLIT
+from motionpair.card import HF_SPLIT, manifest_schema
 from motionpair.publish import publish, staging_dir
 from motionpair.store import load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow
@@ -158,8 +158,6 @@ def _write_hf(root: Path, rows: list[WindowRow], names: dict[str, list[str]], st
     except ImportError as exc:
         raise ExportError("--format hf needs the datasets package: "
                           "pip install -e '.[export]'") from exc
-    from motionpair.card import manifest_schema
-
     datasets.disable_progress_bars()  # messages are ours (stderr); stdout stays clean
     row_features = datasets.Features.from_arrow_schema(manifest_schema())
     parts, splits = {}, {}

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from motionpair.cache import Cache
+from motionpair.memo import code_sha256, memo_value, value_digest
 from motionpair.timebase import frames_to_time, time_to_frames
 from motionpair.types import ClockMap, MotionGrid, PoseStream
 
@@ -134,7 +136,7 @@ def to_grid(pose: PoseStream, clock: ClockMap, fps: Fraction, *, max_gap_s: floa
                                            kin_order=kin_order))
 
 
-#: ``infer_edges`` reads every ``edge_frame_step(T)``-th frame (memo.skeleton_edges keys on them).
+#: ``infer_edges`` reads every ``edge_frame_step(T)``-th frame (skeleton_edges keys on them).
 EDGE_MAX_FRAMES = 500
 
 
@@ -162,3 +164,12 @@ def infer_edges(joints: np.ndarray, *, max_frames: int = EDGE_MAX_FRAMES,
     tree = minimum_spanning_tree(w).tocoo()
     return sorted((int(min(a, b)), int(max(a, b))) for a, b in zip(tree.row, tree.col,
                                                                      strict=True))
+
+
+def skeleton_edges(joints: np.ndarray, cache: Cache | None) -> list[tuple[int, int]]:
+    """``infer_edges(joints)``, memoised on the frames it actually reads."""
+    payload = {"code": code_sha256("motionpair.motion"),
+               "frames": value_digest(joints[::edge_frame_step(joints.shape[0])])}
+    value = memo_value(cache, "edges", payload,
+                       lambda: {"edges": [list(e) for e in infer_edges(joints)]})
+    return [(int(a), int(b)) for a, b in value["edges"]]

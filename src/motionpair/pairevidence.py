@@ -1,20 +1,24 @@
 """Glue: the alignment evidence of real pairs (features + clock map + motion grid → record).
 
 Shared by ``motionpair build`` (evidence in dataset.json, pictures under
-``alignment/``) and ``motionpair align``. The arithmetic lives in evidence.py
-and offset.py; this module only knows where each input comes from.
+``alignment/``) and ``motionpair align`` (its driver: :mod:`motionpair.commands.align`).
+The arithmetic lives in evidence.py and offset.py; this module only knows where each input
+comes from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from fractions import Fraction
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import numpy as np
 
-from motionpair.align import frames_per_beat
+from motionpair import alignplot
+from motionpair.cache import Cache, cache_key
 from motionpair.evidence import (
     EvidenceConfig,
     add_other_tracks_null,
@@ -22,31 +26,20 @@ from motionpair.evidence import (
     definitions,
     pair_evidence,
 )
-from motionpair.safeio import describe_pair
-from motionpair.sources import tang2018
+from motionpair.memo import code_sha256, memo_file, value_digest
+from motionpair.safeio import guard
+from motionpair.sources.base import source_of
 from motionpair.timebase import frames_to_time
-from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, Problem
-
-if TYPE_CHECKING:
-    from motionpair.config import BuildConfig
-
-
-def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[float, int, str]:
-    """One skeleton beat on the stream clock (s), the stream's beat count, and how F was found.
-
-    tang2018 motion is beat-normalised at F frames per beat on a nominal 25 fps clock.
-    """
-    F, how = frames_per_beat(spec, np.asarray(beat_times_s))
-    n = int(Fraction(spec.params["length"]) / F)
-    return float(F / tang2018.NOMINAL_SKELETON_FPS), n, f"F={float(F):g} ({how})"
+from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec
 
 
 def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: MotionGrid,
                       cfg: EvidenceConfig) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """``(record, series)`` for one pair; record is None (reason in series) when not dense."""
-    if spec.source != tang2018.NAME:
+    beats = source_of(spec).stream_beats(spec, feats.beat_times_s)
+    if beats is None:
         return None, {"skipped": f"source {spec.source!r}: evidence needs a dense stream with "
-                                 "a known beat rate (implemented for tang2018)"}
+                                 "a known beat rate (this source declares none)"}
     valid_fraction = float(grid.valid.mean()) if len(grid.valid) else 0.0
     if valid_fraction < cfg.min_valid_fraction:
         return None, {"skipped": f"motion valid on {valid_fraction:.0%} of its span; evidence "
@@ -55,12 +48,12 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     kin_s = np.asarray(frames_to_time(grid.first_frame + np.flatnonzero(grid.kin_beat), fps))
     span = (float(frames_to_time(grid.first_frame, fps)),
             float(frames_to_time(grid.first_frame + len(grid.valid) - 1, fps)))
-    beat_s, n_beats, how = stream_beats(spec, feats.beat_times_s)
-    # series: pair_evidence's arrays, plus the scalars added below
-    record, series = cast(tuple[dict[str, Any], dict[str, Any]], pair_evidence(
+    beat_s, n_beats, how = beats
+    record, arrays = pair_evidence(
         music_s=feats.beat_times_s, kin_s=kin_s, onset_env=feats.arrays["onset_env"], fps=fps,
         duration_s=feats.duration_s, span_s=span, clock=clock, stream_beat_s=beat_s,
-        n_stream_beats=n_beats, tempo_bpm=feats.tempo_bpm, cfg=cfg))
+        n_stream_beats=n_beats, tempo_bpm=feats.tempo_bpm, cfg=cfg)
+    series: dict[str, Any] = dict(arrays)  # the arrays, then the scalars below
     # F estimated from detected beats makes implied and measured tempo agree by construction
     record["tempo"]["frames_per_beat"] = how
     record["tempo"]["independent_of_audio"] = spec.style in ("cha-cha", "rumba")
@@ -123,6 +116,11 @@ def apply_offsets(block: dict[str, Any], series: dict[str, dict], *,
     return done
 
 
+def source_module_name(spec: PairSpec) -> str:
+    """Dotted module name of the pair's source (a source is a module: see sources.base)."""
+    return str(getattr(source_of(spec), "__name__", "motionpair.sources.base"))
+
+
 def png_name(pair_id: str) -> str:
     """File name of a pair's alignment picture (``alignment/<name>``)."""
     return pair_id.replace("/", "__") + ".png"
@@ -134,15 +132,11 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
     A picture that fails is left out and its record says why (``picture``): a picture
     never stops the run.
     """
-    from motionpair.alignplot import draw_pair
-    from motionpair.memo import _picture_failed
-    from motionpair.safeio import guard
-
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for pid, rec in block["pairs"].items():
         png = out_dir / png_name(pid)
-        path, why = guard(png, draw_pair, pid, rec, series[pid], png)
+        path, why = guard(png, alignplot.draw_pair, pid, rec, series[pid], png)
         if path is None:
             _picture_failed(rec, png, str(why))
         else:
@@ -150,36 +144,79 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
     return paths
 
 
-def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
-                        cache_dir: Path | None, cfg: EvidenceConfig,
-                        ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
-    """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.
+def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
+                       cache: Cache | None) -> list[Path]:
+    """``draw_all`` with each PNG memoised on its record, series and code.
 
-    Returns ``(alignment_evidence block, series per pair, problems)``; a pair that
-    cannot be read becomes a problem and never stops the others.
+    Fourteen matplotlib figures cost several seconds: far more than the rest of a fully
+    cached rebuild.
     """
-    from motionpair.align import clock_for
-    from motionpair.cache import Cache
-    from motionpair.pipeline import motion_grid, track_features
-    from motionpair.sources import scan
+    out_dir.mkdir(parents=True, exist_ok=True)
+    code = code_sha256("motionpair.alignplot", "motionpair.pairevidence", "motionpair.evidence",
+                       "motionpair.timebase")
+    paths = []
+    for pid, rec in block["pairs"].items():
+        payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
+                   "record": value_digest(rec), "series": value_digest(series[pid])}
+        path, why = guard(out_dir / png_name(pid), memo_file, cache, "alignplot", payload,
+                          out_dir / png_name(pid),
+                          lambda p, pid=pid, rec=rec: alignplot.draw_pair(pid, rec, series[pid], p))
+        if path is None:  # a picture never stops a build: the record says why it is missing
+            _picture_failed(rec, out_dir / png_name(pid), str(why))
+        else:
+            paths.append(path)
+    return paths
 
-    cache = Cache(cache_dir)
-    inv = scan(paths, cache=cache if cache_dir else None)  # memoised validation, as in build
-    records: dict[str, dict | None] = {}
-    series: dict[str, dict] = {}
-    problems = list(inv.problems)
-    for spec in inv.pairs:
-        try:
-            feats = track_features(spec, build_cfg, cache)
-            clock = clock_for(spec, feats, kind=build_cfg.clock)
-            grid = motion_grid(spec, clock, build_cfg, cache)
-            records[spec.pair_id], series[spec.pair_id] = evidence_for_pair(
-                spec, feats, clock, grid, cfg)
-        except Exception as exc:  # noqa: BLE001 - one pair never stops the others
-            problems.append(Problem(path=spec.pair_id, source=spec.source,
-                                    session=spec.session,
-                                    reason=describe_pair(exc, spec.pair_id, [
-                                        f"{i.root}/{i.path}" for i in spec.inputs])))
-    block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
-                   kin_order=build_cfg.kin_order)
-    return block, series, problems
+
+def _picture_failed(record: dict, png: Path, why: str) -> None:
+    """Note on the pair's evidence record why its picture is missing; no partial PNG kept."""
+    png.unlink(missing_ok=True)
+    record["picture"] = f"not drawn: {why.removeprefix(f'{png}: ')}"
+
+
+def memoised_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
+                      grid: MotionGrid, cache: Cache | None,
+                      compute: Callable[[], tuple[dict | None, dict]],
+                      ) -> tuple[dict | None, dict]:
+    """``compute()`` = ``evidence_for_pair(...)``, memoised on what it reads.
+
+    The key covers every input the evidence reads (beats, onset envelope, duration and
+    tempo of the track; valid mask, kinematic beats, speed and placement of the motion;
+    the clock map; the pair's identity and parameters) and the code of the modules that
+    compute it. Record and series keep their key order (stored as JSON text), so a
+    memoised result writes the same bytes as a computed one.
+    """
+    if cache is None or cache.root is None:
+        return compute()
+    payload = {
+        # this module, what it calls, and the pair's source (its clock and stream beats)
+        "code": code_sha256("motionpair.evidence", "motionpair.offset", "motionpair.pairevidence",
+                            "motionpair.align", source_module_name(spec),
+                            "motionpair.timebase", "motionpair.types"),
+        "cfg": value_digest(asdict(EvidenceConfig())),
+        "spec": value_digest({"pair": spec.pair_id, "source": spec.source, "style": spec.style,
+                              "track": spec.track.track_id,
+                              "params": {k: v for k, v in spec.params.items() if k != "folder"}}),
+        "clock": value_digest({**clock.to_dict(), "anchors": [list(a) for a in clock.anchors],
+                               "scale": clock.scale, "offset_s": clock.offset_s}),
+        "audio": value_digest({"beats": feats.beat_times_s, "onset": feats.arrays["onset_env"],
+                               "duration_s": feats.duration_s, "tempo": feats.tempo_bpm}),
+        "motion": value_digest({"first": grid.first_frame, "fps": str(grid.fps),
+                                "valid": grid.valid, "kin": grid.kin_beat, "speed": grid.speed}),
+    }
+    key = cache_key("evidence", payload)
+    hit = cache.get("evidence", key, meta=("record", "order", "scalars"))
+    if hit is not None:
+        arrays, meta = hit
+        scalars = json.loads(meta["scalars"])
+        series = {k: arrays[k] if k in arrays else scalars[k] for k in meta["order"]}
+        return json.loads(meta["record"]), series
+    record, series = compute()
+    arrays = {k: v for k, v in series.items() if isinstance(v, np.ndarray)}
+    try:
+        meta = {"record": json.dumps(record), "order": list(series),
+                "scalars": json.dumps({k: v for k, v in series.items() if k not in arrays})}
+    except TypeError:  # not JSON-able: compute it every time rather than store it lossily
+        return record, series
+    cache.put("evidence", key, arrays, meta)
+    return record, series

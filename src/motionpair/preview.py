@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from motionpair.cache import Cache
+from motionpair.memo import code_sha256, memo_file, value_digest
 from motionpair.store import find_row, load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -152,3 +155,18 @@ def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:
         "assumptions": {a: meta["assumptions"].get(a, "") for a in row.assumptions},
         "files": {k: f"{row.shard}/{k}.npy[{row.row}]" for k in w},
     }
+
+
+def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache | None) -> Path:
+    """``preview.draw_window`` for ``row``, memoised on everything the picture depends on.
+
+    The picture depends on the manifest row, the window's arrays, the skeleton edges in
+    ``dataset.json``, the drawing code and matplotlib's version; drawing costs ~1 s
+    (matplotlib import + render), a large part of an otherwise fully cached rebuild.
+    """
+    edges = read_dataset_json(dataset_dir)["motion"]["skeleton"].get("edges")
+    payload = {"code": code_sha256("motionpair.preview", "motionpair.store"),
+               "matplotlib": version("matplotlib"), "row": row.to_dict(), "edges": edges,
+               "arrays": value_digest(load_window(dataset_dir, row))}
+    return memo_file(cache, "preview", payload, target,
+                     lambda path: draw_window(dataset_dir, row.id, path))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from motionpair.preview import draw_window
 from motionpair.publish import check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import read_dataset_json, read_manifest
 from motionpair.types import WindowRow
@@ -148,8 +149,6 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
 
 def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, str]:
     """One preview per split: the middle window of its first session (deterministic)."""
-    from motionpair.preview import draw_window
-
     made = {}
     for s in SPLITS:
         srows = [r for r in rows if r.split == s]

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from motionpair.store import read_dataset_json
 from motionpair.torch import MotionPairDataset, collate
 
 TARGETS = {
@@ -192,8 +193,6 @@ def evaluate(root: str | Path, state: dict, split: str, *, target: str = "window
              channels: str = "rhythm") -> float:
     """MSE of a checkpoint (``SmokeResult.state``) on one split of the built dataset,
     rebuilt from scratch: lets a caller check the losses ``run_smoke`` reported."""
-    from motionpair.store import read_dataset_json
-
     cols = channel_index(read_dataset_json(root), channels)
     ds = MotionPairDataset(root, split=split, features=("baseline35", ARRAY_OF[target]),
                            normalize=True)
@@ -228,8 +227,6 @@ def run_smoke(root: str | Path, *, seconds: float = 60.0, target: str = "window_
         learning-rate schedule is not shortened); None trains the whole budget.
     on_epoch : called with each row of the loss table (plus ``"best": bool``).
     """
-    from motionpair.store import read_dataset_json
-
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: choose one of {sorted(TARGETS)}")
     if patience is not None and patience < 1:

@@ -6,8 +6,9 @@ the pose of every snapshot of the same stream that falls inside the window
 placed on its nearest frame (other frames masked: ``pose_valid`` false) and
 dynamics from the snapshot's neighbours when they are close enough.
 
-``sequence``: dense windows as for tang2018 (:mod:`motionpair.pipeline`),
-interpolating only across gaps up to ``max_gap_s`` (masked beyond).
+``sequence``: dense windows cut exactly as for tang2018 (:func:`motionpair.windowrows.cut`:
+fixed or beat windows), interpolating only across gaps up to ``max_gap_s`` (masked beyond).
+The per-pair driver is :func:`motionpair.pipeline.process_pair`.
 
 ``auto`` picks ``sequence`` when the measured stream rate is at least
 :data:`SEQUENCE_MIN_HZ`, else ``snapshot``.
@@ -16,23 +17,22 @@ interpolating only across gaps up to ``max_gap_s`` (masked beyond).
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from motionpair import motion
-from motionpair.cache import Cache
 from motionpair.config import BuildConfig
+from motionpair.sources.base import Source
+from motionpair.sources.motionmix import FUSED
+from motionpair.store import shard_name
 from motionpair.timebase import (
     frames_to_time,
     n_frames_covering,
     time_to_frames,
 )
-from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, WindowRow
-
-if TYPE_CHECKING:
-    from motionpair.pipeline import PairResult
+from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, PoseStream, WindowRow
 
 #: Streams measured at or above this rate are dense enough for sequence windows.
 SEQUENCE_MIN_HZ = 10.0
@@ -153,55 +153,81 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
     return rows, out, dropped
 
 
-def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache: Cache
-                           ) -> PairResult:
-    """One MotionMix (session, stream, track) pair in the resolved pairing mode → one shard."""
-    from motionpair import pipeline
-    from motionpair.sources import motionmix
+#: Why a sparse pair has no alignment evidence record.
+NO_EVIDENCE = "alignment evidence is not computed for sparse MotionMix snapshot streams"
 
-    feats = pipeline.track_features(spec, cfg, cache)
-    clock = motionmix.clock(spec)
-    pose = motionmix.load_pose(spec)
+
+@dataclass
+class SparsePlan:
+    """What a sparse pair's rows are cut from: its stream, pairing mode and placement."""
+
+    pose: PoseStream
+    mode: str
+    why: str
+    max_gap_s: float
+    n_audio: int
+    shard: str
+    assumptions: list[str]
+
+
+def plan(spec: PairSpec, src: Source, feats: AudioFeatures, clock: ClockMap,
+         cfg: BuildConfig) -> SparsePlan:
+    """Load the pair's stream and resolve its pairing mode (:func:`pairing_mode`)."""
+    pose = src.load_pose(spec)
     mode, why = pairing_mode(cfg.pairing, float(spec.params["rate_hz"]))
     max_gap = cfg.max_gap_s if cfg.max_gap_s is not None else SPARSE_MAX_GAP_S
-    fps = cfg.fps_exact
-    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
-    shard = pipeline.shard_name(spec)
-    assumptions = motionmix.assumptions_for(clock)
+    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, cfg.fps_exact))
+    assumptions = src.assumptions_for(clock)
     if spec.params["camera"] == "fused":
-        assumptions = sorted({*assumptions, motionmix.FUSED})
-    if mode == "snapshot":
-        rows, arrays, dropped = snapshot_windows(spec, feats, pose, clock, cfg, n_audio=n_audio,
-                                                 shard=shard, assumptions=assumptions,
-                                                 max_dt_s=max_gap)
+        assumptions = sorted({*assumptions, FUSED})
+    if mode == "snapshot" and (cfg.window_beats or cfg.clock == "beatwise"):
+        raise ValueError(f"{spec.pair_id}: snapshot pairing ({why}) makes one row per "
+                         "snapshot; --window-beats/--clock beatwise apply to sequence pairs "
+                         "only (use --pairing sequence, or drop those options)")
+    return SparsePlan(pose=pose, mode=mode, why=why, max_gap_s=max_gap, n_audio=n_audio,
+                      shard=shard_name(spec), assumptions=assumptions)
+
+
+def sequence_grid(spec: PairSpec, p: SparsePlan, clock: ClockMap, cfg: BuildConfig
+                  ) -> MotionGrid:
+    """The stream on the track grid, interpolated only across gaps up to ``max_gap_s``."""
+    if len(p.pose.times_s) < 2:
+        raise ValueError(f"{spec.pair_id}: sequence pairing needs >= 2 snapshots in the "
+                         f"track, got {len(p.pose.times_s)}")
+    return motion.to_grid(p.pose, clock, cfg.fps_exact, max_gap_s=p.max_gap_s,
+                          kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+
+
+def label_rows(spec: PairSpec, rows: list[WindowRow]) -> None:
+    """Name the camera and how the track was matched on each dense row of a sparse pair."""
+    for r in rows:
+        r.camera, r.matched_by = spec.params["camera"], spec.params["matched_by"]
+
+
+def facts(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, cfg: BuildConfig,
+          p: SparsePlan, grid: MotionGrid | None, rows: list[WindowRow],
+          dropped: Counter) -> dict[str, Any]:
+    """The pair's facts for ``dataset.json`` (``grid`` is None in snapshot mode)."""
+    pose = p.pose
+    if grid is None:
         first, n_motion = (rows[0].start_frame if rows else 0), len(pose.times_s)
         masked = None  # snapshot rows mask every frame without a snapshot (pose_valid)
     else:
-        if len(pose.times_s) < 2:
-            raise ValueError(f"{spec.pair_id}: sequence pairing needs >= 2 snapshots in the "
-                             f"track, got {len(pose.times_s)}")
-        grid = motion.to_grid(pose, clock, fps, max_gap_s=max_gap, kin_sigma_s=cfg.kin_sigma_s,
-                              kin_order=cfg.kin_order)
-        rows, arrays, dropped = pipeline._fixed_windows(spec, feats, grid, clock, cfg, n_audio,
-                                                        shard, assumptions)
         masked = int((~grid.valid).sum())  # grid frames inside gaps > max_gap_s, counted
-        for r in rows:
-            r.camera, r.matched_by = spec.params["camera"], spec.params["matched_by"]
         first, n_motion = grid.first_frame, len(grid.valid)
-    pipeline.write_shard(Path(out_dir) / shard, arrays)
     speeds = np.linalg.norm(neighbour_dynamics(pose.times_s, pose.joints,
-                                               max_dt_s=max_gap)[0], axis=2).mean(axis=1)
-    facts = {
+                                               max_dt_s=p.max_gap_s)[0], axis=2).mean(axis=1)
+    return {
         "pair_id": spec.pair_id, "session": spec.session, "source": spec.source, "style": "",
-        "track": spec.track.track_id, "shard": shard,
+        "track": spec.track.track_id, "shard": p.shard,
         "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
         "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
         "audio_from": {k: feats.params.get(k) for k in ("source", "npz", "duration_from",
                                                         "mel_orientation", "derived", "missing")},
         "clock_map": clock.to_dict(), "matched_by": spec.params["matched_by"],
-        "camera": spec.params["camera"], "pairing": {"mode": mode, "why": why,
+        "camera": spec.params["camera"], "pairing": {"mode": p.mode, "why": p.why,
                                                      "rate_hz": spec.params["rate_hz"],
-                                                     "max_gap_s": max_gap,
+                                                     "max_gap_s": p.max_gap_s,
                                                      "context_s": list(cfg.context_s),
                                                      "context_frames": list(cfg.context_frames)},
         "snapshots": len(pose.times_s), "masked_gap_frames": masked,
@@ -211,13 +237,7 @@ def process_motionmix_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str, cache
         if len(pose.times_s) else [0.0, 0.0],
         "median_speed": round(float(np.median(speeds)), 4) if len(speeds) else None,
         "windows": len(rows), "dropped": dict(sorted(dropped.items())),
-        "assumptions": assumptions, "n_joints": pose.n_joints, "dims": pose.dims,
+        "assumptions": p.assumptions, "n_joints": pose.n_joints, "dims": pose.dims,
         "units": pose.units, "joint_names": pose.joint_names,
         "edges": motion.infer_edges(pose.joints) if len(pose.times_s) > 2 else None,
     }
-    return pipeline.PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
-                               dropped=dict(sorted(dropped.items())), facts=facts,
-                               cache={"hits": cache.hits, "misses": cache.misses},
-                               evidence_series={"skipped": "alignment evidence is not computed "
-                                                           "for sparse MotionMix snapshot streams"})
-

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from motionpair.types import WindowRow
+from motionpair.types import PairSpec, WindowRow
 
 
 class DatasetError(ValueError):
@@ -107,3 +109,38 @@ def find_row(rows: list[WindowRow], window_id: str) -> WindowRow:
         if r.id == window_id:
             return r
     raise KeyError(f"no window with id {window_id!r} in the manifest")
+
+
+class OutputError(RuntimeError):
+    """Writing the dataset failed (disk full, read-only, quota): not a problem of an input.
+
+    Deliberately not an ``OSError``: the builder reports ``OSError`` from a pair as a bad
+    input, and a full disk must stop the build instead, naming the output path.
+    """
+
+
+def write_shard(shard_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save each array as ``shard_dir/<name>.npy`` (no pickle); :class:`OutputError` on failure."""
+    try:
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        for name, arr in arrays.items():
+            np.save(shard_dir / f"{name}.npy", arr, allow_pickle=False)
+    except OSError as exc:
+        raise OutputError(f"cannot write shard {shard_dir}: {exc.strerror or exc} "
+                          f"(errno {exc.errno}): an output/disk problem, not an input "
+                          "problem") from exc
+
+
+def shard_name(spec: PairSpec | str) -> str:
+    """A filesystem-safe folder name for the pair's shard, unique per pair id.
+
+    The readable part replaces every character outside ``[A-Za-z0-9._-]`` by ``_``, which
+    maps distinct ids to one name (``a b`` and ``a_b``); the suffix, the first 8 hex digits
+    of the sha256 of the exact pair id, keeps distinct ids apart.
+
+    >>> shard_name("tang2018/DANCE_W_4")
+    'shards/tang2018__DANCE_W_4-fdea7216'
+    """
+    pair_id = spec if isinstance(spec, str) else spec.pair_id
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", pair_id.replace("/", "__"))
+    return f"shards/{safe}-{hashlib.sha256(pair_id.encode('utf-8')).hexdigest()[:8]}"

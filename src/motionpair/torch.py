@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from motionpair import augment as aug
+from motionpair.card import HF_SPLIT, canonical_split
 from motionpair.normstats import read_norm_stats, safe_std
 from motionpair.store import read_dataset_json, read_manifest, shard_path
 from motionpair.timebase import frames_to_time
@@ -56,8 +57,6 @@ class MotionPairDataset(Dataset):
     def __init__(self, root: str | Path, split: str | None = "train",
                  features: Iterable[str] | None = None, normalize: bool | Iterable[str] = False,
                  augment: aug.Augment | dict | None = None) -> None:
-        from motionpair.card import HF_SPLIT, canonical_split
-
         self.root = Path(root)
         meta = read_dataset_json(self.root)
         stored = None if split is None else canonical_split(split)

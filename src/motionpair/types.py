@@ -224,8 +224,9 @@ class PlaybackSegment:
 class PairSpec:
     """One unit of pairing work found by a scan: a pose stream and a track, lazily loadable.
 
-    ``loader`` names the source module that can load it; ``params`` holds what
-    that loader needs (paths etc.). Kept picklable so workers can take it.
+    ``source`` names the registered source that reads it
+    (:func:`motionpair.sources.base.source_of`); ``params`` holds what that source needs
+    (paths etc.). Kept picklable so workers can take it.
     """
 
     pair_id: str
@@ -297,3 +298,16 @@ class WindowRow:
     def from_dict(cls, d: dict[str, Any]) -> WindowRow:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class PairResult:
+    pair_id: str
+    shard: str
+    rows: list[WindowRow]
+    dropped: dict[str, int]
+    facts: dict[str, Any]
+    cache: dict[str, int] = field(default_factory=dict)
+    # alignment evidence (pairevidence.evidence_for_pair): JSON record + small series for plots
+    evidence: dict[str, Any] | None = None
+    evidence_series: dict[str, Any] = field(default_factory=dict)

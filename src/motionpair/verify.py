@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.dataset import ARRAY_NAMES
+from motionpair.card import HF_SPLIT
+from motionpair.dataset import ARRAY_NAMES, shard_checksums
+from motionpair.normstats import check_norm_stats
+from motionpair.splits import guard_gap_violations
 from motionpair.store import (
     DatasetError,
     read_dataset_json,
@@ -67,8 +70,6 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
     if not time_blocks:  # time blocks put every session in several splits by design
         fails += _check_duplicates(d, split_of)
     if time_blocks:
-        from motionpair.splits import guard_gap_violations
-
         fails += guard_gap_violations([(r.session, r.split, r.motion_start_s, r.motion_end_s)
                                        for r in rows], guard_s=meta["splits"]["guard_s"])[:20]
     counts = {s: sum(r.split == s for r in rows) for s in sorted({r.split for r in rows})}
@@ -76,8 +77,6 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
         fails.append(f"windows per split {counts} != dataset.json {meta['counts']}")
     if len({r.id for r in rows}) != len(rows):
         fails.append("manifest ids are not unique")
-    from motionpair.normstats import check_norm_stats
-
     fails += check_norm_stats(d, meta, rows)
     return fails, {"windows": len(rows), "shards": len(by_shard), "by_split": counts}
 
@@ -108,8 +107,6 @@ def _check_parquet(d: Path, raw: list[dict]) -> list[str]:
 def _check_split_parquets(d: Path, ids: list, splits: list) -> list[str]:
     """The per-split files the dataset card points to hold that split's rows, in order."""
     import pyarrow.parquet as pq
-
-    from motionpair.card import HF_SPLIT
 
     out = []
     for stored, hf in HF_SPLIT.items():
@@ -156,8 +153,6 @@ def _check_shard_owners(rows: list, meta: dict) -> list[str]:
 
 def _check_checksums(d: Path, meta: dict) -> list[str]:
     """Every shard file's sha256 equals the one recorded in dataset.json at build time."""
-    from motionpair.dataset import shard_checksums
-
     want = meta.get("shards_sha256")
     if want is None:
         return ["dataset.json: no shards_sha256 (built by an older motionpair): shard bytes "

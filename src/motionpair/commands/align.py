@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from motionpair import ui
 from motionpair.ui import Clock
+
+if TYPE_CHECKING:
+    from motionpair.config import BuildConfig
+    from motionpair.evidence import EvidenceConfig
+    from motionpair.types import Problem
 
 
 def _fmt(x: Any, spec: str = ".3f") -> str:
@@ -58,6 +64,45 @@ def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
     return [Path(r) for r in roots], doc["config"]
 
 
+def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
+                        cache_dir: Path | None, cfg: EvidenceConfig,
+                        ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
+    """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.
+
+    Returns ``(alignment_evidence block, series per pair, problems)``; a pair that
+    cannot be read becomes a problem and never stops the others.
+    """
+    # deferred: CLI start-up stays light (pipeline pulls scipy/numba); heavy/optional
+    from motionpair.align import clock_for
+    from motionpair.cache import Cache
+    from motionpair.pairevidence import evidence_for_pair, finish
+    from motionpair.pipeline import motion_grid, track_features
+    from motionpair.safeio import describe_pair
+    from motionpair.sources import scan
+    from motionpair.types import Problem
+
+    cache = Cache(cache_dir)
+    inv = scan(paths, cache=cache if cache_dir else None)  # memoised validation, as in build
+    records: dict[str, dict | None] = {}
+    series: dict[str, dict] = {}
+    problems = list(inv.problems)
+    for spec in inv.pairs:
+        try:
+            feats = track_features(spec, build_cfg, cache)
+            clock = clock_for(spec, feats, kind=build_cfg.clock)
+            grid = motion_grid(spec, clock, build_cfg, cache)
+            records[spec.pair_id], series[spec.pair_id] = evidence_for_pair(
+                spec, feats, clock, grid, cfg)
+        except Exception as exc:  # noqa: BLE001 - one pair never stops the others
+            problems.append(Problem(path=spec.pair_id, source=spec.source,
+                                    session=spec.session,
+                                    reason=describe_pair(exc, spec.pair_id, [
+                                        f"{i.root}/{i.path}" for i in spec.inputs])))
+    block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
+                   kin_order=build_cfg.kin_order)
+    return block, series, problems
+
+
 def register(app: typer.Typer) -> None:
     @app.command("align")
     def align(
@@ -84,7 +129,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.cache import default_cache_dir
         from motionpair.config import BuildConfig
         from motionpair.evidence import EvidenceConfig
-        from motionpair.pairevidence import apply_offsets, draw_all, evidence_for_inputs
+        from motionpair.pairevidence import apply_offsets, draw_all
         from motionpair.publish import write_file_atomic
 
         con, info = ui.results(json_out), ui.info()

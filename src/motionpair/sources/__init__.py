@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motionpair import grid
-from motionpair.safeio import guard
-from motionpair.sources import motionmix, tang2018
+from motionpair.sources.base import Source, source_of, sources
 from motionpair.sources.common import refused_pickles
 from motionpair.splits import find_duplicates
 from motionpair.types import PairSpec, Problem
@@ -21,22 +20,18 @@ from motionpair.types import PairSpec, Problem
 if TYPE_CHECKING:
     from motionpair.cache import Cache
 
-#: What each source looks for, for "nothing found" messages.
-LOOKS_FOR = {
-    tang2018.NAME: "DANCE_<style>_<n>/ folders with audio.mp3, skeletons.json, config.json",
-    motionmix.NAME: motionmix.LOOKS_FOR,
-}
+__all__ = ["Inventory", "Source", "duplicate_lines", "looks_for", "module_for", "scan",
+           "source_of", "sources"]
 
 
-MODULES = {tang2018.NAME: tang2018, motionmix.NAME: motionmix}
+def looks_for() -> dict[str, str]:
+    """What each registered source looks for, for "nothing found" messages."""
+    return {name: src.LOOKS_FOR for name, src in sources().items()}
 
 
-def module_for(source: str):
-    """The reader module of ``source``; ``KeyError`` names the unknown source."""
-    try:
-        return MODULES[source]
-    except KeyError:
-        raise KeyError(f"no reader for source {source!r}; known: {sorted(MODULES)}") from None
+def module_for(source: str) -> Source:
+    """The source named ``source``; ``KeyError`` names the unknown source."""
+    return source_of(source)
 
 
 @dataclass
@@ -53,7 +48,7 @@ class Inventory:
         sources = sorted({u["source"] for u in self.units})
         return {
             "roots": self.roots,
-            "looked_for": LOOKS_FOR,
+            "looked_for": looks_for(),
             "sources": [{"source": s, "units": sum(u["source"] == s for u in self.units)}
                         for s in sources],
             "pairs": [{"pair_id": p.pair_id, "session": p.session, "source": p.source,
@@ -91,38 +86,20 @@ def scan(paths: Sequence[str | Path], *, cache: Cache | None = None) -> Inventor
             continue
         inv.problems += [Problem(path=str(f), kind="refused", reason=why)
                          for f, why in refused_pickles(path)]
-        units = tang2018.find_units(path)
-        if not units and not any(motionmix.find_folders(path)):
+        if not any(src.found(path) for src in sources().values()):
             inv.problems.append(Problem(
                 path=str(raw), kind="incomplete",
                 reason=f"{raw}: no recognised input; looked for " + "; ".join(
-                    f"{k}: {v}" for k, v in LOOKS_FOR.items())))
-        for root, folder in units:
-            # scan_folder guards each file; this guard catches what falls between them
-            done, why = guard(folder, tang2018.scan_folder, root, folder, cache=cache)
-            if done is None:
-                inv.problems.append(Problem(path=str(folder), source=tang2018.NAME,
-                                            session=folder.name, kind="bad", reason=str(why)))
-                inv.units.append({"source": tang2018.NAME, "session": folder.name,
-                                  "folder": f"{root.name}/{folder.name}", "paired": False})
-                continue
-            spec, problems, facts = done
-            facts = {"source": tang2018.NAME, **facts, "paired": spec is not None}
-            if spec is not None and spec.pair_id in seen:
-                problems = [Problem(path=facts["folder"], source=spec.source,
-                                    session=spec.session, kind="bad",
-                                    reason=f"{folder}: duplicate session id {spec.pair_id!r} "
-                                           f"(first seen at {seen[spec.pair_id]})")]
-                facts["paired"], spec = False, None
-            if spec is not None:
-                seen[spec.pair_id] = str(folder)
-                inv.pairs.append(spec)
-            inv.problems.extend(problems)
-            inv.units.append(facts)
-    mm_pairs, mm_problems, mm_units = motionmix.scan_paths([Path(p) for p in paths])
-    inv.pairs += mm_pairs
-    inv.problems += mm_problems
-    inv.units += mm_units
+                    f"{k}: {v}" for k, v in looks_for().items())))
+    for src in sources().values():  # each source reads every path (MotionMix pairs across them)
+        pairs, problems, units = src.scan([Path(p) for p in paths], cache=cache)
+        for spec in pairs:
+            if spec.pair_id in seen:  # pair ids start with the source name: a bug, not input
+                raise ValueError(f"{spec.pair_id}: pair id reused (first: {seen[spec.pair_id]})")
+            seen[spec.pair_id] = src.NAME
+        inv.pairs += pairs
+        inv.problems += problems
+        inv.units += units
     inv.pairs.sort(key=lambda p: p.pair_id)
     # the grid check of a default build (--fps auto), so scan reports what build would refuse
     inv.problems += grid.scan_problems(inv.pairs)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
 from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
 from motionpair.safeio import guard
 from motionpair.sources.common import fingerprint
-from motionpair.sources.motionmix_audio import Playlist, read_playlist
+from motionpair.sources.motionmix_audio import Playlist, features_for_build, read_playlist
 from motionpair.sources.motionmix_mapping import (
     MAPPING_FILE,
     Mapping,
@@ -29,11 +29,29 @@ from motionpair.sources.motionmix_mapping import (
     load_mapping,
 )
 from motionpair.sources.motionmix_session import METADATA, Session, read_session
-from motionpair.types import AudioRef, ClockMap, InputFile, PairSpec, PoseStream, Problem
+from motionpair.types import (
+    AudioFeatures,
+    AudioRef,
+    ClockMap,
+    InputFile,
+    PairSpec,
+    PoseStream,
+    Problem,
+)
+
+if TYPE_CHECKING:
+    from motionpair.cache import Cache
+    from motionpair.config import BuildConfig
 
 NAME = "motionmix"
 LOOKS_FOR = ("playlist folders of per-track .npz (+ optional manifest.json) and session "
              "folders <playlist>-<YYYY-MM-DDTHH-MM-SSZ>/ with metadata.json + pose snapshots")
+#: Sparse snapshot streams (~1 Hz): paired in a mode (snapshots.pairing_mode).
+SPARSE = True
+#: One offset map per playback segment; no beat-wise map exists for a UTC-clocked stream.
+CLOCK_KINDS = ("default", "linear")
+MOTION_UNITS = "camera units (pixels for 2-D)"
+PRIORITY = 10
 STREAM_CLOCK = "motionmix.stream_clock_seconds_since_session_start_utc"
 NPZ_AUDIO = "motionmix.npz_features_track_time_zero_is_frame_zero"
 FUSED = "motionmix.fused_camera_highest_confidence_per_joint"
@@ -102,6 +120,27 @@ def _duplicate(folder: Path, what: str, name: str, first: object) -> Problem:
     return Problem(path=str(folder), source=NAME, session=name, kind="bad",
                    reason=f"{folder}: duplicate {what} {name!r} (first: {first}); "
                           "this one is not used")
+
+
+def found(path: Path) -> bool:
+    """Whether a playlist or session folder is at or below ``path``."""
+    return any(find_folders(path))
+
+
+def scan(paths: list[Path], *, cache: Cache | None = None
+         ) -> tuple[list[PairSpec], list[Problem], list[dict]]:
+    """:func:`scan_paths` (no memoised step: ``cache`` is unused)."""
+    return scan_paths([Path(p) for p in paths])
+
+
+def features(spec: PairSpec, cfg: BuildConfig) -> AudioFeatures | None:
+    """The NPZ features of a prepared track (loaded, never unpickled); None for raw audio."""
+    return features_for_build(spec, cfg) if spec.track.kind == "npz" else None
+
+
+def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
+    """None: a MotionMix stream has no known beat rate (no alignment evidence)."""
+    return None
 
 
 def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[dict]]:
@@ -263,8 +302,16 @@ def _rate_hz(times_s: np.ndarray) -> float:
     return round(float(1.0 / np.median(d)), 4) if len(d) else 0.0
 
 
-def clock(spec: PairSpec) -> ClockMap:
-    """The pair's offset clock: track time = session time - the track's start in the session."""
+def clock(spec: PairSpec, features: AudioFeatures | None = None, kind: str = "default"
+          ) -> ClockMap:
+    """The pair's offset clock: track time = session time - the track's start in the session.
+
+    ``linear`` is the same map (an offset is linear); ``beatwise`` is refused by the build
+    (:data:`CLOCK_KINDS`) and here.
+    """
+    if kind not in CLOCK_KINDS:
+        raise ValueError(f"{spec.pair_id}: --clock {kind}: a MotionMix stream has no "
+                         f"beat-wise clock map (it supports {', '.join(CLOCK_KINDS)})")
     p = spec.params
     return ClockMap(kind="offset", assumption=p["assumption"],
                     offset_s=p.get("clock_offset_s", -p["stream_start_s"]),
@@ -319,6 +366,11 @@ def fuse_streams(session: Session, *, tolerance_s: float) -> tuple[np.ndarray, n
     t = np.array(times)
     keep = np.concatenate([[True], np.diff(t) > 0])
     return t[keep], np.stack(joints)[keep], np.stack(confs)[keep]
+
+
+def pairs_for_build(specs: list[PairSpec], cfg: BuildConfig) -> list[PairSpec]:
+    """Optional Source hook: with ``--cameras fused``, one fused stream per played track."""
+    return fused_specs(specs) if cfg.cameras == "fused" else specs
 
 
 def fused_specs(specs: list[PairSpec]) -> list[PairSpec]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from motionpair.memo import code_sha256, memo_value
 from motionpair.safeio import guard
 from motionpair.sources.common import (
     fingerprint,
@@ -28,12 +29,22 @@ from motionpair.sources.common import (
     require_number,
     sha256_file,
 )
-from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.timebase import frames_to_time
+from motionpair.types import AudioFeatures, AudioRef, ClockMap, PairSpec, PoseStream, Problem
 
 if TYPE_CHECKING:
     from motionpair.cache import Cache
+    from motionpair.config import BuildConfig
 
 NAME = "tang2018"
+LOOKS_FOR = "DANCE_<style>_<n>/ folders with audio.mp3, skeletons.json, config.json"
+#: Dense skeleton streams, cut into fixed or beat windows (no pairing modes).
+SPARSE = False
+#: linear (default) or beatwise: see :func:`clock`.
+CLOCK_KINDS = ("default", "linear", "beatwise")
+MOTION_UNITS = "cm"
+#: Scanned (and listed in inventory.json) before other sources.
+PRIORITY = 0
 FOLDER_RE = re.compile(r"^DANCE_([A-Z])_(\d+)\Z")
 REQUIRED = ("audio.mp3", "skeletons.json", "config.json")
 STYLES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
@@ -44,6 +55,9 @@ NOMINAL_SKELETON_FPS = Fraction(25)
 N_JOINTS = 23
 
 LINEAR_WARP = "tang2018.linear_warp_start_end_song_frames_25fps"
+BEATWISE = "tang2018.beatwise_F_frames_per_beat_from_beat_nearest_start"
+#: Frames per beat published/measured for the styles whose rate is exact.
+FRAMES_PER_BEAT = {"cha-cha": Fraction(25, 2), "rumba": Fraction(25, 2)}
 ASSUMPTIONS = {
     LINEAR_WARP: (
         "skeleton frame i (of T) is placed at song time S/25 + i*(E-S)/(25*T) s, "
@@ -58,8 +72,54 @@ ASSUMPTIONS = {
         "track time 0 is the first sample libsndfile decodes from the MP3 "
         "(encoder delay/padding not compensated)"
     ),
+    BEATWISE: (
+        "skeleton beat k (frame k*F, F frames per beat: 12.5 for cha-cha/rumba, else "
+        "T / the number of detected music beats in S/25..E/25) is tied to the k-th detected "
+        "music beat from the beat nearest S/25; piecewise linear between beats, end slopes "
+        "extrapolated"
+    ),
 }
 ABSURD_COORD = 1e5  # 1 km in centimetres: nothing a dancer reaches
+
+
+def found(path: Path) -> bool:
+    """Whether a ``DANCE_*`` folder is at or below ``path``."""
+    return bool(find_units(path))
+
+
+def scan(paths: list[Path], *, cache: Cache | None = None
+         ) -> tuple[list[PairSpec], list[Problem], list[dict]]:
+    """Pairs, problems and per-folder facts of every ``DANCE_*`` folder below ``paths``."""
+    pairs: list[PairSpec] = []
+    problems: list[Problem] = []
+    units: list[dict] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        if not Path(path).exists():
+            continue
+        for root, folder in find_units(Path(path)):
+            # scan_folder guards each file; this guard catches what falls between them
+            done, why = guard(folder, scan_folder, root, folder, cache=cache)
+            if done is None:
+                problems.append(Problem(path=str(folder), source=NAME, session=folder.name,
+                                        kind="bad", reason=str(why)))
+                units.append({"source": NAME, "session": folder.name,
+                              "folder": f"{root.name}/{folder.name}", "paired": False})
+                continue
+            spec, found_problems, facts = done
+            facts = {"source": NAME, **facts, "paired": spec is not None}
+            if spec is not None and spec.pair_id in seen:
+                found_problems = [Problem(
+                    path=facts["folder"], source=spec.source, session=spec.session, kind="bad",
+                    reason=f"{folder}: duplicate session id {spec.pair_id!r} "
+                           f"(first seen at {seen[spec.pair_id]})")]
+                facts["paired"], spec = False, None
+            if spec is not None:
+                seen[spec.pair_id] = str(folder)
+                pairs.append(spec)
+            problems.extend(found_problems)
+            units.append(facts)
+    return pairs, problems, units
 
 
 def find_units(path: Path) -> list[tuple[Path, Path]]:
@@ -160,8 +220,6 @@ def skeleton_length(path: Path, cache: Cache | None = None) -> int:
     """Frames in a valid skeletons.json (``ValueError`` otherwise), memoised by content."""
     if cache is None:
         return len(read_skeletons(path))
-    from motionpair.memo import code_sha256, memo_value
-
     payload = {"sha256": sha256_file(path),
                "code": code_sha256(__name__, "motionpair.sources.common", "motionpair.safeio")}
     return memo_value(cache, "scan-skeleton", payload,
@@ -248,6 +306,64 @@ def load_pose(spec: PairSpec) -> PoseStream:
     return PoseStream(stream_id=spec.pair_id, session=spec.session, times_s=times,
                       joints=joints, units="cm", nominal_fps=float(NOMINAL_SKELETON_FPS),
                       meta={"style": spec.style})
+
+
+def features(spec: PairSpec, cfg: BuildConfig) -> None:
+    """None: tang2018 ships raw audio, so the build computes the features."""
+    return None
+
+
+def clock(spec: PairSpec, features: AudioFeatures, kind: str = "default") -> ClockMap:
+    """The linear warp (``default``, ``linear``) or the beat-wise map (``beatwise``)."""
+    if kind in ("default", "linear"):
+        return linear_clock(spec)
+    return beatwise_clock(spec, features.beat_times_s)
+
+
+def frames_per_beat(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[Fraction, str]:
+    """Skeleton frames per musical beat for this pair, and how it was found."""
+    if spec.style in FRAMES_PER_BEAT:
+        return FRAMES_PER_BEAT[spec.style], f"published for {spec.style}"
+    start_s, end_s = (float(frames_to_time(spec.params[k], SONG_FPS))
+                      for k in ("start_frame", "end_frame"))
+    n_beats = int(np.count_nonzero((beat_times_s >= start_s) & (beat_times_s < end_s)))
+    if n_beats < 2:
+        raise ValueError(f"{spec.pair_id}: fewer than 2 detected beats in the dance span")
+    return Fraction(spec.params["length"], n_beats), f"T / {n_beats} detected beats in span"
+
+
+def beatwise_clock(spec: PairSpec, beat_times_s: np.ndarray) -> ClockMap:
+    """Tie skeleton beats (every F frames) to detected music beats from the start beat on."""
+    beats = np.asarray(beat_times_s, dtype=np.float64)
+    if len(beats) < 2:
+        raise ValueError(f"{spec.pair_id}: fewer than 2 detected music beats")
+    F, how = frames_per_beat(spec, beats)
+    start_s = float(frames_to_time(spec.params["start_frame"], SONG_FPS))
+    j0 = int(np.argmin(np.abs(beats - start_s)))
+    n_stream_beats = int(Fraction(spec.params["length"]) / F)
+    k = np.arange(0, min(n_stream_beats, len(beats) - j0 - 1) + 1)
+    if len(k) < 2:
+        raise ValueError(f"{spec.pair_id}: the track has no beats after the dance start")
+    t_stream = k * float(F / NOMINAL_SKELETON_FPS)
+    anchors = tuple((float(a), float(b)) for a, b in zip(t_stream, beats[j0 + k], strict=True))
+    return ClockMap(kind="beatwise", assumption=BEATWISE, anchors=anchors,
+                    note=f"F={float(F):g} frames/beat ({how}); first anchor at music beat "
+                         f"{j0} ({beats[j0]:.3f} s, S/25={start_s:.3f} s); {len(k)} anchors")
+
+
+def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[float, int, str]:
+    """One skeleton beat on the stream clock (s), the stream's beat count, and how F was found.
+
+    tang2018 motion is beat-normalised at F frames per beat on a nominal 25 fps clock.
+    """
+    F, how = frames_per_beat(spec, np.asarray(beat_times_s))
+    n = int(Fraction(spec.params["length"]) / F)
+    return float(F / NOMINAL_SKELETON_FPS), n, f"F={float(F):g} ({how})"
+
+
+def dataset_block(units: list[dict]) -> dict:
+    """tang2018 adds no top-level ``dataset.json`` key."""
+    return {}
 
 
 def linear_clock(spec: PairSpec) -> ClockMap:
