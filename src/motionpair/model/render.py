@@ -120,3 +120,35 @@ def strip_png(pose: np.ndarray, edges: list, fps: float, out: str | Path, *,
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def training_curve_png(metrics_csv: str | Path, out: str | Path) -> Path:
+    """Train MSE (raw and a 50-step moving average) and val MSE against step, log scale."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with Path(metrics_csv).open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    step = np.array([int(r["step"]) for r in rows])
+    mse = np.array([float(r["mse"]) for r in rows])
+    val = [(int(r["step"]), float(r["val_mse"])) for r in rows if r["val_mse"].strip()]
+    k = min(50, len(mse))
+    smooth = np.convolve(mse, np.ones(k) / k, mode="valid")
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.plot(step, mse, color="#9ab", lw=0.6, label="train MSE (per step)")
+    ax.plot(step[k - 1:], smooth, color="#1e3ca0", lw=1.6, label=f"train MSE ({k}-step mean)")
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", color="#c82828", label="val MSE (EMA weights)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("MeanFlow MSE (normalised units)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)

@@ -7,6 +7,7 @@ Run folder (``--out RUN``)::
     metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every)
     last.pt          model, EMA, optimiser, scheduler and step (``--resume`` continues it)
     model.pt         EMA weights + net config: what evaluate / generate / export read
+    curve.png        the training curve (train MSE, val MSE)
     tb/              TensorBoard events when the ``tensorboard`` package is installed
 
 Reproducibility: batch order is ``default_rng([seed, epoch]).permutation``, augmentation
@@ -214,7 +215,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     per_epoch = max(1, len(train_w) // cfg.batch)
     new_csv = not (out / "metrics.csv").is_file()
     fcsv = (out / "metrics.csv").open("a", newline="", encoding="utf-8")
-    wcsv = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS)
+    wcsv = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS, lineterminator="\n")
     if new_csv:
         wcsv.writeheader()
     t0 = time.perf_counter()
@@ -277,6 +278,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     _checkpoint(ckpt_path, model, ema, opt, step, elapsed, record)
     _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(), "step": step},
                  out / "model.pt")
+    from motionpair.model.render import training_curve_png
+
+    training_curve_png(out / "metrics.csv", out / "curve.png")
     return {"out": str(out), "step": step, "elapsed_s": elapsed, "stopped": stopped,
             "device": str(device), "params": n_params(model), "last": last_row}
 
@@ -295,7 +299,7 @@ def _truncate_csv(path: Path, step: int) -> None:
     with path.open(newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
 
