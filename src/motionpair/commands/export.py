@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
                                              help="write a Core ML .mlpackage")] = True,
         out: Annotated[Path | None, typer.Option("--out", help="default RUN/export")] = None,
         tolerance: Annotated[float, typer.Option(
-            help="largest allowed |onnxruntime - torch|")] = 1e-4,
+            help="largest allowed |onnxruntime - torch| on the normalised window")] = 1e-4,
     ) -> None:
         """torch.export -> ONNX (+ onnxruntime parity) and Core ML; CPU latency per 5 s
         window; writes export.json. Exit 1 when ONNX parity exceeds --tolerance."""

@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
             help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")] = "auto",
         threads: Annotated[int, typer.Option(
             help="torch CPU threads (0 = torch default; 1 on a busy shared machine)")] = 0,
+        pred: Annotated[str, typer.Option(
+            help="network output: x (clean window, default) | u (average velocity)")] = "x",
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
         = False,
     ) -> None:
@@ -52,7 +54,7 @@ def register(app: typer.Typer) -> None:
                           max_minutes=max_minutes, batch=batch, width=width, layers=layers,
                           heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
-                          threads=threads)
+                          threads=threads, pred=pred)
         con = Console()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -74,4 +76,5 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2) from exc
         con.print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on {res['device']} "
                   f"({res['params']:,} parameters; stopped by {res['stopped']}); "
-                  f"wrote {out}/model.pt")
+                  f"wrote {out}/model.pt (EMA of step {res['selected']['step']}, "
+                  f"val MSE {res['selected']['val_mse']})")

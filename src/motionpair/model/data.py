@@ -4,8 +4,16 @@ Per frame ``f`` of a window of ``T`` frames (J joints, D coordinates, units as s
 
     root[f]   = mean over joints of pose[f]           (the joint centroid: skeleton-agnostic)
     rel[f]    = pose[f] - root[f]                     (J*D root-relative coordinates)
-    traj[f]   = root[f] - root[0]                     (D: trajectory from the window start)
-    x[f]      = ([rel[f], traj[f]] - mean) / std      (J*D + D channels)
+    vel[f]    = root[f] - root[f-1],  vel[0] = 0      (D: root displacement per frame)
+    x[f]      = ([rel[f], vel[f]] - mean) / std       (J*D + D channels)
+
+Why velocity and not the root's position from the window start (the first version): that
+position's spread grows along the window (tens of cm by its end), so the per-channel std is
+large and the residual per-frame noise of a one-step sample became jumps of ~86 cm per frame
+in the decoded root path. A per-frame displacement has a std of about a centimetre at every
+frame, so the same normalised noise is ~100x smaller in cm, and the decode (a cumulative sum)
+turns it into a slow drift rather than jitter. ``vel[0]`` is stored as 0 and ignored by the
+decode (the window's first root is the placement ``root0``), so encode -> decode is exact.
 
 ``mean``/``std`` are per channel over every frame of every TRAIN window (computed once by
 ``motionpair train`` and saved as ``RUN/rep_stats.npz``; overlapping windows weigh shared
@@ -65,14 +73,22 @@ def to_rep(pose: np.ndarray) -> np.ndarray:
     """(..., T, J, D) positions -> (..., T, J*D + D) unnormalised representation."""
     root = pose.mean(axis=-2)
     rel = pose - root[..., None, :]
-    traj = root - root[..., :1, :]
-    return np.concatenate([rel.reshape(*rel.shape[:-2], -1), traj], axis=-1)
+    vel = np.zeros_like(root)
+    vel[..., 1:, :] = np.diff(root, axis=-2)
+    return np.concatenate([rel.reshape(*rel.shape[:-2], -1), vel], axis=-1)
+
+
+def root_path(vel: np.ndarray) -> np.ndarray:
+    """(..., T, D) per-frame root displacement -> root position relative to frame 0
+    (``vel[0]`` ignored: frame 0 is the placement)."""
+    path = np.cumsum(vel, axis=-2)
+    return path - path[..., :1, :]
 
 
 def from_rep(x: np.ndarray, n_joints: int, dims: int, root0: np.ndarray) -> np.ndarray:
     """Inverse of :func:`to_rep` (unnormalised), placing frame 0's root at ``root0``."""
     rel = x[..., : n_joints * dims].reshape(*x.shape[:-1], n_joints, dims)
-    root = x[..., n_joints * dims:] + root0
+    root = root_path(x[..., n_joints * dims:]) + root0
     return rel + root[..., None, :]
 
 

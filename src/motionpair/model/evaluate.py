@@ -113,7 +113,9 @@ def evaluate(run: str | Path, dataset: str | Path, split: str = "test", *, seed:
     d = ((q_cond.reshape(len(B), -1)[:, None] - tr_cond.reshape(len(train), -1)[None]) ** 2
          ).sum(-1)
     motions[ROWS[2]] = tr_pose[d.argmin(1)]
-    still = mdata.from_rep(stats["mean"].astype(np.float64), *sk, stats["root0"])
+    mean_rep = np.tile(stats["mean"].astype(np.float64), (q_pose.shape[1], 1))
+    mean_rep[:, sk[0] * sk[1]:] = 0.0  # held still: no root displacement
+    still = mdata.from_rep(mean_rep, *sk, stats["root0"])
     motions[ROWS[3]] = np.broadcast_to(still, q_pose.shape).copy()
     for steps, name in ((10, ROWS[4]), (1, ROWS[5])):
         say(f"sampling {len(B)} windows in {steps} step(s)")

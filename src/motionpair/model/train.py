@@ -6,7 +6,10 @@ Run folder (``--out RUN``)::
     rep_stats.npz    train-split mean/std of the pose representation (+ root0), see data.py
     metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every)
     last.pt          model, EMA, optimiser, scheduler and step (``--resume`` continues it)
-    model.pt         EMA weights + net config: what evaluate / generate / export read
+    model.pt         EMA weights + net config: what evaluate / generate / export read; the
+                     EMA of the step with the lowest val MSE (val-selected; the final EMA
+                     when there is no val split), ``step`` says which
+    best.pt          the val-best EMA while training (model.pt is written from it)
     curve.png        the training curve (train MSE, val MSE)
     tb/              TensorBoard events when the ``tensorboard`` package is installed
 
@@ -63,6 +66,8 @@ class TrainConfig:
     ratio_r_neq_t: float = 0.25
     device: str = "auto"
     frames: int = 150
+    pred: str = "x"
+    """network output parameterisation, see :class:`.net.NetConfig` ``pred``"""
     threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 on a shared machine: with 2 threads
     OpenMP's spin-waits cost ~20x the step's own CPU time under heavy load (measured)."""
@@ -129,7 +134,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def build_net(cfg: TrainConfig, meta: dict[str, Any], n_cond: int) -> FlowNet:
     sk = meta["motion"]["skeleton"]
     ncfg = NetConfig(n_motion=sk["n_joints"] * sk["dims"] + sk["dims"], n_cond=n_cond,
-                     frames=cfg.frames, width=cfg.width, layers=cfg.layers, heads=cfg.heads)
+                     frames=cfg.frames, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
+                     pred=cfg.pred)
     return FlowNet(ncfg)
 
 
@@ -221,6 +227,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     t0 = time.perf_counter()
     perm_epoch, perm = -1, np.arange(0)
     last_row: dict[str, Any] = {}
+    best_path = out / "best.pt"
+    best_val = float("inf")
+    if resume and best_path.is_file():
+        best_val = float(torch.load(best_path, map_location="cpu", weights_only=True)["val_mse"])
     stopped = "steps"
     try:
         while step < cfg.steps:
@@ -255,7 +265,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                    "mse": f"{float(mse):.6f}", "lr": f"{lr_at(step - 1, cfg):.3e}",
                    "elapsed_s": f"{elapsed0 + time.perf_counter() - t0:.1f}", "val_mse": ""}
             if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                row["val_mse"] = f"{val_mse(ema, val_w, cfg, device):.6f}"
+                vm = val_mse(ema, val_w, cfg, device)
+                row["val_mse"] = f"{vm:.6f}"
+                if vm < best_val:  # checkpoint selection on val, never on test
+                    best_val = vm
+                    _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(),
+                                  "step": step, "val_mse": vm}, best_path)
             wcsv.writerow(row)
             last_row = row
             if writer is not None:
@@ -276,13 +291,20 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             writer.close()
     elapsed = elapsed0 + time.perf_counter() - t0
     _checkpoint(ckpt_path, model, ema, opt, step, elapsed, record)
-    _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(), "step": step},
-                 out / "model.pt")
+    if best_path.is_file():
+        best = torch.load(best_path, map_location="cpu", weights_only=True)
+        _atomic_save(best, out / "model.pt")
+        selected = {"step": int(best["step"]), "val_mse": float(best["val_mse"])}
+    else:
+        _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(), "step": step},
+                     out / "model.pt")
+        selected = {"step": step, "val_mse": None}
     from motionpair.model.render import training_curve_png
 
     training_curve_png(out / "metrics.csv", out / "curve.png")
     return {"out": str(out), "step": step, "elapsed_s": elapsed, "stopped": stopped,
-            "device": str(device), "params": n_params(model), "last": last_row}
+            "device": str(device), "params": n_params(model), "last": last_row,
+            "selected": selected}
 
 
 def _checkpoint(path: Path, model: FlowNet, ema: FlowNet, opt: torch.optim.Optimizer,
