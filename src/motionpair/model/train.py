@@ -294,7 +294,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     if best_path.is_file():
         best = torch.load(best_path, map_location="cpu", weights_only=True)
         _atomic_save(best, out / "model.pt")
-        selected = {"step": int(best["step"]), "val_mse": float(best["val_mse"])}
+        selected: dict[str, Any] = {"step": int(best["step"]),
+                                    "val_mse": float(best["val_mse"])}
     else:
         _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(), "step": step},
                      out / "model.pt")
