@@ -1,0 +1,39 @@
+"""``motionpair evaluate``: FID_k/g, Div_k/g, Beat Align, PFC of a run vs reference rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate(
+        run: Annotated[Path, typer.Argument(help="run folder written by motionpair train")],
+        dataset: Annotated[Path, typer.Argument(help="built dataset folder")],
+        split: Annotated[str, typer.Option(help="split to evaluate")] = "test",
+        seed: Annotated[int, typer.Option(help="seed (noise, random retrieval)")] = 0,
+        device: Annotated[str, typer.Option(help="cpu | cuda | mps")] = "cpu",
+    ) -> None:
+        """Split-half evaluation on SPLIT: ground truth, random and audio-nearest train
+        retrieval, mean pose, the network in 10 steps and in 1 step; writes
+        RUN/eval_<split>.json and .md and prints the table."""
+        err = Console(stderr=True)
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            err.print("[red]error[/]: evaluate needs torch: pip install -e '.[torch,model]'")
+            raise typer.Exit(2) from exc
+        from motionpair.model.evaluate import evaluate as do_eval
+        from motionpair.model.evaluate import markdown_table
+
+        try:
+            res = do_eval(run, dataset, split, seed=seed, device=device,
+                          progress=lambda s: err.print(s))
+        except (ValueError, FileNotFoundError) as exc:
+            err.print(f"[red]error[/]: {exc}")
+            raise typer.Exit(2) from exc
+        Console(width=160).print(markdown_table(res), markup=False, highlight=False)

@@ -1,0 +1,45 @@
+"""``motionpair generate``: a whole-song dance from a run: arrays, MP4 with music, PNG strip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("generate")
+    def generate(
+        run: Annotated[Path, typer.Argument(help="run folder written by motionpair train")],
+        audio: Annotated[Path, typer.Argument(help="song (any format soundfile decodes)")],
+        out: Annotated[Path, typer.Option("--out", help="output folder")],
+        steps: Annotated[int, typer.Option(help="sampling steps (1 = one-step)")] = 1,
+        seed: Annotated[int, typer.Option(help="noise seed")] = 0,
+        video: Annotated[bool, typer.Option(help="write dance.mp4")] = True,
+        max_video_s: Annotated[float | None, typer.Option(
+            help="cut the MP4 after this many seconds (default: whole song)")] = None,
+        device: Annotated[str, typer.Option(help="cpu | cuda | mps")] = "cpu",
+    ) -> None:
+        """Dance to AUDIO from start to end (5 s windows, 2.5 s overlap, joined as EDGE
+        does); writes motion.npy, music_beat.npy, generate.json, strip.png, dance.mp4."""
+        err = Console(stderr=True)
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            err.print("[red]error[/]: generate needs torch: pip install -e '.[torch,model]'")
+            raise typer.Exit(2) from exc
+        from motionpair.model.generate import generate_dance, write_outputs
+
+        try:
+            res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
+            files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
+                                  video=video, max_video_s=max_video_s)
+        except (ValueError, FileNotFoundError) as exc:
+            err.print(f"[red]error[/]: {exc}")
+            raise typer.Exit(2) from exc
+        n = len(res["pose"])
+        Console().print(f"generated {n} frames ({n / float(res['fps']):.1f} s, "
+                        f"{len(res['windows'])} windows, {steps} step(s)); wrote "
+                        + ", ".join(files.values()))

@@ -1,0 +1,80 @@
+"""``motionpair train``: FlowGenerator1Step on one or more built datasets (torch extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        datasets: Annotated[list[Path], typer.Argument(help="built dataset folder(s)")],
+        out: Annotated[Path, typer.Option("--out", help="run folder")],
+        cond: Annotated[str, typer.Option(help="music features: baseline35 | mel")]
+        = "baseline35",
+        steps: Annotated[int, typer.Option(help="optimiser steps")] = 3000,
+        max_minutes: Annotated[float, typer.Option(help="wall-time cap (minutes)")] = 30.0,
+        batch: Annotated[int, typer.Option(help="windows per step")] = 32,
+        width: Annotated[int, typer.Option(help="transformer width")] = 128,
+        layers: Annotated[int, typer.Option(help="transformer blocks")] = 3,
+        heads: Annotated[int, typer.Option(help="attention heads")] = 4,
+        lr: Annotated[float, typer.Option(help="peak learning rate (AdamW)")] = 3e-4,
+        seed: Annotated[int, typer.Option(help="seed (weights, batches, noise)")] = 0,
+        jitter_frames: Annotated[int, typer.Option(
+            help="time-jitter augmentation of window starts (frames, <= hop)")] = 15,
+        val_every: Annotated[int, typer.Option(help="val MSE every N steps")] = 200,
+        ckpt_every: Annotated[int, typer.Option(help="checkpoint every N steps")] = 200,
+        device: Annotated[str, typer.Option(
+            help="auto (CUDA, then MPS, then CPU) | cpu | cuda | mps")] = "auto",
+        threads: Annotated[int, typer.Option(
+            help="torch CPU threads (0 = torch default; 1 on a busy shared machine)")] = 0,
+        pred: Annotated[str, typer.Option(
+            help="network output: x (clean window, default) | u (average velocity)")] = "x",
+        resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
+        = False,
+    ) -> None:
+        """Train the one-step MeanFlow generator of 5 s pose windows from music; writes
+        RUN/config.json, metrics.csv, last.pt (with optimiser state) and model.pt."""
+        err = Console(stderr=True)
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            err.print("[red]error[/]: train needs torch: pip install -e '.[torch,model]'")
+            raise typer.Exit(2) from exc
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from motionpair.model.train import TrainConfig
+        from motionpair.model.train import train as do_train
+
+        cfg = TrainConfig(datasets=[str(d) for d in datasets], cond=cond, steps=steps,
+                          max_minutes=max_minutes, batch=batch, width=width, layers=layers,
+                          heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
+                          val_every=val_every, ckpt_every=ckpt_every, device=device,
+                          threads=threads, pred=pred)
+        con = Console()
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=err) as prog:
+            task = prog.add_task("training", total=steps)
+
+            def on_step(row: dict) -> None:
+                val = f" val {row['val_mse']}" if row["val_mse"] else ""
+                prog.update(task, completed=row["step"],
+                            description=f"loss {row['loss']} mse {row['mse']}{val}")
+                if row["val_mse"]:
+                    prog.console.print(f"step {row['step']}: mse {row['mse']} val "
+                                       f"{row['val_mse']} ({row['elapsed_s']} s)")
+
+            try:
+                res = do_train(cfg, out, resume=resume, on_step=on_step)
+            except (ValueError, FileNotFoundError, FileExistsError) as exc:
+                err.print(f"[red]error[/]: {exc}")
+                raise typer.Exit(2) from exc
+        con.print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on {res['device']} "
+                  f"({res['params']:,} parameters; stopped by {res['stopped']}); "
+                  f"wrote {out}/model.pt (EMA of step {res['selected']['step']}, "
+                  f"val MSE {res['selected']['val_mse']})")

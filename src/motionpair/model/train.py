@@ -1,0 +1,350 @@
+"""``motionpair train``: fit FlowGenerator1Step (MeanFlow on :class:`.net.FlowNet`).
+
+Run folder (``--out RUN``)::
+
+    config.json      resolved configuration (datasets, shapes, optimiser, seed, device used)
+    rep_stats.npz    train-split mean/std of the pose representation (+ root0), see data.py
+    metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every)
+    last.pt          model, EMA, optimiser, scheduler and step (``--resume`` continues it)
+    model.pt         EMA weights + net config: what evaluate / generate / export read; the
+                     EMA of the step with the lowest val MSE (val-selected; the final EMA
+                     when there is no val split), ``step`` says which
+    best.pt          the val-best EMA while training (model.pt is written from it)
+    curve.png        the training curve (train MSE, val MSE)
+    tb/              TensorBoard events when the ``tensorboard`` package is installed
+
+Reproducibility: batch order is ``default_rng([seed, epoch]).permutation``, augmentation
+draws are ``(seed, epoch, index)`` (loader), noise and (r, t) come from a generator seeded
+by ``(seed, step)``; so a resumed run repeats the uninterrupted one on the same device.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from motionpair.augment import Augment
+from motionpair.model import data as mdata
+from motionpair.model.net import FlowNet, NetConfig, n_params
+from motionpair.model.objective import meanflow_loss
+from motionpair.torch import MotionPairDataset, collate
+
+CSV_FIELDS = ("step", "epoch", "loss", "mse", "lr", "elapsed_s", "val_mse")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved as RUN/config.json)."""
+
+    datasets: list[str] = field(default_factory=list)
+    cond: str = "baseline35"
+    width: int = 192
+    layers: int = 4
+    heads: int = 4
+    batch: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    steps: int = 3000
+    max_minutes: float = 20.0
+    seed: int = 0
+    jitter_frames: int = 15
+    ema: float = 0.999
+    val_every: int = 200
+    ckpt_every: int = 200
+    adaptive_p: float = 1.0
+    ratio_r_neq_t: float = 0.25
+    device: str = "auto"
+    frames: int = 150
+    pred: str = "x"
+    """network output parameterisation, see :class:`.net.NetConfig` ``pred``"""
+    threads: int = 0
+    """CPU threads for torch (0 = torch's default). 1 on a shared machine: with 2 threads
+    OpenMP's spin-waits cost ~20x the step's own CPU time under heavy load (measured)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA, then Apple MPS, then CPU (``name`` other than "auto" forces one)."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Windows:
+    """Train (or val/test) windows of one or more datasets: pose + condition, float32."""
+
+    def __init__(self, roots: list[str], split: str, cond: str, stats: dict[str, np.ndarray],
+                 *, augment: Augment | None = None) -> None:
+        self.sets = [MotionPairDataset(r, split=split, features=("pose", cond),
+                                       normalize=(cond,), augment=augment) for r in roots]
+        self.index = [(k, i) for k, ds in enumerate(self.sets) for i in range(len(ds))]
+        self.cond, self.stats = cond, stats
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        for ds in self.sets:
+            ds.set_epoch(epoch)
+
+    def batch(self, idx: np.ndarray | list[int]) -> dict[str, Any]:
+        """(x, cond) tensors for windows ``idx`` (positions in ``self.index``) + ids."""
+        items = []
+        for j in idx:
+            k, i = self.index[int(j)]
+            items.extend(self.sets[k].__getitems__([i]))
+        b = collate(items)
+        x = mdata.normalise(mdata.to_rep(b["pose"].numpy().astype(np.float64)), self.stats)
+        return {"x": torch.from_numpy(x), "cond": b[self.cond].float(), "id": b["id"],
+                "pose": b["pose"]}
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10 % of ``lr`` at ``steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def build_net(cfg: TrainConfig, meta: dict[str, Any], n_cond: int) -> FlowNet:
+    sk = meta["motion"]["skeleton"]
+    ncfg = NetConfig(n_motion=sk["n_joints"] * sk["dims"] + sk["dims"], n_cond=n_cond,
+                     frames=cfg.frames, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
+                     pred=cfg.pred)
+    return FlowNet(ncfg)
+
+
+@torch.no_grad()
+def val_mse(model: FlowNet, val: Windows, cfg: TrainConfig, device: torch.device,
+            n: int = 64) -> float:
+    """MeanFlow MSE (unweighted) on the first ``n`` val windows, fixed noise (seed)."""
+    idx = list(range(min(n, len(val))))
+    tot = 0.0
+    for s in range(0, len(idx), cfg.batch):
+        b = val.batch(idx[s: s + cfg.batch])
+        gen = torch.Generator().manual_seed(cfg.seed + 7_777_777 + s)
+        with torch.enable_grad():  # jvp needs autograd-free forward mode only; cheap
+            _, mse = meanflow_loss(model, b["x"].to(device), b["cond"].to(device), gen=gen,
+                                   p=cfg.adaptive_p, ratio_r_neq_t=cfg.ratio_r_neq_t)
+        tot += float(mse) * len(b["id"])
+    return tot / len(idx)
+
+
+def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
+          on_step: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train (or resume) a run in ``out``; returns a summary dict."""
+    out = Path(out)
+    if cfg.cond not in mdata.CONDS:
+        raise ValueError(f"--cond {cfg.cond!r}: choose one of {mdata.CONDS}")
+    ckpt_path = out / "last.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"{ckpt_path}: nothing to resume")
+        saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        keep = {k: getattr(cfg, k) for k in ("steps", "max_minutes", "device", "threads")}
+        cfg = TrainConfig(**{**saved["train"], **keep})
+    elif ckpt_path.exists():
+        raise FileExistsError(f"{out}: already holds a run (use --resume or another --out)")
+    metas = [mdata.check_dataset(r, cfg.frames) for r in cfg.datasets]
+    sk = [(m["motion"]["skeleton"]["n_joints"], m["motion"]["skeleton"]["dims"]) for m in metas]
+    if len(set(sk)) != 1:
+        raise mdata.RefusedError(f"datasets have different skeletons {sk}; train on one shape")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    stats_path = out / mdata.STATS_FILE
+    if resume:
+        stats = mdata.load_stats(stats_path)
+    else:
+        parts = [mdata.compute_stats(r) for r in cfg.datasets]
+        stats = parts[0] if len(parts) == 1 else {
+            k: np.mean([p[k] for p in parts], axis=0).astype(np.float32) for k in parts[0]}
+        mdata.save_stats(stats_path, stats)
+        mdata.save_cond_stats(out, cfg.datasets[0], cfg.cond)
+    aug = Augment(jitter_frames=cfg.jitter_frames, seed=cfg.seed) if cfg.jitter_frames else None
+    train_w = Windows(cfg.datasets, "train", cfg.cond, stats, augment=aug)
+    try:
+        val_w: Windows | None = Windows(cfg.datasets, "val", cfg.cond, stats)
+    except ValueError:
+        val_w = None
+    n_cond = int(train_w.batch([0])["cond"].shape[-1])
+    model = build_net(cfg, metas[0], n_cond).to(device)
+    ema = build_net(cfg, metas[0], n_cond).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, elapsed0 = 0, 0.0
+    if resume:
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed0 = int(ck["step"]), float(ck["elapsed_s"])
+        _truncate_csv(out / "metrics.csv", step)
+    record = {"train": cfg.to_dict(), "net": model.cfg.to_dict(), "device": str(device),
+              "params": n_params(model), "torch": torch.__version__,
+              "skeleton": {"n_joints": sk[0][0], "dims": sk[0][1],
+                           "edges": metas[0]["motion"]["skeleton"].get("edges") or [],
+                           "units": metas[0]["motion"]["skeleton"].get("units")},
+              "fps": metas[0]["config"]["fps"],
+              "audio_params": metas[0]["audio"]["params"],
+              "n_train_windows": len(train_w), "n_val_windows": len(val_w) if val_w else 0}
+    (out / "config.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    writer = _tensorboard(out)
+    per_epoch = max(1, len(train_w) // cfg.batch)
+    new_csv = not (out / "metrics.csv").is_file()
+    fcsv = (out / "metrics.csv").open("a", newline="", encoding="utf-8")
+    wcsv = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS, lineterminator="\n")
+    if new_csv:
+        wcsv.writeheader()
+    t0 = time.perf_counter()
+    perm_epoch, perm = -1, np.arange(0)
+    last_row: dict[str, Any] = {}
+    best_path = out / "best.pt"
+    best_val = float("inf")
+    if resume and best_path.is_file():
+        best_val = float(torch.load(best_path, map_location="cpu", weights_only=True)["val_mse"])
+    stopped = "steps"
+    try:
+        while step < cfg.steps:
+            elapsed = elapsed0 + time.perf_counter() - t0
+            if elapsed > cfg.max_minutes * 60:
+                stopped = "max_minutes"
+                break
+            epoch, b = divmod(step, per_epoch)
+            if epoch != perm_epoch:
+                perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_w))
+                train_w.set_epoch(epoch)
+                perm_epoch = epoch
+            batch = train_w.batch(perm[b * cfg.batch:(b + 1) * cfg.batch])
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+            model.train()
+            loss, mse = meanflow_loss(model, batch["x"].to(device), batch["cond"].to(device),
+                                      gen=gen, p=cfg.adaptive_p,
+                                      ratio_r_neq_t=cfg.ratio_r_neq_t)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            decay = min(cfg.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                    pe.lerp_(pm, 1 - decay)
+            step += 1
+            row: dict[str, Any] = {
+                   "step": step, "epoch": epoch, "loss": f"{float(loss.detach()):.6f}",
+                   "mse": f"{float(mse):.6f}", "lr": f"{lr_at(step - 1, cfg):.3e}",
+                   "elapsed_s": f"{elapsed0 + time.perf_counter() - t0:.1f}", "val_mse": ""}
+            if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                vm = val_mse(ema, val_w, cfg, device)
+                row["val_mse"] = f"{vm:.6f}"
+                if vm < best_val:  # checkpoint selection on val, never on test
+                    best_val = vm
+                    _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(),
+                                  "step": step, "val_mse": vm}, best_path)
+            wcsv.writerow(row)
+            last_row = row
+            if writer is not None:
+                writer.add_scalar("loss", float(loss), step)
+                writer.add_scalar("mse", float(mse), step)
+                if row["val_mse"]:
+                    writer.add_scalar("val_mse", float(row["val_mse"]), step)
+            if step % 10 == 0:
+                fcsv.flush()
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                _checkpoint(ckpt_path, model, ema, opt, step,
+                            elapsed0 + time.perf_counter() - t0, record)
+            if on_step is not None:
+                on_step(row)
+    finally:
+        fcsv.close()
+        if writer is not None:
+            writer.close()
+    elapsed = elapsed0 + time.perf_counter() - t0
+    _checkpoint(ckpt_path, model, ema, opt, step, elapsed, record)
+    if best_path.is_file():
+        best = torch.load(best_path, map_location="cpu", weights_only=True)
+        _atomic_save(best, out / "model.pt")
+        selected: dict[str, Any] = {"step": int(best["step"]),
+                                    "val_mse": float(best["val_mse"])}
+    else:
+        _atomic_save({"ema": ema.state_dict(), "net": model.cfg.to_dict(), "step": step},
+                     out / "model.pt")
+        selected = {"step": step, "val_mse": None}
+    from motionpair.model.render import training_curve_png
+
+    training_curve_png(out / "metrics.csv", out / "curve.png")
+    return {"out": str(out), "step": step, "elapsed_s": elapsed, "stopped": stopped,
+            "device": str(device), "params": n_params(model), "last": last_row,
+            "selected": selected}
+
+
+def _checkpoint(path: Path, model: FlowNet, ema: FlowNet, opt: torch.optim.Optimizer,
+                step: int, elapsed: float, record: dict[str, Any]) -> None:
+    _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(),
+                  "opt": opt.state_dict(), "step": step, "elapsed_s": elapsed,
+                  "net": record["net"]}, path)
+
+
+def _truncate_csv(path: Path, step: int) -> None:
+    """Drop metrics rows written after the checkpoint being resumed."""
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _tensorboard(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard not installed: metrics.csv only
+        return None
+    return SummaryWriter(str(out / "tb"))
+
+
+def load_run(run: str | Path, device: str | torch.device = "cpu"
+             ) -> tuple[FlowNet, dict[str, Any], dict[str, np.ndarray]]:
+    """(EMA network in eval mode, config.json record, representation stats) of a run."""
+    run = Path(run)
+    rec = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    path = run / "model.pt"
+    if not path.is_file():
+        path = run / "last.pt"
+    ck = torch.load(path, map_location=device, weights_only=True)
+    net = FlowNet(NetConfig(**ck["net"])).to(device)
+    net.load_state_dict(ck["ema"])
+    net.eval()
+    return net, rec, mdata.load_stats(run / mdata.STATS_FILE)

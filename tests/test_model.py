@@ -1,0 +1,320 @@
+"""FlowGenerator1Step (``motionpair.model``): train / resume / evaluate / generate / export
+and the metrics, on a tiny dataset built at test time from three REAL tang2018 folders
+(DANCE_W_4, W_7, W_8: one session per split) with a tiny network and a few steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from motionpair.cli import app
+from realsubset import real_subset
+
+torch = pytest.importorskip("torch")
+
+TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_ds(tang_dir, tmp_path_factory, cache_dir) -> Path:
+    """Real-derived: the three shortest real folders, one session per split."""
+    from motionpair.config import BuildConfig
+    from motionpair.dataset import build
+
+    tmp = tmp_path_factory.mktemp("model")
+    src = real_subset(tang_dir, tmp / "in", writable=False)
+    out = tmp / "ds"
+    build([src], out, BuildConfig(split_ratios=(0.34, 0.33, 0.33)), workers=1,
+          cache_dir=cache_dir)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_ds, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "run"
+    res = CliRunner().invoke(app, ["train", str(tiny_ds), "--out", str(out), "--steps", "4",
+                                   "--val-every", "2", "--ckpt-every", "2", *TINY])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_commands_registered():
+    out = CliRunner().invoke(app, ["--help"]).output
+    for name in ("train", "evaluate", "generate", "export"):
+        assert name in out
+
+
+def test_loader_batches_are_float32(tiny_ds):
+    from motionpair.augment import Augment
+    from motionpair.model import data as mdata
+    from motionpair.model.train import Windows
+
+    stats = mdata.compute_stats(tiny_ds)
+    for cond in ("baseline35", "mel"):
+        w = Windows([str(tiny_ds)], "train", cond, stats,
+                    augment=Augment(jitter_frames=15, seed=0))
+        b = w.batch([0, 1, 2])
+        tensors = {k: v for k, v in b.items() if isinstance(v, torch.Tensor)}
+        assert tensors and all(v.dtype == torch.float32 for v in tensors.values()), {
+            k: v.dtype for k, v in tensors.items()}
+        assert b["x"].shape == (3, 150, 23 * 3 + 3)
+
+
+def test_representation_round_trip(tiny_ds):
+    from motionpair.model import data as mdata
+    from motionpair.torch import MotionPairDataset
+
+    stats = mdata.compute_stats(tiny_ds)
+    pose = MotionPairDataset(tiny_ds, "train", features=("pose",))[0]["pose"].numpy()
+    p64 = pose.astype(np.float64)
+    rep = mdata.to_rep(p64)
+    # the root channels are per-frame displacements (frame 0 stored as 0)
+    root = p64.mean(1)
+    np.testing.assert_array_equal(rep[0, 69:], 0.0)
+    np.testing.assert_allclose(rep[1:, 69:], np.diff(root, axis=0), atol=1e-12)
+    # unnormalised round trip is exact up to float64 rounding (placement: frame 0's root)
+    np.testing.assert_allclose(mdata.from_rep(rep, 23, 3, root[0]), p64, atol=1e-9)
+    x = mdata.normalise(rep, stats)
+    back = mdata.rep_to_pose(x.astype(np.float64), stats, 23, 3)
+    # absolute placement is not modelled: equal up to the window's first root position;
+    # float32 normalisation: sub-micrometre per frame, summed over 150 frames
+    shift = root[0] - stats["root0"]
+    np.testing.assert_allclose(back + shift, pose, atol=1e-3)
+    # batched windows decode window by window
+    two = np.stack([p64, p64[::-1]])
+    np.testing.assert_allclose(mdata.from_rep(mdata.to_rep(two), 23, 3, two[:, :1].mean(2)),
+                               two, atol=1e-9)
+
+
+def test_meanflow_jvp_is_the_time_derivative():
+    """d/dt u(z_t, r, t) along the path equals a finite difference of u."""
+    from motionpair.model.net import FlowNet, NetConfig
+
+    for pred in ("u", "x"):
+        _jvp_matches_finite_difference(FlowNet(NetConfig(
+            n_motion=6, n_cond=4, frames=10, width=16, layers=1, heads=2, patch=5,
+            pred=pred)).double())
+
+
+def _jvp_matches_finite_difference(net):
+    torch.manual_seed(0)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    x, e, c = torch.randn(2, 10, 6).double(), torch.randn(2, 10, 6).double(), \
+        torch.randn(2, 10, 4).double()
+    r, t = torch.tensor([0.1, 0.3]).double(), torch.tensor([0.6, 0.9]).double()
+
+    def u_at(tt):
+        z = (1 - tt)[:, None, None] * x + tt[:, None, None] * e
+        return net(z, r, tt, c)
+
+    z = (1 - t)[:, None, None] * x + t[:, None, None] * e
+    _, dudt = torch.func.jvp(lambda a, b, d: net(a, b, d, c), (z, r, t),
+                             (e - x, torch.zeros_like(r), torch.ones_like(t)))
+    h = 1e-7  # sinusoidal time embedding up to 1000 rad per unit t: keep h*1000 small
+    fd = (u_at(t + h) - u_at(t - h)) / (2 * h)
+    torch.testing.assert_close(dudt, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_meanflow_with_r_equal_t_is_flow_matching():
+    """With r = t for the whole batch the MeanFlow target is the instantaneous velocity
+    v = e - x on z_t = (1 - t) x + t e: the loss is plain (conditional) flow matching."""
+    from motionpair.model.objective import meanflow_loss, sample_tr
+
+    def model(z, r, t, c):  # any smooth function of its inputs
+        return torch.tanh(z) * t[:, None, None] + 0.1 * c.mean() - r[:, None, None]
+
+    x, c = torch.randn(4, 10, 3), torch.randn(4, 10, 2)
+    _, mse = meanflow_loss(model, x, c, gen=torch.Generator().manual_seed(5),
+                           ratio_r_neq_t=0.0)
+    g = torch.Generator().manual_seed(5)  # same draws, same order as the loss
+    r, t = sample_tr(4, gen=g, ratio_r_neq_t=0.0)
+    e = torch.randn(x.shape, generator=g)
+    assert torch.equal(r, t)
+    z = (1 - t)[:, None, None] * x + t[:, None, None] * e
+    fm = ((model(z, t, t, c) - (e - x)) ** 2).mean()
+    torch.testing.assert_close(mse, fm)
+
+
+def test_one_step_sample_convention():
+    """Noise at t = 1, data at t = 0: for one data point x0 the exact average velocity over
+    [0, 1] from z = e is e - x0, and ``sample`` returns x0 in 1 and in 10 steps
+    (``x = z - u(z, r=0, t=1)``). An x-predicting FlowNet's one-step sample is its head
+    output: untrained (zero head) that is exactly 0, the train mean."""
+    from motionpair.model.net import FlowNet, NetConfig
+    from motionpair.model.objective import sample
+
+    x0 = torch.randn(1, 10, 3)
+
+    def oracle(z, r, t, c):  # z_t = (1 - t) x0 + t e  =>  u(z_t, r, t) = (z_t - x0) / t
+        return (z - x0) / t[:, None, None]
+
+    e = torch.randn(2, 10, 3)
+    for steps in (1, 10):
+        torch.testing.assert_close(sample(oracle, None, e, steps=steps),
+                                   x0.expand(2, -1, -1))
+    net = FlowNet(NetConfig(n_motion=3, n_cond=2, frames=10, width=16, layers=1, heads=2,
+                            patch=5, pred="x"))
+    out = sample(net, torch.randn(2, 10, 2), e, steps=1)
+    assert torch.equal(out, torch.zeros_like(out))
+
+
+def test_overfit_one_step_speed(tiny_ds):
+    """Debug check of the whole objective on real windows (labelled: real-derived, tiny):
+    200 steps on 4 train windows, then the 1-step sample's mean per-frame joint speed must
+    be within 3x of the real windows' (the first version's u-head gave ~12x: jitter)."""
+    from motionpair.model import data as mdata
+    from motionpair.model.net import FlowNet, NetConfig
+    from motionpair.model.objective import meanflow_loss, sample
+    from motionpair.model.train import Windows
+
+    torch.manual_seed(0)
+    stats = mdata.compute_stats(tiny_ds)
+    b = Windows([str(tiny_ds)], "train", "baseline35", stats).batch([0, 10, 20, 30])
+    x, c = b["x"], b["cond"]
+    net = FlowNet(NetConfig(n_motion=72, n_cond=c.shape[-1], width=64, layers=2, heads=4,
+                            pred="x"))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    for step in range(200):
+        loss, _ = meanflow_loss(net, x, c, gen=torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    z = sample(net.eval(), c, torch.randn(x.shape, generator=torch.Generator().manual_seed(9)))
+    gen = mdata.rep_to_pose(z.numpy().astype(np.float64), stats, 23, 3)
+
+    def speed(p):  # mean per-frame joint displacement (cm)
+        return float(np.linalg.norm(np.diff(p, axis=-3), axis=-1).mean())
+
+    real = speed(b["pose"].numpy().astype(np.float64))
+    assert speed(gen) < 3 * real, (speed(gen), real)
+
+
+def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
+    rec = json.loads((tiny_run / "config.json").read_text())
+    assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"
+    rows = (tiny_run / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse" and len(rows) == 5
+    assert rows[2].split(",")[-1] != ""  # val at step 2
+    ck = torch.load(tiny_run / "last.pt", weights_only=True)
+    assert ck["step"] == 4 and "opt" in ck and ck["opt"]["state"]
+    # 2 steps, then --resume to 4: the same weights as the uninterrupted 4-step run
+    part = tmp_path / "part"
+    base = ["train", str(tiny_ds), "--out", str(part), "--val-every", "2", "--ckpt-every",
+            "2", *TINY]
+    assert CliRunner().invoke(app, [*base, "--steps", "2"]).exit_code == 0
+    res = CliRunner().invoke(app, [*base, "--steps", "4", "--resume"])
+    assert res.exit_code == 0, res.output
+    a = torch.load(tiny_run / "model.pt", weights_only=True)["ema"]
+    b = torch.load(part / "model.pt", weights_only=True)["ema"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    assert len((part / "metrics.csv").read_text().splitlines()) == 5
+    # a second plain run into the same folder is refused
+    again = CliRunner().invoke(app, [*base, "--steps", "2"])
+    assert again.exit_code == 2 and "already holds a run" in again.output
+
+
+def test_train_refuses_unknown_cond(tiny_ds, tmp_path):
+    res = CliRunner().invoke(app, ["train", str(tiny_ds), "--out", str(tmp_path / "r"),
+                                   "--cond", "chroma", *TINY])
+    assert res.exit_code == 2 and "--cond" in res.output
+
+
+def test_evaluate_table(tiny_ds, tiny_run):
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), str(tiny_ds)])
+    assert res.exit_code == 0, res.output
+    ev = json.loads((tiny_run / "eval_test.json").read_text())
+    names = [r["row"] for r in ev["rows"]]
+    assert names == ["ground truth (split-half)", "random train window",
+                     "nearest train window by audio", "mean pose",
+                     "FlowGenerator1Step, 10 steps", "FlowGenerator1Step, 1 step"]
+    for r in ev["rows"]:
+        assert set(r) >= {"fid_k", "div_k", "fid_g", "div_g", "bas", "pfc"}
+        assert all(np.isfinite(v) for k, v in r.items() if k != "row")
+    mean_pose = ev["rows"][3]
+    assert mean_pose["div_k"] == 0 and mean_pose["bas"] == 0  # a still pose has no beats
+    assert len(ev["goals"]) == 6 and "FID_k" in res.output
+
+
+def test_metrics_on_real_windows(tiny_ds):
+    """GT vs itself: FID ~ 0; noisy motion: far larger FID than the real split-half; Beat
+    Align of real motion against its OWN kinematic beats above the same against other
+    windows' beats (on tang2018's music itself real pairs do not beat shuffled music: the
+    dataset's alignment is not beat-precise, docs/model.md)."""
+    from motionpair.model import metrics as mm
+    from motionpair.model.evaluate import split_half
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose", "kin_beat"))
+    pos = np.stack([mm.to_metres(ds.arrays(i)[0]["pose"], "cm") for i in range(len(ds))])
+    k = np.stack([mm.kinetic_features(p) for p in pos])
+    g = np.stack([mm.geometric_features(p, mm.TANG2018_ROLES) for p in pos])
+    assert mm.fid_div(k, k).fid == pytest.approx(0, abs=1e-6)
+    assert mm.fid_div(g, g).fid == pytest.approx(0, abs=1e-6)
+    A, B = split_half(ds)  # first vs second halves of the three sessions
+    half = mm.fid_div(k[A], k[B]).fid
+    # "noise": what an untrained generator outputs, standard normal in the model's
+    # normalised representation decoded with the train statistics
+    from motionpair.model import data as mdata
+
+    stats = mdata.compute_stats(tiny_ds)
+    z = np.random.default_rng(0).standard_normal((len(B), 150, 72))
+    noise = mm.to_metres(mdata.rep_to_pose(z, stats, 23, 3), "cm")
+    kn = np.stack([mm.kinetic_features(p) for p in noise])
+    assert mm.fid_div(k[A], kn).fid > 10 * half
+    beats = [np.flatnonzero(ds.arrays(i)[0]["kin_beat"]) for i in range(len(ds))]
+    own = np.nanmean([mm.beat_align_score(p, b) for p, b in zip(pos, beats, strict=True)])
+    perm = np.roll(np.arange(len(ds)), len(ds) // 2)
+    other = np.nanmean([mm.beat_align_score(pos[i], beats[j]) for i, j in enumerate(perm)])
+    assert own > other + 0.2, (own, other)
+    feet, root = mm.foot_joints(mm.TANG2018_ROLES)
+    assert mm.pfc_score(list(pos[:5]), feet, root) > 0
+
+
+def test_generate_whole_song(tiny_run, tang_dir, tmp_path):
+    out = tmp_path / "gen"
+    audio = tang_dir / "DANCE_W_4" / "audio.mp3"
+    res = CliRunner().invoke(app, ["generate", str(tiny_run), str(audio), "--out", str(out),
+                                   "--steps", "2", "--max-video-s", "2"])
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "generate.json").read_text())
+    motion = np.load(out / "motion.npy", allow_pickle=False)
+    assert motion.dtype == np.float32 and motion.shape == (info["frames"], 23, 3)
+    assert info["seconds"] > 60 and np.isfinite(motion).all()
+    assert (out / "strip.png").stat().st_size > 1000
+    import av
+
+    with av.open(str(out / "dance.mp4")) as c:
+        kinds = sorted(s.type for s in c.streams)
+        assert kinds == ["audio", "video"]
+        assert c.streams.video[0].frames == 60
+
+
+def test_window_starts_cover_the_song():
+    from motionpair.model.generate import window_starts
+
+    assert window_starts(150, 150, 75) == [0]
+    assert window_starts(400, 150, 75) == [0, 75, 150, 225, 250]
+    with pytest.raises(ValueError, match="at least 150"):
+        window_starts(100, 150, 75)
+
+
+def test_export_onnx_parity_and_coreml_spec(tiny_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from motionpair.model.export import export
+
+    ct = pytest.importorskip("coremltools")
+    info = export(tiny_run, out=tmp_path / "exp", latency_runs=3,
+                  coreml=ct is not None)
+    assert info["onnx"]["max_abs_diff"] <= 1e-4  # the network's normalised window
+    assert info["onnx"]["max_abs_diff_pose"] <= 1e-3 * max(1.0, info["onnx"]["max_abs_value_pose"])
+    cm = info["coreml"]
+    assert cm["model_type"] == "mlProgram"
+    assert cm["spec_inputs"] == {"noise": [1, 150, 72], "music": [1, 150, 35]}
+    assert cm["spec_outputs"] == {"pose": [1, 150, 23, 3], "window": [1, 150, 72]}
