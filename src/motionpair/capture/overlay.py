@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from motionpair.capture import pose, video
+from motionpair.sources.common import sha256_file
 
 
 def overlay(session_dir: Path, video_path: Path, out_png: Path, *, camera: str | None = None,
@@ -39,7 +40,7 @@ def overlay(session_dir: Path, video_path: Path, out_png: Path, *, camera: str |
     if cam not in session.streams or cam not in cams:
         raise KeyError(f"{session_dir}: no captured camera {cam!r} (has {sorted(cams)})")
     facts = cams[cam]
-    sha = video.sha256_file(video_path)
+    sha = sha256_file(video_path)
     if sha != facts["video_sha256"]:
         raise ValueError(f"{video_path}: sha256 {sha[:12]}… is not the captured video's "
                          f"({facts['video_sha256'][:12]}…)")

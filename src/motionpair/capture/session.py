@@ -29,6 +29,7 @@ import numpy as np
 from motionpair.cache import Cache
 from motionpair.capture import camsync, pose, video
 from motionpair.publish import write_file_atomic
+from motionpair.sources.common import sha256_file
 from motionpair.types import Problem
 
 PREPARED_BY = "motionpair capture"
@@ -131,7 +132,7 @@ def _decode_camera(path: Path, name: str, cfg: CaptureConfig, cache: Cache,
     ok = video.check(path)
     info, audio, times, pts = ok.info, ok.audio, ok.times_s, ok.pts
     wanted = sample_frames(times, cfg.rate_hz)
-    sha = video.sha256_file(path)
+    sha = sha256_file(path)
 
     def images(indices: set[int]) -> Iterator[tuple[int, np.ndarray]]:
         for fr in video.frames(path, want_image=lambda i, t: i in indices):

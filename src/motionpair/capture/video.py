@@ -8,7 +8,6 @@ off for every later frame. The camera clock's zero is the container's time zero.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -69,15 +68,6 @@ class Frame:
     pts: int
     time_s: Fraction
     image: np.ndarray | None  # (H, W, 3) uint8 RGB, None when not requested
-
-
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (the pose cache key's content part)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _open(path: Path):
