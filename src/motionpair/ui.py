@@ -70,6 +70,17 @@ def error(msg: str) -> None:
     err().print(f"[red]error[/]: {msg}", highlight=False)
 
 
+def require_torch(command: str) -> None:
+    """Exit 2 with one line when torch (the ``torch``/``model`` extras) is not installed."""
+    import importlib.util
+
+    import typer
+
+    if importlib.util.find_spec("torch") is None:
+        error(f"{command} needs torch: pip install -e '.[torch,model]'")
+        raise typer.Exit(2)
+
+
 def results(json_target: str | None) -> Console:
     """Where human results go: stderr when the JSON result takes stdout, else stdout."""
     return info() if json_target == "-" else out()

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from motionpair import ui
+
 
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
@@ -22,11 +24,7 @@ def register(app: typer.Typer) -> None:
         retrieval, mean pose, the network in 10 steps and in 1 step; writes
         RUN/eval_<split>.json and .md and prints the table."""
         err = Console(stderr=True)
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            err.print("[red]error[/]: evaluate needs torch: pip install -e '.[torch,model]'")
-            raise typer.Exit(2) from exc
+        ui.require_torch("evaluate")
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
 

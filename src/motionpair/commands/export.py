@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from motionpair import ui
+
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
@@ -25,11 +27,7 @@ def register(app: typer.Typer) -> None:
         """torch.export -> ONNX (+ onnxruntime parity) and Core ML; CPU latency per 5 s
         window; writes export.json. Exit 1 when ONNX parity exceeds --tolerance."""
         err = Console(stderr=True)
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            err.print("[red]error[/]: export needs torch: pip install -e '.[torch,model]'")
-            raise typer.Exit(2) from exc
+        ui.require_torch("export")
         from motionpair.model.export import export as do_export
 
         try:

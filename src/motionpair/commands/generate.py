@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from motionpair import ui
+
 
 def register(app: typer.Typer) -> None:
     @app.command("generate")
@@ -25,11 +27,7 @@ def register(app: typer.Typer) -> None:
         """Dance to AUDIO from start to end (5 s windows, 2.5 s overlap, joined as EDGE
         does); writes motion.npy, music_beat.npy, generate.json, strip.png, dance.mp4."""
         err = Console(stderr=True)
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            err.print("[red]error[/]: generate needs torch: pip install -e '.[torch,model]'")
-            raise typer.Exit(2) from exc
+        ui.require_torch("generate")
         from motionpair.model.generate import generate_dance, write_outputs
 
         try:

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from motionpair import ui
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
@@ -40,11 +42,7 @@ def register(app: typer.Typer) -> None:
         """Train the one-step MeanFlow generator of 5 s pose windows from music; writes
         RUN/config.json, metrics.csv, last.pt (with optimiser state) and model.pt."""
         err = Console(stderr=True)
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            err.print("[red]error[/]: train needs torch: pip install -e '.[torch,model]'")
-            raise typer.Exit(2) from exc
+        ui.require_torch("train")
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from motionpair.model.train import TrainConfig
