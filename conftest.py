@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 
 _OPTIONAL = {
-    "torch": ["src/motionpair/torch.py", "src/motionpair/model/*", "src/motionpair/model/**/*"],
+    "torch": ["src/motionpair/torch.py", "src/motionpair/consumers/loader.py",
+              "src/motionpair/consumers/smoke.py", "src/motionpair/model/*", "src/motionpair/model/**/*"],
     "mediapipe": ["src/motionpair/capture/*", "src/motionpair/capture/**/*"],
 }
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.align import clock_for
-from motionpair.audio import compute_features, decode_audio
+from motionpair.align.clock import clock_for
+from motionpair.align.evidence import EvidenceConfig
+from motionpair.align.offset import estimate_offset
+from motionpair.build.pair import motion_grid, track_features
+from motionpair.build.scan import scan
 from motionpair.cache import Cache, default_cache_dir
 from motionpair.commands.align import evidence_for_inputs
 from motionpair.config import BuildConfig
-from motionpair.evidence import EvidenceConfig
-from motionpair.offset import estimate_offset
-from motionpair.pipeline import motion_grid, track_features
-from motionpair.sources import scan
+from motionpair.features.audio import compute_features, decode_audio
 from motionpair.timebase import frames_to_time
 
 CUTS_S = (0.52, 1.3, 2.76)

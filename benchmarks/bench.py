@@ -64,7 +64,7 @@ def run_build(data: list[Path], out: Path, *opts: str) -> dict[str, float]:
 
 def audio_facts(data: Path) -> dict[str, float]:
     """Audio minutes of the paired tracks and the largest track (s, decoded MiB)."""
-    from motionpair.sources import scan
+    from motionpair.build.scan import scan
 
     inv = scan([data])
     durs = [p.track.duration_s or 0.0 for p in inv.pairs]
@@ -87,9 +87,8 @@ def replicate(data: Path, dst: Path, times: int) -> Path:
 
 def loader_throughput(root: Path, workers: int, *, epochs: int = 3) -> dict[str, float]:
     """Windows per second through a plain DataLoader (batch 64), after one warm-up epoch."""
-    from torch.utils.data import DataLoader
-
     from motionpair.torch import MotionPairDataset, collate
+    from torch.utils.data import DataLoader
 
     ds = MotionPairDataset(root, split="train", features=("baseline35", "pose", "velocity"))
     dl = DataLoader(ds, batch_size=64, shuffle=True, num_workers=workers, collate_fn=collate,

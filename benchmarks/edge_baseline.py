@@ -3,7 +3,7 @@
 EDGE (Tseng et al., CVPR 2023; ``data/slice.py`` + ``data/audio_extraction/baseline_features.py``)
 cuts every track into 5 s slices with a 0.5 s stride and recomputes the librosa features of
 each slice from scratch, writing one file per slice. Here each slice gets motionpair's own
-feature recipe (``motionpair.audio.compute_features``: log-mel + the 35-d baseline), so the
+feature recipe (``motionpair.features.audio.compute_features``: log-mel + the 35-d baseline), so the
 comparison measures the cost of the slicing strategy, not of a different recipe. Kind to the
 baseline: each track is decoded once and sliced in memory (EDGE writes and re-reads a WAV per
 slice).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.audio import compute_features, decode_audio
+from motionpair.features.audio import compute_features, decode_audio
 
 SLICE_S = 5.0
 STRIDE_S = 0.5

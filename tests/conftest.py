@@ -14,12 +14,13 @@ def pytest_configure(config) -> None:
     """numba's compiled-code cache for tests: never ~/.cache, kept between runs in /tmp.
 
     Set before anything imports numba; builds and their workers inherit it (see
-    ``motionpair.numba_cache``). ``$MOTIONPAIR_TEST_CACHE`` keeps it beside the feature cache.
+    ``motionpair.features.numba_cache``). ``$MOTIONPAIR_TEST_CACHE`` keeps it beside the feature
+    cache.
     """
     if not os.environ.get("NUMBA_CACHE_DIR"):
         import tempfile
 
-        from motionpair.numba_cache import versions_key
+        from motionpair.features.numba_cache import versions_key
 
         keep = os.environ.get("MOTIONPAIR_TEST_CACHE")
         base = Path(keep) if keep else Path(tempfile.gettempdir()) / "motionpair-test-numba"
@@ -54,8 +55,8 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def built(tang_dir, tmp_path_factory, cache_dir):
     """The default build of the real tang2018 data, made once per test session."""
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     out = tmp_path_factory.mktemp("ds") / "tang"
     summary = build([tang_dir], out, BuildConfig(), workers=2, cache_dir=cache_dir)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.prep import prep_playlist
+from motionpair.build.prep_audio import prep_playlist
 from motionpair.sources import tang2018
 
 SESSION_START = datetime(2026, 4, 8, 13, 31, 32, tzinfo=UTC)

@@ -27,8 +27,8 @@ from badinputs import (
     make_corpus,
     make_motionmix_corpus,
 )
+from motionpair.build.scan import scan
 from motionpair.cli import app
-from motionpair.sources import scan
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -224,9 +224,9 @@ def test_evidence_picture_and_pairing_failures_never_stop_a_build(tang_dir, tmp_
     """Any exception while pairing is a problem naming the pair's files; a failure inside the
     alignment evidence or its picture is a note on that pair's evidence record. The build
     goes on and exits 0 (in-process, ``--workers 1``, so the patches reach the code)."""
-    import motionpair.alignplot as alignplot
-    import motionpair.motion as motion
-    import motionpair.pairevidence as pairevidence
+    import motionpair.align.pair as pairevidence
+    import motionpair.align.plot as alignplot
+    import motionpair.features.motion as motion
 
     root = tmp_path / "in"
     for name in (BASE, "DANCE_W_140", "DANCE_W_141"):
@@ -271,7 +271,7 @@ BOMB_BYTES = 1 << 30
 
 _SCAN_RSS = """
 import json, resource, sys
-from motionpair.sources import scan
+from motionpair.build.scan import scan
 inv = scan([sys.argv[1]])
 print(json.dumps({"pairs": len(inv.pairs), "problems": [p.to_dict() for p in inv.problems],
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

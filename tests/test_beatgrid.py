@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from motionpair.beatgrid import (
+from motionpair.features.beatgrid import (
     beat_frame_times,
     beat_window_starts,
     cut_beat_windows,
@@ -42,10 +42,10 @@ def test_cut_beat_windows_respects_coverage():
 
 
 def test_beatwise_build_on_real_data(built, tmp_path, cache_dir, tang_dir):
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
+    from motionpair.consumers.verify import verify
     from motionpair.store import load_window, read_dataset_json
-    from motionpair.verify import verify
 
     cfg = BuildConfig(clock="beatwise", window_beats=8, hop_beats=4, frames_per_beat=16)
     summary = build([tang_dir], tmp_path / "beats", cfg, workers=2, cache_dir=cache_dir)

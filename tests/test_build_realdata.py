@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from motionpair.build.scan import scan
 from motionpair.cli import app
-from motionpair.sources import scan
+from motionpair.consumers.verify import verify
 from motionpair.store import load_window, read_dataset_json, read_manifest
-from motionpair.verify import verify
 
 COMPLETE = {"DANCE_C_2", "DANCE_C_4", "DANCE_C_6", "DANCE_R_2", "DANCE_R_3", "DANCE_R_4",
             "DANCE_R_5", "DANCE_W_1", "DANCE_W_3", "DANCE_W_4", "DANCE_W_5", "DANCE_W_6",

@@ -133,7 +133,7 @@ def test_same_performance_two_cameras(dancer_video, tmp_path, cache_dir):
     assert meta["cameras"] == ["derived-camA", "derived-camB"]
     sync = meta["capture"]["cameras"]["derived-camB"]["sync"]
     assert abs(meta["camera_offsets_s"]["derived-camB"] - (b0 - a0)) < sync["frame_s"]
-    from motionpair.sources.motionmix_session import read_session
+    from motionpair.sources.motionmix.session import read_session
 
     sess, problems = read_session(s)
     assert not problems and not sess.facts["not_understood"]

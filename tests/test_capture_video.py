@@ -95,7 +95,7 @@ def test_envelope_lag_pins_the_sign():
 
 def test_declared_camera_offsets_move_a_camera_onto_the_session_clock(tmp_path):
     """Reader arithmetic pin (tiny hand-written session): t_session = t_cam + offset."""
-    from motionpair.sources.motionmix_session import read_session
+    from motionpair.sources.motionmix.session import read_session
 
     s = tmp_path / "p-2026-01-01T00-00-00Z"
     s.mkdir()

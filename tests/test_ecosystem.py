@@ -22,8 +22,8 @@ SESSIONS = ("DANCE_W_4", "DANCE_W_7", "DANCE_W_8", "DANCE_C_2")
 @pytest.fixture(scope="module")
 def small(tang_dir, tmp_path_factory, cache_dir):
     """A build of 4 real folders (every split non-empty)."""
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     root = tmp_path_factory.mktemp("eco")
     src = real_subset(tang_dir, root / "in", writable=False, sessions=SESSIONS)
@@ -51,7 +51,7 @@ def test_load_dataset_gives_train_validation_test(small, tmp_path):
 
 
 def test_card_and_parquet_metadata(small):
-    from motionpair.card import row_metadata
+    from motionpair.build.card import row_metadata
 
     recorded = json.loads((small.out / "dataset.json").read_text())["config_sha256"]
     card = (small.out / "README.md").read_text()
@@ -86,7 +86,7 @@ def _windows(summary, split):
 
 def test_webdataset_round_trip(small, tmp_path):
     wds = pytest.importorskip("webdataset")
-    from motionpair.export import export, sample_key
+    from motionpair.consumers.export import export, sample_key
 
     rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40)
     for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
@@ -108,7 +108,7 @@ def test_webdataset_round_trip(small, tmp_path):
 
 def test_hf_save_to_disk_round_trip(small, tmp_path):
     datasets = pytest.importorskip("datasets")
-    from motionpair.export import export
+    from motionpair.consumers.export import export
 
     export(small.out, tmp_path / "hf", "hf")
     dd = datasets.load_from_disk(str(tmp_path / "hf"))
@@ -128,7 +128,7 @@ def test_hf_save_to_disk_round_trip(small, tmp_path):
 
 
 def test_export_refuses_a_folder_it_did_not_write(small, tmp_path):
-    from motionpair.export import ExportError, export
+    from motionpair.consumers.export import ExportError, export
 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -142,7 +142,7 @@ def test_export_refuses_a_folder_it_did_not_write(small, tmp_path):
 def test_tang2018_pictures_use_the_published_joint_layout(small):
     """The drawing layout fits the real poses: head above shoulders above pelvis above
     knees above feet (y up), and every joint but the two hand-direction points is drawn."""
-    from motionpair.preview import TANG2018_SEGMENTS, skeleton_segments
+    from motionpair.build.preview import TANG2018_SEGMENTS, skeleton_segments
     from motionpair.store import load_window, read_dataset_json
 
     meta = read_dataset_json(small.out)

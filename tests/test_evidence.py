@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionpair.evidence import (
+from motionpair.align.evidence import (
     EvidenceConfig,
     bas_bailando,
     bas_fact,
@@ -19,7 +19,7 @@ from motionpair.evidence import (
     percentile_z,
     tempo_drift,
 )
-from motionpair.offset import estimate_offset, parabolic_peak, pick_peak
+from motionpair.align.offset import estimate_offset, parabolic_peak, pick_peak
 from motionpair.types import ClockMap
 
 FRAME_S = 1 / 30  # one output frame at the default 30 fps
@@ -107,11 +107,11 @@ def test_pick_peak_ratio_is_one_for_equal_peaks_and_lobe_is_excluded():
 @pytest.fixture(scope="module")
 def real_pairs(tang_dir, cache_dir):
     """Features, linear clock and motion grid of every real pair (from the shared cache)."""
-    from motionpair.align import clock_for
+    from motionpair.align.clock import clock_for
+    from motionpair.build.pair import motion_grid, track_features
+    from motionpair.build.scan import scan
     from motionpair.cache import Cache
     from motionpair.config import BuildConfig
-    from motionpair.pipeline import motion_grid, track_features
-    from motionpair.sources import scan
 
     cfg, cache = BuildConfig(), Cache(cache_dir)
     out = {}
@@ -144,7 +144,7 @@ def test_planted_audio_cut_moves_the_offset_estimate_by_d(real_pairs, session, d
     """Cut d s off the real MP3 (non-integer frame shifts included), recompute the features:
     the estimate over the same search window (centred at -d) moves by -d within one frame.
     Consistency, not truth: near-equal peaks one beat apart are expected on this data."""
-    from motionpair.audio import compute_features, decode_audio
+    from motionpair.features.audio import compute_features, decode_audio
 
     cfg, pairs = real_pairs
     spec, feats, _, grid = pairs[session]
@@ -218,7 +218,7 @@ def test_build_records_evidence_and_pictures(built):
 
 def test_fraction_grid_used_for_onset_times():
     # the score curve samples the envelope at k * den / num seconds (exact rational fps)
-    from motionpair.offset import onset_score_curve
+    from motionpair.align.offset import onset_score_curve
 
     env = np.zeros(300)
     env[150] = 1.0  # an onset at exactly 5 s on a 30 fps grid

@@ -140,3 +140,26 @@ def test_memo_is_generic():
     """memo.py imports nothing above the cache: callers wrap their own memoised steps."""
     g, _ = import_graph()
     assert g["motionpair.memo"] <= {"motionpair.cache"}
+
+
+#: Stages in data-flow order (docs/architecture.md): a module imports only its own stage or
+#: earlier ones. Top-level modules not named here are the shared vocabulary (stage 0).
+STAGES = {"sources": 1, "features": 2, "align": 3, "windows": 4, "build": 5, "consumers": 6,
+          "capture": 7, "model": 7, "commands": 8, "cli": 8, "doctor": 8, "torch": 8,
+          "__main__": 8}
+
+
+def stage_of(module: str) -> int:
+    parts = module.split(".")
+    return STAGES.get(parts[1], 0) if len(parts) > 1 else 0
+
+
+def test_data_flows_one_way():
+    """sources -> features -> align -> windows -> build -> consumers -> model/capture -> CLI:
+    no module imports a later stage, so each stage can be read (and tested) without the ones
+    after it."""
+    g, _ = import_graph()
+    upward = sorted(f"{m} (stage {stage_of(m)}) imports {t} (stage {stage_of(t)})"
+                    for m, ts in g.items() for t in ts
+                    if t != PKG and stage_of(t) > stage_of(m))
+    assert not upward, "imports against the data flow:\n" + "\n".join(upward)

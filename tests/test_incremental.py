@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from digests import diff, tree_digest
+from motionpair.build.dataset import build
+from motionpair.build.pair import shard_name
 from motionpair.cli import app
 from motionpair.config import BuildConfig
-from motionpair.dataset import build
-from motionpair.pipeline import shard_name
 from motionpair.store import read_manifest, shard_array
 from realsubset import SHORT_SESSIONS as SESSIONS
 from realsubset import real_subset
@@ -127,7 +127,7 @@ def test_corrupt_cache_entry_is_recomputed_not_used(world, tmp_path):
 
 def test_stage_version_change_never_hits_old_entries(world, monkeypatch):
     """Bumping a stage's code version makes every old entry of that stage unreachable."""
-    from motionpair import audio
+    from motionpair.features import audio
 
     monkeypatch.setattr(audio, "AUDIO_STAGE_VERSION", "audio-test-bump")
     res = build([world["data"]], world["base"] / "bumped", BuildConfig(), workers=1,

@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from motionpair.build.dataset import BuildError, build, write_manifest
+from motionpair.build.pair import shard_name
+from motionpair.build.scan import scan
 from motionpair.cli import app
 from motionpair.config import BuildConfig
-from motionpair.dataset import BuildError, build, write_manifest
-from motionpair.pipeline import shard_name
-from motionpair.sources import scan
+from motionpair.consumers.verify import verify
 from motionpair.store import DatasetError, read_manifest, shard_array
 from motionpair.types import WindowRow
-from motionpair.verify import verify
 from realsubset import SHORT_SESSIONS, real_subset
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]

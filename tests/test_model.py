@@ -22,8 +22,8 @@ TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--thr
 @pytest.fixture(scope="module")
 def tiny_ds(tang_dir, tmp_path_factory, cache_dir) -> Path:
     """Real-derived: the three shortest real folders, one session per split."""
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     tmp = tmp_path_factory.mktemp("model")
     src = real_subset(tang_dir, tmp / "in", writable=False)
@@ -49,7 +49,7 @@ def test_commands_registered():
 
 
 def test_loader_batches_are_float32(tiny_ds):
-    from motionpair.augment import Augment
+    from motionpair.consumers.augment import Augment
     from motionpair.model import data as mdata
     from motionpair.model.train import Windows
 
@@ -65,8 +65,9 @@ def test_loader_batches_are_float32(tiny_ds):
 
 
 def test_representation_round_trip(tiny_ds):
-    from motionpair.model import data as mdata
     from motionpair.torch import MotionPairDataset
+
+    from motionpair.model import data as mdata
 
     stats = mdata.compute_stats(tiny_ds)
     pose = MotionPairDataset(tiny_ds, "train", features=("pose",))[0]["pose"].numpy()
@@ -246,9 +247,10 @@ def test_metrics_on_real_windows(tiny_ds):
     Align of real motion against its OWN kinematic beats above the same against other
     windows' beats (on tang2018's music itself real pairs do not beat shuffled music: the
     dataset's alignment is not beat-precise, docs/model.md)."""
+    from motionpair.torch import MotionPairDataset
+
     from motionpair.model import metrics as mm
     from motionpair.model.evaluate import split_half
-    from motionpair.torch import MotionPairDataset
 
     ds = MotionPairDataset(tiny_ds, split=None, features=("pose", "kin_beat"))
     pos = np.stack([mm.to_metres(ds.arrays(i)[0]["pose"], "cm") for i in range(len(ds))])

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from derived_capture import make_capture
+from motionpair.build.dataset import BuildError, build
 from motionpair.config import BuildConfig
-from motionpair.dataset import BuildError, build
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ DEFAULT_NPZ: dict = {}  # plain librosa defaults (see write_librosa_npz)
 
 
 def _build(root: Path | list[Path], out: Path, **cfg):
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     roots = root if isinstance(root, list) else [root]
     return build(roots, out, BuildConfig(**cfg), workers=1, cache_dir=False)
@@ -54,7 +54,7 @@ def librosa_default(tang_dir, tmp_path_factory):
 
 def test_librosa_default_playlist_builds_with_no_grid_flags(librosa_default, tmp_path):
     """No --fps: the build takes the NPZ grid 22050/512; scan and build agree; sample row."""
-    from motionpair.sources import scan
+    from motionpair.build.scan import scan
 
     truth = librosa_default
     inv = scan([truth.root])
@@ -69,7 +69,7 @@ def test_librosa_default_playlist_builds_with_no_grid_flags(librosa_default, tmp
     assert ctx["asked_s"] == 4.0 and ctx["frames"] == 172 and ctx["used_s_exact"] == "44032/11025"
     # the dataset's sample row, and one on the last track: track time against the snapshot's
     # own timestamp
-    from motionpair.preview import choose_sample
+    from motionpair.build.preview import choose_sample
 
     sample = json.loads((tmp_path / "ds" / "sample.json").read_text())
     last = [r for r in s.rows if r.track.endswith(truth.track_ids[-1])]
@@ -79,7 +79,7 @@ def test_librosa_default_playlist_builds_with_no_grid_flags(librosa_default, tmp
 
 
 def _check_row(row, s, truth) -> None:
-    from motionpair.sources import motionmix
+    from motionpair.sources.motionmix import source as motionmix
 
     fps = Fraction(11025, 256)
     assert row.n_frames == 215 and row.fps == float(fps)
@@ -131,7 +131,7 @@ SHAPES = {  # id -> write_librosa_npz keyword arguments (each from a real MP3 wi
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_librosa_npz_shape_builds(shape, tang_dir, tmp_path):
     """Each NPZ shape: scan clean, default build (no grid flag) on its own grid, windows cut."""
-    from motionpair.sources import scan
+    from motionpair.build.scan import scan
 
     kw = SHAPES[shape]
     truth = make_capture(tang_dir, tmp_path, npz=kw, sessions=("DANCE_W_8",),
@@ -175,7 +175,7 @@ def _rename_playlist(truth, name: str) -> None:
 
 def test_mixed_grids_refused_with_a_pasteable_fix(tang_dir, tmp_path):
     """Two playlists on two grids: scan says so, build refuses, each printed fix builds."""
-    from motionpair.sources import scan
+    from motionpair.build.scan import scan
 
     a = make_capture(tang_dir, tmp_path / "a", npz={}, sessions=("DANCE_W_8",), cameras=("cam0",))
     b = make_capture(tang_dir, tmp_path / "b", npz={"hop": 735}, sessions=("DANCE_W_8",),
@@ -203,7 +203,7 @@ def test_mixed_grids_refused_with_a_pasteable_fix(tang_dir, tmp_path):
 
 def test_explicit_grid_reports_each_off_grid_file_once(tang_dir, tmp_path):
     """--fps 30 over a 22050/512 playlist of 4 cameras: one problem for the NPZ, not four."""
-    from motionpair.dataset import BuildError
+    from motionpair.build.dataset import BuildError
 
     truth = make_capture(tang_dir, tmp_path, npz={}, sessions=("DANCE_W_8",))
     with pytest.raises(BuildError) as exc:
@@ -232,7 +232,8 @@ def test_window_and_hop_in_exact_frames(tang_dir, tmp_path):
 
 def _track_time_errors(truth) -> tuple[list[float], dict]:
     """|reader's track time - truth| of every in-track snapshot (s), and the session unit."""
-    from motionpair.sources import motionmix, scan
+    from motionpair.build.scan import scan
+    from motionpair.sources.motionmix import source as motionmix
 
     inv = scan([truth.root])
     got = {}

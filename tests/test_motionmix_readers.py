@@ -13,14 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
-from motionpair.snapshots import neighbour_dynamics, pairing_mode
-from motionpair.sources import scan
-from motionpair.sources.motionmix_audio import load_features, read_npz, read_playlist
-from motionpair.sources.motionmix_locations import locations_report, report_lines
-from motionpair.sources.motionmix_mapping import load_mapping
-from motionpair.sources.motionmix_session import parse_time, read_session
-from motionpair.splits import GUARD, time_block_splits
+from motionpair.build.scan import scan
+from motionpair.build.splits import GUARD, time_block_splits
+from motionpair.sources.motionmix.audio import load_features, read_npz, read_playlist
+from motionpair.sources.motionmix.locations import locations_report, report_lines
+from motionpair.sources.motionmix.mapping import load_mapping
+from motionpair.sources.motionmix.matching import (
+    TrackSpan,
+    assign,
+    event_segments,
+    gapless_segments,
+)
+from motionpair.sources.motionmix.session import parse_time, read_session
+from motionpair.windows.snapshot import neighbour_dynamics, pairing_mode
 
 START = datetime(2026, 4, 8, 13, 31, 32, tzinfo=UTC)
 SESSION = "playlist-01-2026-04-08T13-31-32Z"
@@ -386,7 +391,7 @@ def test_npz_grid_differing_from_build_is_refused(tmp_path):
     from types import SimpleNamespace
 
     from motionpair.config import BuildConfig
-    from motionpair.sources.motionmix_audio import features_for_build
+    from motionpair.sources.motionmix.audio import features_for_build
 
     p = _npz(tmp_path / "pl" / "a.npz", mel=_mel(), sr=np.array(22050), hop_length=np.array(512))
     spec = SimpleNamespace(track=SimpleNamespace(path=str(p), track_id="a"), params={"npz": {}})
@@ -411,7 +416,7 @@ def test_scan_lists_files_and_keys_not_understood(tmp_path):
 
 
 def test_fused_stream_takes_most_confident_camera_per_joint(tmp_path):
-    from motionpair.sources.motionmix import fuse_streams
+    from motionpair.sources.motionmix.source import fuse_streams
 
     d = _session(tmp_path)
     recs = []

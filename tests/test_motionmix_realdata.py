@@ -34,7 +34,8 @@ def paused(tang_dir, tmp_path_factory, capture):
 
 def _check_matching(truth) -> dict:
     """Every in-track snapshot on the right track within one frame; out-of-track unmatched."""
-    from motionpair.sources import motionmix, scan
+    from motionpair.build.scan import scan
+    from motionpair.sources.motionmix import source as motionmix
 
     inv = scan([truth.root])
     assert inv.problems == []
@@ -85,11 +86,11 @@ def test_gapless_matching_without_manifest(tang_dir, tmp_path, capture):
 
 def test_prep_audio_npz_equals_builder_features(capture, tang_dir, cache_dir):
     """prep-audio writes exactly the builder's features (same recipe, same grid)."""
+    from motionpair.build.pair import track_features
+    from motionpair.build.scan import scan
     from motionpair.cache import Cache
     from motionpair.config import BuildConfig
-    from motionpair.pipeline import track_features
-    from motionpair.sources import scan
-    from motionpair.sources.motionmix_audio import load_features
+    from motionpair.sources.motionmix.audio import load_features
 
     spec = next(p for p in scan([tang_dir / "DANCE_C_2"]).pairs)
     direct = track_features(spec, BuildConfig(), Cache(cache_dir))
@@ -104,9 +105,9 @@ def test_prep_audio_npz_equals_builder_features(capture, tang_dir, cache_dir):
 
 @pytest.mark.parametrize("pairing", ["snapshot", "sequence"])
 def test_build_both_pairing_modes(capture, tmp_path, cache_dir, pairing):
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
-    from motionpair.verify import verify
+    from motionpair.consumers.verify import verify
 
     out = tmp_path / f"mm-{pairing}"
     s = build([capture.root], out, BuildConfig(pairing=pairing), workers=1, cache_dir=cache_dir)
@@ -137,9 +138,9 @@ def test_build_both_pairing_modes(capture, tmp_path, cache_dir, pairing):
 
 
 def test_fused_cameras_time_block_split(capture, tmp_path, cache_dir):
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
-    from motionpair.verify import verify
+    from motionpair.consumers.verify import verify
 
     out = tmp_path / "mm-fused"
     s = build([capture.root], out, BuildConfig(cameras="fused", split_by="time-block"),
@@ -166,10 +167,10 @@ def test_build_on_minimal_aliased_npz(capture, tmp_path, cache_dir):
     """NPZ with only aliased mel/tempo/beats/sr/hop (frames-first mel): derived, recorded."""
     import shutil
 
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
-    from motionpair.sources.motionmix_audio import load_features
-    from motionpair.verify import verify
+    from motionpair.consumers.verify import verify
+    from motionpair.sources.motionmix.audio import load_features
 
     root = tmp_path / "minimal"
     shutil.copytree(capture.root / "sessions", root / "sessions")
@@ -220,8 +221,8 @@ def _copy_capture(capture, dest: Path) -> Path:
 def test_sequence_never_interpolates_across_gaps(capture, tmp_path, cache_dir):
     """Snapshots of cam0 removed for 10 s: those frames are masked and counted, no window spans
     them; the other cameras are untouched."""
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     root = _copy_capture(capture, tmp_path / "gap")
     snap = next((root / "sessions").glob("*/snapshots.jsonl"))
@@ -246,8 +247,8 @@ def test_sequence_never_interpolates_across_gaps(capture, tmp_path, cache_dir):
 
 def test_second_session_with_one_snapshot(capture, tmp_path, cache_dir):
     """Sessions of very different sizes (MotionMix has one with a single snapshot)."""
+    from motionpair.build.dataset import build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import build
 
     root = _copy_capture(capture, tmp_path / "two")
     one = root / "sessions" / "playlist-01-2026-04-08T15-00-00Z"

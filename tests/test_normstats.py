@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 
-from motionpair.normstats import _merge, _moments, _npz_bytes, read_norm_stats
-from motionpair.verify import verify
+from motionpair.build.normstats import _merge, _moments, _npz_bytes, read_norm_stats
+from motionpair.consumers.verify import verify
 
 
 def test_chan_merge_equals_numpy():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from motionpair import numba_cache
+from motionpair.features import numba_cache
 from realsubset import real_subset
 
 REPO = Path(__file__).resolve().parents[1]

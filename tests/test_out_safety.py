@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from digests import tree_digest
+from motionpair.build.dataset import build
 from motionpair.config import BuildConfig
-from motionpair.dataset import build
 from realsubset import real_subset
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from motionpair.cli import app
-from motionpair.report import summarise, union_s, write_report
+from motionpair.consumers.report import summarise, union_s, write_report
 from motionpair.store import read_dataset_json, read_manifest
 
 REPO = Path(__file__).resolve().parents[1]

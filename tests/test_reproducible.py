@@ -11,8 +11,8 @@ import json
 import pytest
 
 from digests import diff, tree_digest
+from motionpair.build.dataset import build
 from motionpair.config import BuildConfig
-from motionpair.dataset import build
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionpair import augment as aug
-from motionpair.normstats import compute_norm_stats, read_norm_stats
+from motionpair.build.normstats import compute_norm_stats, read_norm_stats
+from motionpair.consumers import augment as aug
 from motionpair.store import load_window, read_dataset_json, read_manifest
 
 torch = pytest.importorskip("torch")
-from torch.utils.data import DataLoader  # noqa: E402
-
 from motionpair.torch import MotionPairDataset, collate  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
 FEATS = ("baseline35", "mel", "pose", "velocity", "music_beat", "kin_beat", "pose_valid")
 
@@ -120,7 +119,7 @@ def test_norm_stats_are_train_only_deduped_and_deterministic(root, tmp_path):
     again = compute_norm_stats(root, rows)
     np.testing.assert_array_equal(again["pose"]["mean"], stats["pose"]["mean"])
     # the build's bytes do not depend on the wall clock (np.savez would stamp it)
-    from motionpair.normstats import write_norm_stats
+    from motionpair.build.normstats import write_norm_stats
 
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()

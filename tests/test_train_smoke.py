@@ -27,7 +27,7 @@ def test_train_smoke_cli_reports_selected_checkpoint(built):
 
 
 def test_selected_checkpoint_is_restored_and_tested(built):
-    from motionpair.smoke import evaluate, run_smoke
+    from motionpair.consumers.smoke import evaluate, run_smoke
 
     res = run_smoke(built.out, max_epochs=3)
     vals = [e["val"] for e in res.epochs]
@@ -53,7 +53,7 @@ def test_selected_checkpoint_is_restored_and_tested(built):
 
 
 def test_patience_stops_after_no_improvement(built):
-    from motionpair.smoke import run_smoke
+    from motionpair.consumers.smoke import run_smoke
 
     res = run_smoke(built.out, max_epochs=40, patience=2)
     vals = [e["val"] for e in res.epochs]
@@ -66,7 +66,7 @@ def test_patience_stops_after_no_improvement(built):
 
 
 def test_smoke_is_seeded(built):
-    from motionpair.smoke import run_smoke
+    from motionpair.consumers.smoke import run_smoke
 
     kw = dict(seconds=600, max_epochs=2, target="speed", channels="all", seed=1)
     a, b = run_smoke(built.out, **kw), run_smoke(built.out, **kw)

@@ -5,10 +5,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from motionpair.motion import contiguous_runs, dynamics, resample_to_grid, to_grid
-from motionpair.splits import assign_splits, split_counts
+from motionpair.build.splits import assign_splits, split_counts
+from motionpair.features.motion import contiguous_runs, dynamics, resample_to_grid, to_grid
 from motionpair.types import ClockMap, PoseStream
-from motionpair.windows import cut_windows
+from motionpair.windows.fixed import cut_windows
 
 
 def _stream(times, values):

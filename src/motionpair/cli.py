@@ -94,8 +94,8 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
         help="folders to scan (default: the MotionMix locations)")] = None,
          json_out: JsonOpt = None) -> None:
     """Discover inputs, print what pairs and what does not (exit 0 even with bad inputs)."""
-    from motionpair.sources import scan as do_scan
-    from motionpair.sources.motionmix_locations import locations_report, report_lines, unit_notes
+    from motionpair.build.scan import scan as do_scan
+    from motionpair.sources.motionmix.locations import locations_report, report_lines, unit_notes
 
     con = ui.results(json_out)
     if not paths:  # no arguments: report the MotionMix default locations, scan what exists
@@ -112,7 +112,7 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
         con.print(f"[yellow]{p['kind']}[/]: {p['reason']}", highlight=False)
     for line in unit_notes(inv["units"]):
         con.print(line, markup=False, highlight=False)
-    from motionpair.sources import duplicate_lines
+    from motionpair.build.scan import duplicate_lines
 
     for line in duplicate_lines(inv.get("duplicates", [])):
         con.print(f"duplicate: {line}", markup=False, highlight=False)
@@ -200,9 +200,9 @@ def build(
     """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from motionpair.build.dataset import BuildError
+    from motionpair.build.dataset import build as do_build
     from motionpair.config import BuildConfig
-    from motionpair.dataset import BuildError
-    from motionpair.dataset import build as do_build
 
     try:
         cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
@@ -251,7 +251,7 @@ def build(
             raise typer.Exit(EXIT_PROBLEMS) from exc
     for p in summary.problems:
         info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
-    from motionpair.sources import duplicate_lines
+    from motionpair.build.scan import duplicate_lines
 
     for line in duplicate_lines(summary.inventory.duplicates):
         info.print(f"[yellow]duplicate[/]: {line}", highlight=False)
@@ -259,7 +259,7 @@ def build(
         ui.err().print(f"[yellow]warning[/]: {w}", highlight=False)
     if "warning" in summary.split_info:
         info.print(f"[yellow]split[/]: {summary.split_info['warning']}", highlight=False)
-    from motionpair.sources.motionmix_locations import unit_notes
+    from motionpair.sources.motionmix.locations import unit_notes
 
     for line in unit_notes(summary.inventory.units):
         info.print(line, markup=False, highlight=False)
@@ -274,7 +274,7 @@ def build(
 
 def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:
     """The closing summary of a build (also its ``--json`` result)."""
-    from motionpair.card import HF_SPLIT
+    from motionpair.build.card import HF_SPLIT
 
     sample = json.loads((summary.out / "sample.json").read_text(encoding="utf-8"))
     meta = json.loads((summary.out / "dataset.json").read_text(encoding="utf-8"))
@@ -329,7 +329,7 @@ def _grid_fixes(exc: BaseException) -> list[str]:
     import shlex
     import sys
 
-    from motionpair.grid import GridError
+    from motionpair.build.grid import GridError
 
     cause = exc.__cause__
     if not isinstance(cause, GridError):
@@ -364,7 +364,7 @@ def preview(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=Fal
                 "--out", metavar="FILE.png",
                 help="PNG path (default DIR/previews/<id>.png)")] = None) -> None:
     """Draw one paired window as a PNG."""
-    from motionpair.preview import draw_window
+    from motionpair.build.preview import draw_window
 
     # default inside the dataset (kept by rebuilds), never the current directory
     target = out or (dataset / "previews" / f"{(id or 'sample').replace('/', '__')}.png")
@@ -384,7 +384,7 @@ def verify(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=Fals
                                                    help="built dataset folder")],
            json_out: JsonOpt = None) -> None:
     """Check a built dataset; exit 1 naming every failure."""
-    from motionpair.verify import verify as do_verify
+    from motionpair.consumers.verify import verify as do_verify
 
     fails, stats = do_verify(dataset)
     for f in fails:
@@ -410,7 +410,7 @@ _register_commands()
 
 
 def main() -> None:
-    from motionpair import numba_cache
+    from motionpair.features import numba_cache
 
-    numba_cache.configure()  # before anything imports numba (see motionpair.numba_cache)
+    numba_cache.configure()  # before anything imports numba (see motionpair.features.numba_cache)
     app()

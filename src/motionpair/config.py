@@ -56,7 +56,8 @@ class BuildConfig:
     def fps_exact(self) -> Fraction:
         """The build's exact frame rate; ``"auto"`` not yet resolved reads as :data:`DEFAULT_FPS`.
 
-        ``build()`` resolves ``"auto"`` to the NPZ playlists' own grid (:mod:`motionpair.grid`).
+        ``build()`` resolves ``"auto"`` to the NPZ playlists' own grid
+        (:mod:`motionpair.build.grid`).
         """
         if isinstance(self.fps, str) and self.fps.strip().lower() == "auto":
             return DEFAULT_FPS

@@ -2,7 +2,7 @@
 
 Nothing here imports librosa or numba in the calling process: a corrupt numba cache
 segfaults whatever loads it, so the audio feature functions run in a child process
-(:func:`motionpair.numba_cache.run_child`) and a crash there is reported, not suffered.
+(:func:`motionpair.features.numba_cache.run_child`) and a crash there is reported, not suffered.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from motionpair import numba_cache
+from motionpair.features import numba_cache
 
 #: Distributions whose versions are printed (``torch`` is optional: the loader's extra).
 DISTRIBUTIONS = ("numpy", "scipy", "numba", "llvmlite", "librosa", "soundfile", "soxr",

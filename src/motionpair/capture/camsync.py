@@ -8,7 +8,7 @@ per overlapping frame (overlaps shorter than ``min_overlap_s`` are not considere
 is refined to a sub-frame lag by a parabola through the peak. Confidence: the
 Pearson correlation of the two envelopes at that lag, and the peak ratio
 (peak / best other peak at least ``lobe_s`` away, heights above the median, as in
-:func:`motionpair.offset.pick_peak`) -- music repeats every beat, so a ratio near 1
+:func:`motionpair.align.offset.pick_peak`) -- music repeats every beat, so a ratio near 1
 means the lag is ambiguous by whole beats.
 
 Sign: the returned ``offset_s`` of a camera is what to ADD to its clock to get the
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.offset import pick_peak
+from motionpair.align.offset import pick_peak
 from motionpair.timebase import frame_rate
 
 SYNC_SR_HZ = 22050
@@ -59,7 +59,7 @@ def onset_envelope(y: np.ndarray, sr_hz: int) -> tuple[np.ndarray, Fraction]:
     """Onset strength of mono ``y`` on the sync grid; returns ``(env, frames per second)``."""
     import librosa
 
-    from motionpair.audio import resample
+    from motionpair.features.audio import resample
 
     y = resample(np.asarray(y, np.float32), orig_sr_hz=sr_hz, sr_hz=SYNC_SR_HZ)
     env = librosa.onset.onset_strength(y=y, sr=SYNC_SR_HZ, hop_length=SYNC_HOP)

@@ -1,12 +1,12 @@
 """Alignment evidence for captured (dense, full-rate) MotionMix pairs.
 
-The build's evidence (:mod:`motionpair.pairevidence`) is implemented for tang2018
+The build's evidence (:mod:`motionpair.align.pair`) is implemented for tang2018
 only: it needs the stream's beat rate, which tang2018's beat-normalised clips
 publish. A captured video has none, but its pose is dense (every frame) and its
 clock is the video's own, so the parts that do not need a stream beat rate apply
 unchanged: both beat alignment scores (BAS) against the circular-shift null, and the
 onset-at-kinematic-beats offset estimate with its peak ratio and half agreement
-(:mod:`motionpair.evidence`, :mod:`motionpair.offset`). Tempo drift (implied vs
+(:mod:`motionpair.align.evidence`, :mod:`motionpair.align.offset`). Tempo drift (implied vs
 measured beat period) is not computed: there is no implied period. The
 other-tracks null needs at least two captured tracks.
 """
@@ -17,10 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import motion, pipeline
-from motionpair.cache import Cache
-from motionpair.config import BuildConfig
-from motionpair.evidence import (
+from motionpair.align.evidence import (
     EvidenceConfig,
     add_other_tracks_null,
     both_bas,
@@ -28,9 +25,13 @@ from motionpair.evidence import (
     definitions,
     percentile_z,
 )
-from motionpair.offset import estimate_offset, halves_agreement
-from motionpair.snapshots import SPARSE_MAX_GAP_S
+from motionpair.align.offset import estimate_offset, halves_agreement
+from motionpair.build import pair as pipeline
+from motionpair.cache import Cache
+from motionpair.config import BuildConfig
+from motionpair.features import motion
 from motionpair.timebase import frames_to_time
+from motionpair.windows.snapshot import SPARSE_MAX_GAP_S
 
 MIN_RATE_HZ = 5.0  # 1 Hz snapshots cannot place kinematic beats
 
@@ -42,7 +43,8 @@ def _r(x: float | None, nd: int = 6) -> float | None:
 def capture_evidence(paths: list[Any], build_cfg: BuildConfig, cache: Cache,
                      cfg: EvidenceConfig | None = None) -> dict[str, Any]:
     """Evidence records of every dense MotionMix pair below ``paths`` (plus skipped reasons)."""
-    from motionpair.sources import motionmix, scan
+    from motionpair.build.scan import scan
+    from motionpair.sources.motionmix import source as motionmix
 
     cfg = cfg or EvidenceConfig()
     inv = scan(paths)

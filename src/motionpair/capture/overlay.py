@@ -29,7 +29,7 @@ def overlay(session_dir: Path, video_path: Path, out_png: Path, *, camera: str |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from motionpair.sources.motionmix_session import read_session
+    from motionpair.sources.motionmix.session import read_session
 
     meta = json.loads((session_dir / "metadata.json").read_text(encoding="utf-8"))
     cams = meta.get("capture", {}).get("cameras", {})

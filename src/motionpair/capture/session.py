@@ -199,8 +199,8 @@ def snapshot_lines(cam: CameraCapture) -> list[str]:
 def write_session(root: Path, cams: list[CameraCapture], cfg: CaptureConfig,
                   offsets: dict[str, dict[str, Any]]) -> tuple[Path, Path]:
     """Write the playlist (reference camera's audio) and the session; returns both folders."""
-    from motionpair import audio as audio_mod
-    from motionpair.prep import write_manifest, write_track
+    from motionpair.build.prep_audio import write_manifest, write_track
+    from motionpair.features import audio as audio_mod
     from motionpair.timebase import hop_for_fps
 
     ref = cams[0]

@@ -183,7 +183,8 @@ class Audio:
 
 
 def decode_audio(path: str | Path) -> Audio:
-    """The first audio stream, channels averaged (as :func:`motionpair.audio.decode_audio`).
+    """The first audio stream, channels averaged (as
+    :func:`motionpair.features.audio.decode_audio`).
 
     ``VideoError`` naming the file when there is no audio stream, it decodes to no
     samples, or it decodes to much less than the stream declares (truncated).

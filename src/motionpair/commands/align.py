@@ -14,8 +14,8 @@ from motionpair import ui
 from motionpair.ui import Clock
 
 if TYPE_CHECKING:
+    from motionpair.align.evidence import EvidenceConfig
     from motionpair.config import BuildConfig
-    from motionpair.evidence import EvidenceConfig
     from motionpair.types import Problem
 
 
@@ -73,12 +73,12 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
     cannot be read becomes a problem and never stops the others.
     """
     # deferred: CLI start-up stays light (pipeline pulls scipy/numba); heavy/optional
-    from motionpair.align import clock_for
+    from motionpair.align.clock import clock_for
+    from motionpair.align.pair import evidence_for_pair, finish
+    from motionpair.build.pair import motion_grid, track_features
+    from motionpair.build.scan import scan
     from motionpair.cache import Cache
-    from motionpair.pairevidence import evidence_for_pair, finish
-    from motionpair.pipeline import motion_grid, track_features
     from motionpair.safeio import describe_pair
-    from motionpair.sources import scan
     from motionpair.types import Problem
 
     cache = Cache(cache_dir)
@@ -126,10 +126,10 @@ def register(app: typer.Typer) -> None:
             "stdout; messages then go to stderr)")] = None,
     ) -> None:
         """Alignment evidence per pair: BAS (two variants) vs nulls, tempo drift, offset."""
+        from motionpair.align.evidence import EvidenceConfig
+        from motionpair.align.pair import apply_offsets, draw_all
         from motionpair.cache import default_cache_dir
         from motionpair.config import BuildConfig
-        from motionpair.evidence import EvidenceConfig
-        from motionpair.pairevidence import apply_offsets, draw_all
         from motionpair.publish import write_file_atomic
 
         con, info = ui.results(json_out), ui.info()

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         or an HF DatasetDict (Array2D/3D features) saved with save_to_disk."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        from motionpair.export import ExportError, export
+        from motionpair.consumers.export import ExportError, export
         from motionpair.store import read_manifest
 
         try:

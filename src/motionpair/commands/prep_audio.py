@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
     ) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
-        from motionpair.prep import prep_playlist
+        from motionpair.build.prep_audio import prep_playlist
 
         con = ui.info()
         out_r = out.resolve()

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
                    help="report folder (default DIR/report)")] = None) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
         from motionpair.cli import out_guard
-        from motionpair.report import write_report
+        from motionpair.consumers.report import write_report
 
         try:
             with out_guard("report"):

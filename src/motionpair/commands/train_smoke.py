@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from motionpair.smoke import SmokeResult
+    from motionpair.consumers.smoke import SmokeResult
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
         from motionpair import ui
-        from motionpair.smoke import run_smoke
+        from motionpair.consumers.smoke import run_smoke
 
         con = ui.out()
         budget = f"{max_epochs} epochs" if max_epochs else f"{seconds:g} s"

@@ -148,7 +148,7 @@ COND_FILE = "cond_stats.npz"
 def save_cond_stats(run: Path, dataset: str | Path, cond: str) -> None:
     """Copy the dataset's train statistics of the conditioning features into the run, so
     ``generate`` normalises new audio exactly as the loader normalised training windows."""
-    from motionpair.normstats import read_norm_stats, safe_std
+    from motionpair.build.normstats import read_norm_stats, safe_std
 
     s = read_norm_stats(dataset)[cond]
     np.savez(Path(run) / COND_FILE, mean=s["mean"].astype(np.float32),

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from motionpair.consumers.loader import MotionPairDataset
 from motionpair.model import data as mdata
 from motionpair.model import metrics as mm
 from motionpair.model.objective import sample
 from motionpair.model.train import load_run
-from motionpair.torch import MotionPairDataset
 
 ROWS = ("ground truth (split-half)", "random train window", "nearest train window by audio",
         "mean pose", "FlowGenerator1Step, 10 steps", "FlowGenerator1Step, 1 step")

@@ -6,7 +6,7 @@ than one sampling step the overlap is held to the previous window during samplin
 (inpainting); in every case the two versions of the overlap are cross-faded linearly in
 position space, and each window's root trajectory continues from where the joined dance is
 at its first frame. The music features are computed from AUDIO with the training dataset's
-recipe (``motionpair.audio.compute_features`` and the parameters saved in the run) and
+recipe (``motionpair.features.audio.compute_features`` and the parameters saved in the run) and
 normalised with the dataset's train statistics (``RUN/cond_stats.npz``).
 """
 
@@ -28,7 +28,7 @@ from motionpair.model.train import load_run
 
 def music_features(audio: str | Path, rec: dict[str, Any]) -> dict[str, np.ndarray]:
     """Per-frame features of AUDIO on the run's frame grid (same recipe as the build)."""
-    from motionpair.audio import compute_features, decode_audio
+    from motionpair.features.audio import compute_features, decode_audio
 
     p = rec["audio_params"]
     y, sr = decode_audio(audio)

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from motionpair.augment import Augment
+from motionpair.consumers.augment import Augment
+from motionpair.consumers.loader import MotionPairDataset, collate
 from motionpair.model import data as mdata
 from motionpair.model.net import FlowNet, NetConfig, n_params
 from motionpair.model.objective import meanflow_loss
-from motionpair.torch import MotionPairDataset, collate
 
 CSV_FIELDS = ("step", "epoch", "loss", "mse", "lr", "elapsed_s", "val_mse")
 

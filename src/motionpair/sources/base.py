@@ -4,7 +4,7 @@ A *source* is one input format. It is one module: under ``motionpair/sources/`` 
 walking the package, as :mod:`motionpair.commands` are) or anywhere on ``sys.path`` and named
 in the environment variable ``MOTIONPAIR_SOURCES`` (comma-separated dotted module names). A
 module is a source when it provides every member of :class:`Source`; helper modules next to
-it (``common``, ``motionmix_audio``, ...) provide none and are skipped.
+it (``common``, ``motionmix/audio``, ...) provide none and are skipped.
 
 Stages never switch on a source's name: they ask the pair's source (:func:`source_of`) for
 its pose, its precomputed features, its clock map, its stream beats, its assumptions and its
@@ -47,7 +47,7 @@ class Source(Protocol):
         Assumption name -> text, for every assumption its clock maps and windows name.
     SPARSE : bool
         True when its streams are sparse snapshots that need a pairing mode
-        (:mod:`motionpair.snapshots`); False for dense streams cut like tang2018.
+        (:mod:`motionpair.windows.snapshot`); False for dense streams cut like tang2018.
     CLOCK_KINDS : tuple[str, ...]
         The ``--clock`` kinds it can honour (``"default"`` always); others are refused.
     MOTION_UNITS : str
@@ -98,10 +98,14 @@ class Source(Protocol):
 
 
 def _package_modules() -> list[str]:
-    """Dotted names of the modules of :mod:`motionpair.sources`, sorted."""
+    """Dotted names of the modules of :mod:`motionpair.sources` and its sub-packages, sorted.
+
+    A source with several files lives in a sub-package (``sources/motionmix/``); the module
+    among them that provides the protocol (``source.py``) is the source.
+    """
     pkg = importlib.import_module("motionpair.sources")
-    return sorted(f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)
-                  if not m.ispkg and m.name != "base")
+    return sorted(m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{pkg.__name__}.")
+                  if not m.ispkg and m.name != f"{pkg.__name__}.base")
 
 
 def _env_modules() -> list[str]:

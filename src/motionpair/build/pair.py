@@ -11,16 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair import audio, motion, pairevidence, snapshots, windowrows
-from motionpair.align import clock_for
+from motionpair.align import pair as pairevidence
+from motionpair.align.clock import clock_for
+from motionpair.align.evidence import EvidenceConfig
 from motionpair.cache import Cache, cache_key
 from motionpair.config import BuildConfig
-from motionpair.evidence import EvidenceConfig
+from motionpair.features import audio, motion
 from motionpair.sources.base import Source, source_of
 from motionpair.store import OutputError, shard_name, write_shard
 from motionpair.timebase import frames_to_time, n_frames_covering
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairResult, PairSpec
-from motionpair.windowrows import AUDIO_ARRAYS, MOTION_ARRAYS
+from motionpair.windows import rows as windowrows
+from motionpair.windows import snapshot as snapshots
+from motionpair.windows.rows import AUDIO_ARRAYS, MOTION_ARRAYS
 from motionpair.workers import stage
 
 __all__ = ["AUDIO_ARRAYS", "MOTION_ARRAYS", "NotCachedError", "OutputError", "PairResult",
@@ -191,7 +194,7 @@ def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
 def _sparse_pair(spec: PairSpec, src: Source, feats: AudioFeatures, clock: ClockMap,
                  cfg: BuildConfig, out_dir: str, cache: Cache) -> PairResult:
     """One sparse (MotionMix) pair: snapshot rows, or dense windows cut like any dense pair
-    (fixed or beat windows, :func:`motionpair.windowrows.cut`) in ``sequence`` mode."""
+    (fixed or beat windows, :func:`motionpair.windows.rows.cut`) in ``sequence`` mode."""
     plan = snapshots.plan(spec, src, feats, clock, cfg)
     if plan.mode == "snapshot":
         rows, arrays, dropped = snapshots.snapshot_windows(

@@ -3,7 +3,7 @@
 Scanning finds playlist folders (``*.npz`` with an optional ``manifest.json``)
 and session folders (``metadata.json`` + pose snapshots) anywhere below the
 given paths, matches every session's snapshots to the tracks of its playlist
-(:mod:`motionpair.matching`) and yields one pair per (session, camera stream,
+(:mod:`motionpair.sources.motionmix.matching`) and yields one pair per (session, camera stream,
 played track). Formats: docs/motionmix_format.md.
 """
 
@@ -17,18 +17,23 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
-from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
 from motionpair.safeio import guard
 from motionpair.sources.common import fingerprint
-from motionpair.sources.motionmix_audio import Playlist, features_for_build, read_playlist
-from motionpair.sources.motionmix_mapping import (
+from motionpair.sources.motionmix.audio import Playlist, features_for_build, read_playlist
+from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
     Mapping,
     find_mapping,
     load_mapping,
 )
-from motionpair.sources.motionmix_session import METADATA, Session, read_session
+from motionpair.sources.motionmix.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
+from motionpair.sources.motionmix.matching import (
+    TrackSpan,
+    assign,
+    event_segments,
+    gapless_segments,
+)
+from motionpair.sources.motionmix.session import METADATA, Session, read_session
 from motionpair.types import (
     AudioFeatures,
     AudioRef,

@@ -165,7 +165,7 @@ def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache
     (matplotlib import + render), a large part of an otherwise fully cached rebuild.
     """
     edges = read_dataset_json(dataset_dir)["motion"]["skeleton"].get("edges")
-    payload = {"code": code_sha256("motionpair.preview", "motionpair.store"),
+    payload = {"code": code_sha256("motionpair.build.preview", "motionpair.store"),
                "matplotlib": version("matplotlib"), "row": row.to_dict(), "edges": edges,
                "arrays": value_digest(load_window(dataset_dir, row))}
     return memo_file(cache, "preview", payload, target,

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from motionpair.consumers.loader import MotionPairDataset, collate
 from motionpair.store import read_dataset_json
-from motionpair.torch import MotionPairDataset, collate
 
 TARGETS = {
     "window_speed": "mean joint speed averaged over the window (1 value per window), "

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from motionpair.build.pair import PairResult
     from motionpair.config import BuildConfig
-    from motionpair.pipeline import PairResult
     from motionpair.types import PairSpec, WindowRow
 
 SPLIT_NAMES = ("train", "val", "test")

@@ -223,7 +223,7 @@ def run_child(*, sr_hz: int = 22050, hop: int = 735, n_mels: int = 128, n_fft: i
     seconds; without it the child uses a synthetic click track (a compile workload, not
     data). The child inherits this process's environment, ``NUMBA_CACHE_DIR`` included.
     """
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "motionpair.numba_cache",
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "motionpair.features.numba_cache",
            "--sr", str(sr_hz), "--hop", str(hop), "--n-mels", str(n_mels),
            "--n-fft", str(n_fft), "--n-mfcc", str(n_mfcc)]
     if audio_path is not None:
@@ -366,7 +366,7 @@ def _child_main(argv: list[str]) -> int:
     """The child of :func:`run_child`: one line ``ok <step>`` per finished step."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m motionpair.numba_cache")
+    ap = argparse.ArgumentParser(prog="python -m motionpair.features.numba_cache")
     ap.add_argument("--sr", type=int, default=22050)
     ap.add_argument("--hop", type=int, default=735)
     ap.add_argument("--n-mels", type=int, default=128)
@@ -381,7 +381,7 @@ def _child_main(argv: list[str]) -> int:
     import librosa
 
     ok("import librosa")
-    from motionpair import audio
+    from motionpair.features import audio
 
     if a.audio:
         import soundfile as sf

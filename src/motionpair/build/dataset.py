@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import __version__, audio, grid, motion, numba_cache, pairevidence
-from motionpair.align import refused_clock
-from motionpair.cache import Cache, default_cache_dir, unwritable_reason
-from motionpair.card import card_text, write_manifest_tables
-from motionpair.config import SCHEMA_VERSION, BuildConfig
-from motionpair.evidence import EvidenceConfig
-from motionpair.normstats import write_norm_stats
-from motionpair.pipeline import (
+from motionpair import __version__
+from motionpair.align import pair as pairevidence
+from motionpair.align.clock import refused_clock
+from motionpair.align.evidence import EvidenceConfig
+from motionpair.build import grid
+from motionpair.build.card import card_text, write_manifest_tables
+from motionpair.build.normstats import write_norm_stats
+from motionpair.build.pair import (
     AUDIO_ARRAYS,
     MOTION_ARRAYS,
     NotCachedError,
@@ -34,7 +34,12 @@ from motionpair.pipeline import (
     PairResult,
     process_pair,
 )
-from motionpair.preview import choose_sample, sample_preview, sample_summary
+from motionpair.build.preview import choose_sample, sample_preview, sample_summary
+from motionpair.build.scan import Inventory, scan
+from motionpair.build.splits import assign_splits, assign_time_blocks, merged_groups
+from motionpair.cache import Cache, default_cache_dir, unwritable_reason
+from motionpair.config import SCHEMA_VERSION, BuildConfig
+from motionpair.features import audio, motion, numba_cache
 from motionpair.publish import (
     OutRefusedError,
     check_out,
@@ -44,9 +49,8 @@ from motionpair.publish import (
     staging_dir,
 )
 from motionpair.safeio import describe_pair
-from motionpair.sources import Inventory, scan, source_of, sources
+from motionpair.sources.base import source_of, sources
 from motionpair.sources.common import sha256_file
-from motionpair.splits import assign_splits, assign_time_blocks, merged_groups
 from motionpair.types import PairSpec, Problem, WindowRow
 from motionpair.workers import WorkerDiedError, run_pool
 
@@ -110,7 +114,7 @@ def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
 def _warm_numba(cfg: BuildConfig) -> None:
     """Compile librosa's jitted functions once, under a lock, before any worker starts.
 
-    See :mod:`motionpair.numba_cache` (numba issue #10128). A failure that repair could not
+    See :mod:`motionpair.features.numba_cache` (numba issue #10128). A failure that repair could not
     fix stops the build with one line (:class:`BuildError`).
     """
     import sys
@@ -146,7 +150,7 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
     jobs = [(specs[i], cfg, str(out), cache) for i in todo]
     try:
         outcomes = run_pool(_run_pair, jobs, workers=workers,
-                            preload=["motionpair.pipeline", "librosa", "scipy.signal"],
+                            preload=["motionpair.build.pair", "librosa", "scipy.signal"],
                             on_done=(lambda j, _r: on_done(specs[todo[j]])) if on_done else None)
     except WorkerDiedError as exc:  # one line naming pair, stage and signal; nothing published
         raise WorkerCrashError(str(exc)) from exc
@@ -356,7 +360,7 @@ def _problem_text(head: str, problems: list[Problem]) -> str:
 
 def _assign(results: list[PairResult], cfg: BuildConfig,
             merged: dict[str, str] | None = None) -> tuple[list[WindowRow], dict]:
-    """Split rows by session; ``merged`` (:func:`motionpair.splits.merged_groups`) joins
+    """Split rows by session; ``merged`` (:func:`motionpair.build.splits.merged_groups`) joins
     sessions holding the same recording into one group, so copies never straddle splits."""
     merged = merged or {}
     sessions = sorted({r.rows[0].session for r in results if r.rows})

@@ -168,7 +168,7 @@ def infer_edges(joints: np.ndarray, *, max_frames: int = EDGE_MAX_FRAMES,
 
 def skeleton_edges(joints: np.ndarray, cache: Cache | None) -> list[tuple[int, int]]:
     """``infer_edges(joints)``, memoised on the frames it actually reads."""
-    payload = {"code": code_sha256("motionpair.motion"),
+    payload = {"code": code_sha256("motionpair.features.motion"),
                "frames": value_digest(joints[::edge_frame_step(joints.shape[0])])}
     value = memo_value(cache, "edges", payload,
                        lambda: {"edges": [list(e) for e in infer_edges(joints)]})

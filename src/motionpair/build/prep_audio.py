@@ -1,6 +1,6 @@
 """Write MotionMix-style audio-prep output (per-track NPZ + playlist manifest) from raw audio.
 
-Same librosa recipe as the builder (:mod:`motionpair.audio`), so a playlist
+Same librosa recipe as the builder (:mod:`motionpair.features.audio`), so a playlist
 prepared here pairs on exactly the grid a direct build would use.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import audio
+from motionpair.features import audio
 from motionpair.publish import write_file_atomic
 from motionpair.timebase import hop_for_fps
 

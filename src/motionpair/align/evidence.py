@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.offset import estimate_offset, halves_agreement
+from motionpair.align.offset import estimate_offset, halves_agreement
 from motionpair.types import ClockMap
 
 EVIDENCE_VERSION = "evidence-1"

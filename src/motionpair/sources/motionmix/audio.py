@@ -18,7 +18,7 @@ import numpy as np
 
 from motionpair.safeio import check_npz, guard
 from motionpair.sources.common import read_json, sha256_file
-from motionpair.sources.motionmix_mapping import (
+from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
     NO_MAPPING,
     Mapping,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.card import HF_SPLIT
-from motionpair.dataset import ARRAY_NAMES, shard_checksums
-from motionpair.normstats import check_norm_stats
-from motionpair.splits import guard_gap_violations
+from motionpair.build.card import HF_SPLIT
+from motionpair.build.dataset import ARRAY_NAMES, shard_checksums
+from motionpair.build.normstats import check_norm_stats
+from motionpair.build.splits import guard_gap_violations
 from motionpair.store import (
     DatasetError,
     read_dataset_json,

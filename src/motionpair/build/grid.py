@@ -28,8 +28,8 @@ from motionpair.timebase import format_rate, frame_rate, hop_for_fps, parse_rate
 from motionpair.types import PairSpec, Problem
 
 if TYPE_CHECKING:
+    from motionpair.build.scan import Inventory
     from motionpair.config import BuildConfig
-    from motionpair.sources import Inventory
 
 
 @dataclass

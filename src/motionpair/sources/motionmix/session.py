@@ -20,7 +20,7 @@ import numpy as np
 
 from motionpair.safeio import guard, loads
 from motionpair.sources.common import read_json
-from motionpair.sources.motionmix_mapping import (
+from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
     NO_MAPPING,
     Mapping,

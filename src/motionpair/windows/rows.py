@@ -3,7 +3,7 @@
 Shared by every dense pair (tang2018, a MotionMix ``sequence`` pair, any dense source):
 fixed windows on the fps grid (:func:`fixed_windows`) or beat-synchronous windows
 (:func:`beat_windows`), chosen by :func:`cut` from the config. Sparse snapshot rows are
-:func:`motionpair.snapshots.snapshot_windows`.
+:func:`motionpair.windows.snapshot.snapshot_windows`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections import Counter
 
 import numpy as np
 
-from motionpair import beatgrid
 from motionpair.config import BuildConfig
+from motionpair.features import beatgrid
 from motionpair.timebase import frames_to_time
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
-from motionpair.windows import cut_windows
+from motionpair.windows.fixed import cut_windows
 
 AUDIO_ARRAYS = ("mel", "baseline35", "onset_env", "music_beat", "onset_peak")
 MOTION_ARRAYS = ("pose", "pose_valid", "velocity", "acceleration", "speed", "kin_beat")

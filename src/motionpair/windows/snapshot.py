@@ -6,9 +6,9 @@ the pose of every snapshot of the same stream that falls inside the window
 placed on its nearest frame (other frames masked: ``pose_valid`` false) and
 dynamics from the snapshot's neighbours when they are close enough.
 
-``sequence``: dense windows cut exactly as for tang2018 (:func:`motionpair.windowrows.cut`:
+``sequence``: dense windows cut exactly as for tang2018 (:func:`motionpair.windows.rows.cut`:
 fixed or beat windows), interpolating only across gaps up to ``max_gap_s`` (masked beyond).
-The per-pair driver is :func:`motionpair.pipeline.process_pair`.
+The per-pair driver is :func:`motionpair.build.pair.process_pair`.
 
 ``auto`` picks ``sequence`` when the measured stream rate is at least
 :data:`SEQUENCE_MIN_HZ`, else ``snapshot``.
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import motion
 from motionpair.config import BuildConfig
+from motionpair.features import motion
 from motionpair.sources.base import Source
-from motionpair.sources.motionmix import FUSED
+from motionpair.sources.motionmix.source import FUSED
 from motionpair.store import shard_name
 from motionpair.timebase import (
     frames_to_time,

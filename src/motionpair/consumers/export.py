@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.card import HF_SPLIT, manifest_schema
+from motionpair.build.card import HF_SPLIT, manifest_schema
 from motionpair.publish import publish, staging_dir
 from motionpair.store import load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.preview import draw_window
+from motionpair.build.preview import draw_window
 from motionpair.publish import check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import read_dataset_json, read_manifest
 from motionpair.types import WindowRow

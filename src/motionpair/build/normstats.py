@@ -158,7 +158,7 @@ def read_norm_stats(dataset_dir: str | Path) -> dict[str, dict[str, np.ndarray]]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no normalisation statistics; rebuild the dataset "
                                 "with this motionpair version or call "
-                                "motionpair.normstats.write_norm_stats")
+                                "motionpair.build.normstats.write_norm_stats")
     out: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     with np.load(path, allow_pickle=False) as z:
         for key in z.files:

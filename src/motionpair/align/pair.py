@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from motionpair import alignplot
-from motionpair.cache import Cache, cache_key
-from motionpair.evidence import (
+from motionpair.align import plot as alignplot
+from motionpair.align.evidence import (
     EvidenceConfig,
     add_other_tracks_null,
     both_bas,
     definitions,
     pair_evidence,
 )
+from motionpair.cache import Cache, cache_key
 from motionpair.memo import code_sha256, memo_file, value_digest
 from motionpair.safeio import guard
 from motionpair.sources.base import source_of
@@ -152,8 +152,8 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
     cached rebuild.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    code = code_sha256("motionpair.alignplot", "motionpair.pairevidence", "motionpair.evidence",
-                       "motionpair.timebase")
+    code = code_sha256("motionpair.align.plot", "motionpair.align.pair",
+                       "motionpair.align.evidence", "motionpair.timebase")
     paths = []
     for pid, rec in block["pairs"].items():
         payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
@@ -190,9 +190,9 @@ def memoised_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
         return compute()
     payload = {
         # this module, what it calls, and the pair's source (its clock and stream beats)
-        "code": code_sha256("motionpair.evidence", "motionpair.offset", "motionpair.pairevidence",
-                            "motionpair.align", source_module_name(spec),
-                            "motionpair.timebase", "motionpair.types"),
+        "code": code_sha256("motionpair.align.evidence", "motionpair.align.offset",
+                            "motionpair.align.pair", "motionpair.align.clock",
+                            source_module_name(spec), "motionpair.timebase", "motionpair.types"),
         "cfg": value_digest(asdict(EvidenceConfig())),
         "spec": value_digest({"pair": spec.pair_id, "source": spec.source, "style": spec.style,
                               "track": spec.track.track_id,

@@ -1,0 +1,1 @@
+"""Stage 6, consumers of a built dataset: torch loader, verify, report, exports, smoke run."""

@@ -1,0 +1,1 @@
+"""Stage 4, windows: cut aligned pairs into fixed, beat or snapshot windows and their rows."""
