@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair import audio, motion, pairevidence, snapshots, windowrows
+from motionpair import audio, beats, motion, pairevidence, snapshots, windowrows
 from motionpair.align import clock_for
 from motionpair.cache import Cache, cache_key
 from motionpair.config import BuildConfig
@@ -147,6 +147,7 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "style": spec.style, "track": spec.track.track_id, "shard": shard,
         "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
         "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
+        "beats_from": beats.beats_from(feats.params),
         "clock_map": {**clock.to_dict()},
         "motion_first_frame": grid.first_frame, "motion_frames": int(len(grid.valid)),
         "motion_track_span_s": [float(frames_to_time(grid.first_frame, fps)),
