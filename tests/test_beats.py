@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import data_root
 from motionpair import audio, beats
 from motionpair.cache import Cache, cache_key
 from motionpair.sources import scan
 from motionpair.sources.tang2018 import true_beat_span
-
-from conftest import data_root
 
 #: The dance span S..E of DANCE_C_4 implies 138.9 bpm (176 beats in 76 s); every tracker
 #: setting tried and the onset autocorrelation of the audio inside that span say 124-129
