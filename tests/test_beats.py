@@ -19,6 +19,7 @@ from motionpair import audio, beats
 from motionpair.cache import Cache, cache_key
 from motionpair.sources import scan
 from motionpair.sources.tang2018 import true_beat_span
+from motionpair.store import read_dataset_json
 
 #: The dance span S..E of DANCE_C_4 implies 138.9 bpm (176 beats in 76 s); every tracker
 #: setting tried and the onset autocorrelation of the audio inside that span say 124-129
@@ -91,3 +92,19 @@ def test_tracked_tempo_matches_the_true_beat_count_on_every_cha_cha_and_rumba(ca
     off = [k for k, v in results.items()
            if k not in HINT_DISAGREES and abs(v["ratio"] - 1) > beats.TEMPO_TOLERANCE]
     assert not off, table
+
+
+@pytest.mark.realdata
+def test_build_records_the_tracker_and_the_check_per_pair(built):
+    """dataset.json says which tracker made the beats and carries the per-pair check."""
+    meta = read_dataset_json(built.out)
+    b = meta["beats"]
+    assert b["tracker"] == beats.tracker_params() and b["librosa"]
+    assert meta["audio"]["params"]["beat_tracker"] == beats.tracker_params()
+    assert set(b["by_track"]) == {p["track"] for p in meta["pairs"]}
+    checks = b["metrical_level_check"]["pairs"]
+    assert sorted(checks) == sorted(p["pair_id"] for p in meta["pairs"]
+                                    if p["style"] in ("cha-cha", "rumba"))
+    assert "metrical_error" not in b["metrical_level_check"]["verdicts"], checks
+    ev = meta["alignment_evidence"]["pairs"]
+    assert all(ev[p]["tempo"]["metrical_level_check"] == c for p, c in checks.items())
