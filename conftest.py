@@ -11,7 +11,8 @@ import importlib.util
 
 _OPTIONAL = {
     "torch": ["src/motionpair/torch.py", "src/motionpair/consumers/loader.py",
-              "src/motionpair/consumers/smoke.py", "src/motionpair/model/*", "src/motionpair/model/**/*"],
+              "src/motionpair/consumers/smoke.py", "src/motionpair/model/*",
+              "src/motionpair/model/**/*"],
     "mediapipe": ["src/motionpair/capture/*", "src/motionpair/capture/**/*"],
 }
 

@@ -87,8 +87,9 @@ def replicate(data: Path, dst: Path, times: int) -> Path:
 
 def loader_throughput(root: Path, workers: int, *, epochs: int = 3) -> dict[str, float]:
     """Windows per second through a plain DataLoader (batch 64), after one warm-up epoch."""
-    from motionpair.torch import MotionPairDataset, collate
     from torch.utils.data import DataLoader
+
+    from motionpair.torch import MotionPairDataset, collate
 
     ds = MotionPairDataset(root, split="train", features=("baseline35", "pose", "velocity"))
     dl = DataLoader(ds, batch_size=64, shuffle=True, num_workers=workers, collate_fn=collate,

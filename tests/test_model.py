@@ -65,9 +65,8 @@ def test_loader_batches_are_float32(tiny_ds):
 
 
 def test_representation_round_trip(tiny_ds):
-    from motionpair.torch import MotionPairDataset
-
     from motionpair.model import data as mdata
+    from motionpair.torch import MotionPairDataset
 
     stats = mdata.compute_stats(tiny_ds)
     pose = MotionPairDataset(tiny_ds, "train", features=("pose",))[0]["pose"].numpy()
@@ -247,10 +246,9 @@ def test_metrics_on_real_windows(tiny_ds):
     Align of real motion against its OWN kinematic beats above the same against other
     windows' beats (on tang2018's music itself real pairs do not beat shuffled music: the
     dataset's alignment is not beat-precise, docs/model.md)."""
-    from motionpair.torch import MotionPairDataset
-
     from motionpair.model import metrics as mm
     from motionpair.model.evaluate import split_half
+    from motionpair.torch import MotionPairDataset
 
     ds = MotionPairDataset(tiny_ds, split=None, features=("pose", "kin_beat"))
     pos = np.stack([mm.to_metres(ds.arrays(i)[0]["pose"], "cm") for i in range(len(ds))])

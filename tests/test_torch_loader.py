@@ -15,8 +15,9 @@ from motionpair.consumers import augment as aug
 from motionpair.store import load_window, read_dataset_json, read_manifest
 
 torch = pytest.importorskip("torch")
-from motionpair.torch import MotionPairDataset, collate  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
+
+from motionpair.torch import MotionPairDataset, collate  # noqa: E402
 
 FEATS = ("baseline35", "mel", "pose", "velocity", "music_beat", "kin_beat", "pose_valid")
 

@@ -63,7 +63,12 @@ def definitions(cfg: EvidenceConfig, *, kin_sigma_s: float, kin_order: int) -> d
                             "speed_smoothing_sigma_s": kin_sigma_s, "extrema_order": kin_order,
                             "matches": "Bailando (mint: unsmoothed, argrelextrema order 10 "
                                        "at 60 fps)"},
-        "music_beats": "librosa.beat.beat_track on the onset envelope (audio params)",
+        "music_beats": "motionpair.features.beats.track_beats: librosa.beat.beat_track on the "
+                       "onset "
+                       "envelope, start_bpm = the song tempo (dataset.json beats.tracker)",
+        "metrical_level_check": "cha-cha/rumba only: tracked beats in S/25..E/25 s over the "
+                                "true count T/12.5; level = nearest of 1, 2, 1/2, 3/2, 2/3, "
+                                "4/3, 3/4 within 4% (motionpair.features.beats.tempo_check)",
         "null_circular_shift": "music beats shifted circularly by uniform random shifts in "
                                "[P, D-P] (P = median beat period, D = track duration) against "
                                "the same motion; percentile = % of null scores below the "

@@ -26,6 +26,7 @@ from motionpair.align.evidence import (
     pair_evidence,
 )
 from motionpair.cache import Cache, cache_key
+from motionpair.features.beats import tempo_check
 from motionpair.memo import code_sha256, memo_file, value_digest
 from motionpair.safeio import guard
 from motionpair.sources.base import source_of
@@ -57,6 +58,9 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     # F estimated from detected beats makes implied and measured tempo agree by construction
     record["tempo"]["frames_per_beat"] = how
     record["tempo"]["independent_of_audio"] = spec.style in ("cha-cha", "rumba")
+    check = metrical_check(spec, feats)
+    if check is not None:
+        record["tempo"]["metrical_level_check"] = check
     record["clock_map"] = clock.kind
     record["style"] = spec.style
     series["speed"] = grid.speed.astype(np.float32)
@@ -64,6 +68,18 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     series["fps"] = float(fps)
     series["track"] = spec.track.track_id
     return record, series
+
+
+def metrical_check(spec: PairSpec, feats: AudioFeatures) -> dict[str, Any] | None:
+    """The tracker's metrical-level check on a pair with a known true beat count
+    (:func:`motionpair.features.beats.tempo_check`), else None."""
+    true_span = getattr(source_of(spec), "true_beat_span", None)
+    span = true_span(spec) if true_span is not None else None
+    if span is None:
+        return None
+    start_s, end_s, n_beats = span
+    return tempo_check(feats.beat_times_s, start_s=start_s, end_s=end_s,
+                       n_true_beats=float(n_beats))
 
 
 def finish(records: dict[str, dict | None], series: dict[str, dict], *, cfg: EvidenceConfig,
@@ -192,7 +208,8 @@ def memoised_evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
         # this module, what it calls, and the pair's source (its clock and stream beats)
         "code": code_sha256("motionpair.align.evidence", "motionpair.align.offset",
                             "motionpair.align.pair", "motionpair.align.clock",
-                            source_module_name(spec), "motionpair.timebase", "motionpair.types"),
+                            source_module_name(spec), "motionpair.timebase", "motionpair.types",
+                            "motionpair.features.beats"),
         "cfg": value_digest(asdict(EvidenceConfig())),
         "spec": value_digest({"pair": spec.pair_id, "source": spec.source, "style": spec.style,
                               "track": spec.track.track_id,

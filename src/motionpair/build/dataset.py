@@ -39,7 +39,7 @@ from motionpair.build.scan import Inventory, scan
 from motionpair.build.splits import assign_splits, assign_time_blocks, merged_groups
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
-from motionpair.features import audio, motion, numba_cache
+from motionpair.features import audio, beats, motion, numba_cache
 from motionpair.publish import (
     OutRefusedError,
     check_out,
@@ -439,6 +439,7 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["norm_stats"] = _norm_stats(staged, rows)
     record["shards_sha256"] = shard_checksums(staged)
     record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
+    record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
     (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
     sample = choose_sample(rows)
@@ -548,6 +549,18 @@ def _norm_stats(staged: Path, rows: list[WindowRow]) -> dict[str, Any]:
     if not any(r.split == "train" for r in rows):
         return {"file": None, "reason": "no train windows: statistics are computed on train only"}
     return write_norm_stats(staged, rows, split="train")
+
+
+def _beats_block(record: dict) -> dict[str, Any]:
+    """dataset.json ``beats``: the tracker that made the beats of computed features, which
+    beats each track's windows use, and the per-pair metrical-level check (evidence)."""
+    checks = {p: r["tempo"]["metrical_level_check"]
+              for p, r in (record.get("alignment_evidence") or {}).get("pairs", {}).items()
+              if "metrical_level_check" in r.get("tempo", {})}
+    block = beats.dataset_block(checks)
+    block["by_track"] = {f["track"]: f["beats_from"] for f in record["pairs"]
+                         if f.get("beats_from")}
+    return block
 
 
 def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfig, *,

@@ -16,7 +16,7 @@ from motionpair.align.clock import clock_for
 from motionpair.align.evidence import EvidenceConfig
 from motionpair.cache import Cache, cache_key
 from motionpair.config import BuildConfig
-from motionpair.features import audio, motion
+from motionpair.features import audio, beats, motion
 from motionpair.sources.base import Source, source_of
 from motionpair.store import OutputError, shard_name, write_shard
 from motionpair.timebase import frames_to_time, n_frames_covering
@@ -150,6 +150,7 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "style": spec.style, "track": spec.track.track_id, "shard": shard,
         "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
         "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
+        "beats_from": beats.beats_from(feats.params),
         "clock_map": {**clock.to_dict()},
         "motion_first_frame": grid.first_frame, "motion_frames": int(len(grid.valid)),
         "motion_track_span_s": [float(frames_to_time(grid.first_frame, fps)),

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from motionpair.features import beats
 from motionpair.timebase import frame_rate, frames_to_time
 from motionpair.types import AudioFeatures
 
 #: Bump when the feature recipe changes: it is part of every cache key.
-AUDIO_STAGE_VERSION = "audio-1"
+AUDIO_STAGE_VERSION = "audio-2"  # audio-2: beat tempo from motionpair.features.beats
 
 BASELINE35_LAYOUT = (
     ("onset_env", 1),
@@ -86,7 +87,7 @@ def feature_params(*, sr_hz: int, hop: int, n_mels: int = 128, n_fft: int = 2048
         "n_mfcc": int(n_mfcc),
         "center": True,
         "mel_db": "power_to_db(ref=1.0, amin=1e-10, top_db=None)",
-        "beat_tracker": "librosa.beat.beat_track(onset_envelope, start_bpm=120, tightness=100)",
+        "beat_tracker": beats.tracker_params(),
         "onset_peaks": "librosa.onset.onset_detect(onset_envelope)",
         "chroma": "librosa.feature.chroma_cens(n_chroma=12)",
         "resample": "soxr_hq",
@@ -119,19 +120,16 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
     y = resample(y_native, orig_sr_hz=native_sr_hz, sr_hz=sr_hz)
     fps = frame_rate(sr_hz, hop)
     n = 1 + len(y) // hop
-    S = librosa.feature.melspectrogram(y=y, sr=sr_hz, n_fft=n_fft, hop_length=hop,
-                                       n_mels=n_mels, center=True)
-    mel_db = librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)
-    env = librosa.onset.onset_strength(S=mel_db, sr=sr_hz)
+    mel_db, env = onset_envelope(y, sr_hz=sr_hz, hop=hop, n_fft=n_fft, n_mels=n_mels)
     mfcc = librosa.feature.mfcc(S=mel_db, sr=sr_hz, n_mfcc=n_mfcc)
     c_grid = chroma_grid(fps) or (sr_hz, hop)
     y_c = resample(y_native, orig_sr_hz=native_sr_hz, sr_hz=c_grid[0])
     chroma = librosa.feature.chroma_cens(y=y_c, sr=c_grid[0], hop_length=c_grid[1], n_chroma=12)
     peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr_hz, hop_length=hop)
-    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr_hz, hop_length=hop,
-                                           start_bpm=120.0, tightness=100)
+    tempo, beat_frames = track_beats_of(y_native, env, native_sr_hz=native_sr_hz, sr_hz=sr_hz,
+                                        hop=hop)
     onset_peak = _one_hot(peaks, n)
-    music_beat = _one_hot(beats, n)
+    music_beat = _one_hot(beat_frames, n)
     baseline = np.concatenate(
         [env[:n, None], mfcc.T[:n], _fit(chroma.T, n), onset_peak[:, None], music_beat[:, None]],
         axis=1,
@@ -148,12 +146,37 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
             "music_beat": music_beat,
             "onset_peak": onset_peak,
         },
-        beat_times_s=np.asarray(frames_to_time(np.asarray(beats), fps)),
-        tempo_bpm=float(np.atleast_1d(tempo)[0]),
+        beat_times_s=np.asarray(frames_to_time(beat_frames, fps)),
+        tempo_bpm=tempo,
         params={**feature_params(sr_hz=sr_hz, hop=hop, n_mels=n_mels, n_fft=n_fft,
                                  n_mfcc=n_mfcc),
                 "fps": float(fps), "chroma_sr_hz": c_grid[0], "chroma_hop": c_grid[1]},
     )
+
+
+def onset_envelope(y: np.ndarray, *, sr_hz: int, hop: int, n_fft: int = 2048,
+                   n_mels: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """``(mel_db, onset_env)`` of ``y`` (at ``sr_hz``) on the ``sr_hz / hop`` grid.
+
+    ``mel_db`` is (n_mels, frames) log-mel power in dB re 1.0; ``onset_env`` (frames,) is
+    librosa's onset strength of it (the recipe of :func:`compute_features`).
+    """
+    import librosa
+
+    S = librosa.feature.melspectrogram(y=y, sr=sr_hz, n_fft=n_fft, hop_length=hop,
+                                       n_mels=n_mels, center=True)
+    mel_db = librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)
+    return mel_db, librosa.onset.onset_strength(S=mel_db, sr=sr_hz)
+
+
+def track_beats_of(y_native: np.ndarray, onset_env: np.ndarray, *, native_sr_hz: int,
+                   sr_hz: int, hop: int) -> tuple[float, np.ndarray]:
+    """``(tempo_bpm, beat_frames)`` of a track: the song tempo on librosa's default grid
+    (:func:`motionpair.features.beats.song_tempo_bpm`), then the beats on the build grid
+    (:func:`motionpair.features.beats.track_beats`, frame k at ``k * hop / sr_hz`` s)."""
+    y_ref = resample(y_native, orig_sr_hz=native_sr_hz, sr_hz=beats.TEMPO_REF_SR_HZ)
+    start_bpm = beats.song_tempo_bpm(y_ref)
+    return beats.track_beats(onset_env, sr_hz=sr_hz, hop=hop, start_bpm=start_bpm)
 
 
 def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:

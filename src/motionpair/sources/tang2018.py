@@ -332,6 +332,21 @@ def frames_per_beat(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[Fraction,
     return Fraction(spec.params["length"], n_beats), f"T / {n_beats} detected beats in span"
 
 
+def true_beat_span(spec: PairSpec) -> tuple[float, float, Fraction] | None:
+    """``(start_s, end_s, n_beats)``: the dance span S/25..E/25 s of song time and its true
+    number of beat periods ``T / F``, for styles whose F (frames per beat) is published
+    (cha-cha, rumba); None for others (waltz ~4 frames per beat, tango: not exact).
+
+    The span comes from config.json, which the dataset's README calls not beat-precise:
+    its phase is arbitrary and its implied tempo is the truth only to a few per cent.
+    """
+    if spec.style not in FRAMES_PER_BEAT:
+        return None
+    start_s, end_s = (float(frames_to_time(spec.params[k], SONG_FPS))
+                      for k in ("start_frame", "end_frame"))
+    return start_s, end_s, Fraction(spec.params["length"]) / FRAMES_PER_BEAT[spec.style]
+
+
 def beatwise_clock(spec: PairSpec, beat_times_s: np.ndarray) -> ClockMap:
     """Tie skeleton beats (every F frames) to detected music beats from the start beat on."""
     beats = np.asarray(beat_times_s, dtype=np.float64)
