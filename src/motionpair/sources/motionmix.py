@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from motionpair.camclock import ASSUMPTION as CAMERA_CLOCKS
+from motionpair.camclock import ASSUMPTIONS as CLOCK_ASSUMPTIONS
+from motionpair.camclock import session_clock_check
 from motionpair.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
 from motionpair.matching import TrackSpan, assign, event_segments, gapless_segments
 from motionpair.safeio import guard
@@ -71,6 +74,7 @@ ASSUMPTIONS = {
         "meaningful when the cameras' coordinates agree"
     ),
     **MATCH_ASSUMPTIONS,
+    **CLOCK_ASSUMPTIONS,
 }
 FUSE_TOLERANCE_S = 0.25
 
@@ -278,6 +282,10 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                                                        6)} for seg in segments],
                   "snapshots_matched": matched, "snapshots_out_of_track": out_of_track,
                   "per_camera": per_cam, "paired": bool(specs),
+                  # camera clocks: what the session's own motion says (reported, not applied)
+                  "camera_clock": session_clock_check(
+                      {c: (st.times_s, st.joints) for c, st in s.streams.items()},
+                      s.facts.get("camera_offsets_s") or {}),
                   })
     if out_of_track:
         facts["out_of_track_note"] = (f"{out_of_track} snapshot(s) fall outside every played "
@@ -393,7 +401,7 @@ def fused_specs(specs: list[PairSpec]) -> list[PairSpec]:
 
 def assumptions_for(clock_map: ClockMap) -> list[str]:
     """Names of the assumptions a MotionMix window relies on, sorted."""
-    return sorted({clock_map.assumption, STREAM_CLOCK, NPZ_AUDIO})
+    return sorted({clock_map.assumption, STREAM_CLOCK, NPZ_AUDIO, CAMERA_CLOCKS})
 
 
 def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
@@ -403,7 +411,8 @@ def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
     if not sessions:
         return {}
     keys = ("session", "playlist", "start_utc", "start_from", "snapshots", "cameras",
-            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments")
+            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments",
+            "camera_offsets_s", "camera_offsets_from", "camera_clock")
     return {NAME: {"sessions": [{k: u.get(k) for k in keys} for u in sessions],
                    "out_of_track_rule": "snapshots outside every played track are counted "
                                         "here and never assigned to a track",
