@@ -8,8 +8,10 @@ virtual cameras (yaw 0/90/180/270 degrees: cam2 is cam0's mirror view, cam1/cam3
 perpendicular to it). Each camera's times are then shifted by a known amount against cam0
 and :func:`motionpair.camclock.estimate_offset` estimates it back. Printed and written as
 JSON: the estimate's error (ms), Pearson r, peak ratio, whether it is confident, and the
-time per estimate. The 1 Hz rows show why sparse sessions are reported as "cannot be
-checked" (motionpair does not estimate below camclock.DENSE_MIN_HZ).
+time per estimate; and a negative control per camera (cam0 during one track's dance against
+the camera during the other track's, a different dance). The 1 Hz rows show why sparse
+sessions are reported as "cannot be checked" (motionpair does not estimate below
+camclock.DENSE_MIN_HZ).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="camclock-bench-"))
     out: dict = {"loadavg_at_start": os.getloadavg(), "cores": os.cpu_count(),
                  "note": "sessions DERIVED from tang2018 motion; not real MotionMix captures",
-                 "rows": []}
+                 "rows": [], "controls": []}
     for name, tracks in PLAYLISTS.items():
         for rate in RATES_HZ:
             root = work / f"{name}-{rate:g}hz"
@@ -75,6 +77,22 @@ def main() -> None:
                            "ms": round((time.perf_counter() - t0) * 1000, 1)}
                     out["rows"].append(row)
                     print(json.dumps(row))
+                # negative control: cam0 during track 0 against this camera during track 1
+                # (a different dance) moved onto the same times: should not be confident
+                end0 = truth.starts_s[1]
+                ka, kb = ref.times_s < end0, st.times_s >= end0
+                try:
+                    est = estimate_offset(ref.times_s[ka], ref.joints[ka],
+                                          st.times_s[kb] - end0, st.joints[kb])
+                    neg = {"estimate_s": round(est.offset_s, 4), "r": round(est.correlation, 3),
+                           "peak_ratio": None if est.peak_ratio is None
+                           else round(est.peak_ratio, 2), "confident": est.confident}
+                except ValueError as exc:
+                    neg = {"error": str(exc)}
+                row = {"playlist": name, "rate_hz": rate, "camera": cam,
+                       "control": "different dances", **neg}
+                out["controls"].append(row)
+                print(json.dumps(row))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 

@@ -248,6 +248,30 @@ def test_offset_estimated_from_real_motion(shift_s, dense_capture):
           f"{est.peak_ratio:.2f}, overlap {est.overlap_s:.0f} s")
 
 
+@pytest.mark.realdata
+def test_different_dances_are_never_confident(dense_capture):
+    """Negative control: cam0 during track 0's dance against cam1 during track 1's (a
+    different real dance, moved onto the same times): no confident estimate, the line says so."""
+    from motionpair.camclock import clock_lines, estimate_offset, session_clock_check
+    from motionpair.sources.motionmix_session import read_session
+
+    s, _ = read_session(_session_dir(dense_capture))
+    assert s is not None
+    a, b = s.streams["cam0"], s.streams["cam1"]
+    end0 = dense_capture.starts_s[1]
+    ka, kb = a.times_s < end0, b.times_s >= end0
+    streams = {"cam0": (a.times_s[ka], a.joints[ka]),
+               "cam1": (b.times_s[kb] - end0, b.joints[kb])}
+    est = estimate_offset(*streams["cam0"], *streams["cam1"])
+    assert not est.confident and est.peak_ratio is not None and est.peak_ratio < 1.2
+    check = session_clock_check(streams, {})
+    assert not check["disagree"] and "no confident estimate" in check["unconfirmed"]["cam1"]
+    line = clock_lines("s", check)[0]
+    assert line.startswith("s: camera clocks cannot be confirmed against camera 'cam0'")
+    print(f"\ndifferent dances: offset {est.offset_s:+.3f} s, r {est.correlation:.3f}, "
+          f"peak ratio {est.peak_ratio:.2f} -> {line}")
+
+
 def test_estimator_refuses_and_explains():
     """Too few samples: ValueError; one camera or sparse: why, never an estimate."""
     from motionpair.camclock import estimate_offset, session_clock_check
@@ -261,3 +285,7 @@ def test_estimator_refuses_and_explains():
     sparse = session_clock_check({"a": (t, p), "b": (t, p)}, {"b": 0.5})
     assert not sparse["checked"] and "sample at 1 Hz (one snapshot every 1 s)" in sparse["why"]
     assert sparse["declared_s"] == {"b": 0.5} and sparse["applied"] is False
+    t30 = np.arange(0.0, 60.0, 1 / 30)  # two still cameras at 30 Hz: nothing to align
+    still = session_clock_check({"a": (t30, np.zeros((len(t30), 1, 2))),
+                                 "b": (t30, np.zeros((len(t30), 1, 2)))}, {})
+    assert still["checked"] and "no movement" in still["unconfirmed"]["b"]

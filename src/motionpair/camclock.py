@@ -136,7 +136,8 @@ def estimate_offset(ref_times_s: np.ndarray, ref_joints: np.ndarray,
     Raises
     ------
     ValueError
-        fewer than 3 samples in a stream, or no lag with ``min_overlap_s`` of overlap.
+        fewer than 3 samples in a stream, a stream without movement, or no lag with
+        ``min_overlap_s`` of overlap.
     """
     from motionpair.capture.camsync import envelope_lag  # scipy.signal: only when estimating
 
@@ -151,9 +152,12 @@ def estimate_offset(ref_times_s: np.ndarray, ref_joints: np.ndarray,
     ir, ic = int(np.ceil((mr[0] - t0) / step_s)), int(np.ceil((mc[0] - t0) / step_s))
     gr = _on_grid(mr, er, t0 + ir * step_s, step_s, max_gap_s)
     gc = _on_grid(mc, ec, t0 + ic * step_s, step_s, max_gap_s)
+    if not (gr.std() > 0 and gc.std() > 0):
+        raise ValueError("a stream shows no movement (constant motion energy): nothing to align")
     fps = Fraction(1.0 / step_s).limit_denominator(1_000_000)
-    lag, r, ratio, overlap_s = envelope_lag(gr, gc, fps, min_overlap_s=min_overlap_s,
-                                            lobe_s=lobe_s)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a still overlap: r is NaN
+        lag, r, ratio, overlap_s = envelope_lag(gr, gc, fps, min_overlap_s=min_overlap_s,
+                                                lobe_s=lobe_s)
     offset = (lag + ir - ic) / float(fps)
     confident = bool(ratio is not None and ratio >= MIN_PEAK_RATIO and r >= MIN_CORRELATION)
     return ClockOffset(offset_s=float(offset), correlation=float(r), peak_ratio=ratio,
@@ -176,12 +180,13 @@ def session_clock_check(streams: dict[str, tuple[np.ndarray, np.ndarray]],
         ``checked`` (bool), ``why`` (a sentence with the numbers), ``reference``,
         ``declared_s``, ``estimates`` (camera -> :class:`ClockOffset` dict, residual after the
         declared offsets), ``disagree`` (cameras whose confident residual exceeds the
-        resolution, with the offset to declare: ``fix``), ``applied`` (always False) and
-        ``assumption``.
+        resolution, with the offset to declare: ``fix``), ``unconfirmed`` (camera -> why no
+        confident estimate), ``applied`` (always False) and ``assumption``.
     """
     out: dict[str, Any] = {"checked": False, "reference": None,
                            "declared_s": dict(sorted(declared_s.items())) or None,
-                           "estimates": {}, "disagree": {}, "applied": False,
+                           "estimates": {}, "disagree": {}, "unconfirmed": {},
+                           "applied": False,
                            "assumption": ASSUMPTION}
     cams = sorted(streams)
     if len(cams) < 2:
@@ -208,9 +213,14 @@ def session_clock_check(streams: dict[str, tuple[np.ndarray, np.ndarray]],
             est = estimate_offset(*streams[ref], *streams[c])
         except ValueError as exc:
             out["estimates"][c] = {"error": str(exc)}
+            out["unconfirmed"][c] = str(exc)
             continue
         out["estimates"][c] = est.to_dict()
-        if est.confident and abs(est.offset_s) > resolution:
+        if not est.confident:
+            ratio = "none" if est.peak_ratio is None else f"{est.peak_ratio:.2f}"
+            out["unconfirmed"][c] = (f"no confident estimate (offset {est.offset_s:+.3f} s, "
+                                     f"peak ratio {ratio}, r {est.correlation:.2f})")
+        elif abs(est.offset_s) > resolution:
             out["disagree"][c] = {"residual_s": round(est.offset_s, 3),
                                   "fix": round(declared_s.get(c, 0.0) + est.offset_s, 3)}
     out["checked"] = True
@@ -228,7 +238,11 @@ def clock_lines(session: str, check: dict[str, Any] | None) -> list[str]:
         return []
     if not check["checked"]:
         return [f"{session}: camera clocks {check['why']}"] if "cannot" in check["why"] else []
+    unsure = "; ".join(f"camera {c!r}: {why}" for c, why in sorted(check["unconfirmed"].items()))
     if not check["disagree"]:
+        if unsure:
+            return [f"{session}: camera clocks cannot be confirmed against camera "
+                    f"{check['reference']!r}: {unsure}"]
         return [f"{session}: camera clocks agree ({check['why']})"]
     parts = [f"camera {c!r} runs {abs(d['residual_s']):.3f} s "
              f"{'ahead of' if d['residual_s'] < 0 else 'behind'} camera {check['reference']!r}"
@@ -236,7 +250,8 @@ def clock_lines(session: str, check: dict[str, Any] | None) -> list[str]:
     fix = json.dumps({c: d["fix"] for c, d in sorted(check["disagree"].items())})
     return [f"{session}: camera clocks differ: {'; '.join(parts)} (from motion energy, not "
             f"applied); if {check['reference']!r} keeps the session clock, add to "
-            f"metadata.json: \"camera_offsets_s\": {fix}"]
+            f"metadata.json: \"camera_offsets_s\": {fix}" + (f" (not confirmed: {unsure})"
+                                                              if unsure else "")]
 
 
 def _rate_hz(times_s: np.ndarray) -> float:
