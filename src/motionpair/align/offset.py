@@ -10,23 +10,16 @@ nothing here changes a clock map.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from motionpair.timebase import frames_to_time
+from motionpair.xcorr import OffsetEstimate, parabolic_peak, pick_peak
 
-
-@dataclass(frozen=True)
-class OffsetEstimate:
-    """Best offset (s) in a bounded range, with the two confidence measures."""
-
-    offset_s: float  # sub-frame (parabolic interpolation of the sampled score curve)
-    score: float
-    second_offset_s: float | None  # best local maximum outside the main lobe
-    peak_ratio: float | None  # (peak - median) / (second - median) of the score curve
+__all__ = ["OffsetEstimate", "estimate_offset", "halves_agreement", "offset_grid",
+           "onset_score_curve", "parabolic_peak", "pick_peak"]
 
 
 def onset_score_curve(onset_env: np.ndarray, fps: Fraction, kin_s: np.ndarray,
@@ -55,39 +48,6 @@ def onset_score_curve(onset_env: np.ndarray, fps: Fraction, kin_s: np.ndarray,
         return np.full(len(offsets_s), np.nan)
     pts = k[None, :] + np.asarray(offsets_s, dtype=np.float64)[:, None]
     return np.interp(pts, t_env, z).mean(axis=1)
-
-
-def parabolic_peak(y: np.ndarray, i: int) -> float:
-    """Fractional index of the peak at ``i`` from the parabola through ``y[i-1:i+2]``."""
-    if i <= 0 or i >= len(y) - 1:
-        return float(i)
-    a, b, c = y[i - 1], y[i], y[i + 1]
-    den = a - 2 * b + c
-    return float(i) if den >= 0 else float(i + 0.5 * (a - c) / den)
-
-
-def pick_peak(offsets_s: np.ndarray, curve: np.ndarray, *, lobe_s: float) -> OffsetEstimate:
-    """Best offset of a sampled score curve and its peak-to-second-peak ratio.
-
-    The second peak is the highest local maximum at least ``lobe_s`` (half a
-    beat period) from the best; heights are measured above the curve's median so
-    that the ratio is 1 when two peaks are equal and grows as the best stands out.
-    """
-    if not np.isfinite(curve).any():
-        return OffsetEstimate(float("nan"), float("nan"), None, None)
-    i = int(np.nanargmax(curve))
-    step = float(offsets_s[1] - offsets_s[0])
-    best = float(offsets_s[0] + parabolic_peak(curve, i) * step)
-    from scipy.signal import find_peaks  # here: scipy.signal import costs ~0.5 s per build
-
-    peaks, _ = find_peaks(np.nan_to_num(curve, nan=-np.inf))
-    far = [p for p in peaks if abs(offsets_s[p] - offsets_s[i]) >= lobe_s]
-    if not far:
-        return OffsetEstimate(best, float(curve[i]), None, None)
-    j = max(far, key=lambda p: curve[p])
-    base = float(np.nanmedian(curve))
-    ratio = (curve[i] - base) / (curve[j] - base) if curve[j] > base else float("inf")
-    return OffsetEstimate(best, float(curve[i]), float(offsets_s[j]), float(ratio))
 
 
 def offset_grid(*, center_s: float, half_range_s: float, step_s: float) -> np.ndarray:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.align.offset import pick_peak
 from motionpair.timebase import frame_rate
+from motionpair.xcorr import envelope_lag
 
 SYNC_SR_HZ = 22050
 SYNC_HOP = 256
@@ -64,31 +64,6 @@ def onset_envelope(y: np.ndarray, sr_hz: int) -> tuple[np.ndarray, Fraction]:
     y = resample(np.asarray(y, np.float32), orig_sr_hz=sr_hz, sr_hz=SYNC_SR_HZ)
     env = librosa.onset.onset_strength(y=y, sr=SYNC_SR_HZ, hop_length=SYNC_HOP)
     return env.astype(np.float64), frame_rate(SYNC_SR_HZ, SYNC_HOP)
-
-
-def envelope_lag(ref: np.ndarray, cam: np.ndarray, fps: Fraction, *,
-                 min_overlap_s: float = MIN_OVERLAP_S, lobe_s: float = LOBE_S
-                 ) -> tuple[float, float, float | None, float]:
-    """``(lag_frames, r, peak_ratio, overlap_s)`` such that ``ref[n + lag] ~ cam[n]``."""
-    from scipy.signal import correlate, correlation_lags
-
-    a = (ref - ref.mean()) / (ref.std() or 1.0)
-    b = (cam - cam.mean()) / (cam.std() or 1.0)
-    raw = correlate(a, b, mode="full", method="fft")
-    lags = correlation_lags(len(a), len(b), mode="full")
-    overlap = np.minimum(len(a), lags + len(b)) - np.maximum(0, lags)
-    min_frames = float(min_overlap_s * fps)
-    ok = overlap >= min_frames
-    if not ok.any():
-        raise ValueError(f"the recordings overlap by less than {min_overlap_s:g} s at every lag")
-    curve = np.where(ok, raw / np.maximum(overlap, 1), np.nan)
-    est = pick_peak(lags.astype(np.float64), curve, lobe_s=lobe_s * float(fps))
-    i = int(np.nanargmax(curve))
-    L = int(lags[i])
-    sa = a[max(0, L): L + len(b)] if L >= 0 else a[: len(b) + L]
-    sb = b[max(0, -L): max(0, -L) + len(sa)]
-    r = float(np.corrcoef(sa, sb)[0, 1]) if len(sa) > 2 else float("nan")
-    return est.offset_s, r, est.peak_ratio, float(overlap[i] / fps)
 
 
 def camera_offset(ref_y: np.ndarray, ref_sr_hz: int, ref_first_sample_s: float,

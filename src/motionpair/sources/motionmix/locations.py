@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from motionpair.sources.motionmix.camclock import clock_lines
+
 SUBDIRS = {
     "audio": ("read", "audio-prep playlists: <playlist>/ with per-track .npz (+ manifest.json)"),
     "sessions": ("read", "LiveDirector sessions: <playlist>-<UTC>/ with metadata.json + "
@@ -73,6 +75,7 @@ def unit_notes(units: list[dict[str, Any]]) -> list[str]:
         if u.get("kind") == "playlist" and u.get("grid_fps"):
             out.append(f"{u['session']}: {u.get('tracks')} track(s) on the grid "
                        f"{' and '.join(u['grid_fps'])} fps (a build with --fps auto uses it)")
+        out += clock_lines(u["session"], u.get("camera_clock"))  # camera clocks (issue 11)
         for item in u.get("not_understood", []):
             out.append(f"{u['session']}: not understood: {item}")
     return out

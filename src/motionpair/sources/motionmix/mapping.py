@@ -9,6 +9,7 @@ anything else; see docs/motionmix_format.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class Mapping:
     files: dict[str, str] = field(default_factory=dict)  # "snapshots": path relative to session
     time_unit: str = "auto"  # auto | s | ms (numeric times)
     path: str = ""
+    # declared per-camera clock offsets (s), overriding metadata.json's camera by camera
+    camera_offsets_s: dict[str, float] = field(default_factory=dict)
 
     def aliases(self, name: str) -> tuple[str, ...]:
         """Keys to try for canonical field ``name``, the mapped key first."""
@@ -112,10 +115,10 @@ def load_mapping(path: Path | None) -> Mapping:
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: a mapping file is a JSON object")
-    unknown = sorted(set(doc) - {"keys", "files", "time_unit", "note"})
+    unknown = sorted(set(doc) - {"keys", "files", "time_unit", "note", "camera_offsets_s"})
     if unknown:
         raise ValueError(f"{path}: unknown top-level key(s) {unknown}; "
-                         "expected keys, files, time_unit")
+                         "expected keys, files, time_unit, camera_offsets_s")
     keys = doc.get("keys", {})
     files = doc.get("files", {})
     for what, d in (("keys", keys), ("files", files)):
@@ -127,7 +130,15 @@ def load_mapping(path: Path | None) -> Mapping:
     time_unit = doc.get("time_unit", "auto")
     if time_unit not in ("auto", "s", "ms"):
         raise ValueError(f"{path}: time_unit must be auto, s or ms, not {time_unit!r}")
-    return Mapping(keys=dict(keys), files=dict(files), time_unit=time_unit, path=str(path))
+    offsets = doc.get("camera_offsets_s", {})
+    if not isinstance(offsets, dict):
+        raise ValueError(f"{path}: 'camera_offsets_s' must map camera names to seconds")
+    for cam, v in offsets.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{path}: camera_offsets_s[{cam!r}] = {v!r} is not a finite "
+                             "number of seconds")
+    return Mapping(keys=dict(keys), files=dict(files), time_unit=time_unit, path=str(path),
+                   camera_offsets_s={str(c): float(v) for c, v in offsets.items()})
 
 
 def resolve_file(mapping: Mapping, name: str, folder: Path) -> Path | None:

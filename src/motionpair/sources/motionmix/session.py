@@ -312,6 +312,12 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
         streams[cam] = Stream(camera=cam, times_s=t, joints=np.stack([x[1] for x in items]),
                               confidence=conf)
     not_understood += [f"snapshot key {k!r}" for k in sorted(unknown_keys)]
+    okey, _ = pick(meta, "camera_offsets", mapping)
+    offsets_from = ([f"{METADATA}:{okey}"] if okey else []) + (
+        [f"{mapping.path}:camera_offsets_s"] if mapping.camera_offsets_s else [])
+    # a declared offset for a camera with no snapshot is a typo or a stale entry: say so
+    not_understood += [f"camera_offsets_s: camera {c!r} has no snapshot (offset not used)"
+                       for c in sorted(set(offsets) - set(streams))]
     used = {str(p) for p in files} | {str(folder / METADATA), str(folder / MAPPING_FILE)}
     not_understood += [f"file {p.relative_to(folder).as_posix()!r}: not read" for p in
                        sorted(folder.rglob("*")) if p.is_file() and str(p) not in used]
@@ -327,6 +333,7 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
                              "n_joints": shape[0] if shape else None,
                              "joint_names": names, "mapping": mapping.path or None,
                              "camera_offsets_s": offsets or None,
+                             "camera_offsets_from": offsets_from or None,
                              "not_understood": not_understood})
     if not streams:
         problems.append(Problem(path=str(folder), source="motionmix", session=sid,
@@ -341,11 +348,12 @@ def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
     """Declared per-camera clock offsets (s): session time = snapshot time + offset.
 
     Metadata ``camera_offsets_s`` (aliases in docs/motionmix_format.md) maps a camera
-    name to a finite number of seconds; cameras not named have offset 0.
+    name to a finite number of seconds; the mapping file's ``camera_offsets_s`` (a user's
+    correction) overrides it camera by camera; cameras named by neither have offset 0.
     """
     key, value = pick(meta, "camera_offsets", mapping)
     if key is None:
-        return {}
+        return dict(mapping.camera_offsets_s)
     if not isinstance(value, dict):
         raise ValueError(f"{key!r} must map camera names to seconds")
     out = {}
@@ -353,7 +361,7 @@ def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
         if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
             raise ValueError(f"{key}[{cam!r}] = {v!r} is not a finite number of seconds")
         out[str(cam)] = float(v)
-    return out
+    return {**out, **mapping.camera_offsets_s}
 
 
 def _events(meta: dict, start: datetime, mapping: Mapping

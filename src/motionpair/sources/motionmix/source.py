@@ -20,6 +20,9 @@ import numpy as np
 from motionpair.safeio import guard
 from motionpair.sources.common import fingerprint
 from motionpair.sources.motionmix.audio import Playlist, features_for_build, read_playlist
+from motionpair.sources.motionmix.camclock import ASSUMPTION as CAMERA_CLOCKS
+from motionpair.sources.motionmix.camclock import ASSUMPTIONS as CLOCK_ASSUMPTIONS
+from motionpair.sources.motionmix.camclock import session_clock_check
 from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
     Mapping,
@@ -76,6 +79,7 @@ ASSUMPTIONS = {
         "meaningful when the cameras' coordinates agree"
     ),
     **MATCH_ASSUMPTIONS,
+    **CLOCK_ASSUMPTIONS,
 }
 FUSE_TOLERANCE_S = 0.25
 
@@ -283,6 +287,10 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                                                        6)} for seg in segments],
                   "snapshots_matched": matched, "snapshots_out_of_track": out_of_track,
                   "per_camera": per_cam, "paired": bool(specs),
+                  # camera clocks: what the session's own motion says (reported, not applied)
+                  "camera_clock": session_clock_check(
+                      {c: (st.times_s, st.joints) for c, st in s.streams.items()},
+                      s.facts.get("camera_offsets_s") or {}),
                   })
     if out_of_track:
         facts["out_of_track_note"] = (f"{out_of_track} snapshot(s) fall outside every played "
@@ -398,7 +406,7 @@ def fused_specs(specs: list[PairSpec]) -> list[PairSpec]:
 
 def assumptions_for(clock_map: ClockMap) -> list[str]:
     """Names of the assumptions a MotionMix window relies on, sorted."""
-    return sorted({clock_map.assumption, STREAM_CLOCK, NPZ_AUDIO})
+    return sorted({clock_map.assumption, STREAM_CLOCK, NPZ_AUDIO, CAMERA_CLOCKS})
 
 
 def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
@@ -408,7 +416,8 @@ def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
     if not sessions:
         return {}
     keys = ("session", "playlist", "start_utc", "start_from", "snapshots", "cameras",
-            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments")
+            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments",
+            "camera_offsets_s", "camera_offsets_from", "camera_clock")
     return {NAME: {"sessions": [{k: u.get(k) for k in keys} for u in sessions],
                    "out_of_track_rule": "snapshots outside every played track are counted "
                                         "here and never assigned to a track",
