@@ -531,7 +531,8 @@ def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
     if not sessions:
         return {}
     keys = ("session", "playlist", "start_utc", "start_from", "snapshots", "cameras",
-            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments")
+            "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments",
+            "song_span_s", "track_list_from", "mix_tracks")
     return {NAME: {"sessions": [{k: u.get(k) for k in keys} for u in sessions],
                    "out_of_track_rule": "snapshots outside every played track are counted "
                                         "here and never assigned to a track",
