@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,29 @@ def test_mix_session_tied_by_its_track_list(played, tmp_path, where):
         assert s.problems == [] and len(s.rows) > 250
         assert {r.track for r in s.rows} == {"playlist-01/DANCE_W_8", "playlist-01/DANCE_R_2",
                                              "playlist-02/DANCE_W_4"}
+
+
+def test_mix_with_playback_events_naming_playlist_tracks(played, tmp_path):
+    """A mix with playback events (times from the derivation's truth) naming its tracks as
+    ``<playlist>/<track>``, a file name and a stem: events time each track exactly."""
+    from motionpair.sources import scan
+
+    root = _as_mix(played, tmp_path / "mix")
+    meta_path = root / "sessions" / MIX / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["tracks"] = _mix_refs()
+    t0 = datetime.fromisoformat(meta["started_at"].replace("Z", "+00:00"))
+    meta["playback_events"] = [
+        {"t": (t0 + timedelta(seconds=s)).isoformat(timespec="microseconds"), "track_id": name}
+        for s, name in zip(played.starts_s, ["playlist-01/DANCE_W_8", "DANCE_R_2.npz",
+                                             "DANCE_W_4"], strict=True)]
+    meta_path.write_text(json.dumps(meta))
+    inv = scan([root])
+    assert inv.problems == [], [p.reason for p in inv.problems]
+    unit = next(u for u in inv.units if u.get("kind") == "session")
+    assert unit["matched_by"] == ["playback_events"]
+    res = _check_against_truth(inv, played, lambda k: 0.0)
+    assert res["matched"] == N_SNAPSHOTS
 
 
 def _fix_snippets(reason: str) -> tuple[str, str]:
