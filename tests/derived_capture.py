@@ -108,7 +108,7 @@ def make_capture(tang_dir: Path, root: Path, *, sessions: tuple[str, ...] = (
                  manifest: bool = True, prepared: Path | None = None,
                  npz: dict | None = None, cameras: tuple[str, ...] = tuple(CAMERA_YAW_DEG),
                  resume: tuple[int, float, float] | None = None,
-                 position_key: str = "position_s") -> Truth:
+                 position_key: str = "position_s", max_snapshots: int | None = None) -> Truth:
     """Write ``root/capture/{audio/playlist-01, sessions/playlist-01-<UTC>}``; return truth.
 
     ``pause_s`` > 0 inserts that pause between tracks and records playback events in
@@ -118,6 +118,8 @@ def make_capture(tang_dir: Path, root: Path, *, sessions: tuple[str, ...] = (
     librosa instead of prep-audio, without a manifest.json. ``resume=(k, at_s, pause_s)``:
     track k pauses at its time ``at_s`` for ``pause_s`` seconds, then a playback event resumes
     it from ``at_s`` (key ``position_key``); events are recorded for every track.
+    ``max_snapshots``: the recording stopped after that many snapshots (all cameras, in
+    time order); the truth keeps the same ones.
     The source MP3 symlinks live in ``root/src_audio``, outside the capture root.
     """
     src = root / "src_audio" / "playlist-01"
@@ -189,6 +191,11 @@ def make_capture(tang_dir: Path, root: Path, *, sessions: tuple[str, ...] = (
                                     "track": k if in_track else -1,
                                     "track_t_s": float(tau) if in_track else None})
     snaps.sort(key=lambda s: (s["t"], s["camera"]))
+    if max_snapshots is not None:  # the recording stopped early
+        snaps = snaps[:max_snapshots]
+        kept = {(s["camera"], s["t"]) for s in snaps}
+        truth.snapshots = [s for s in truth.snapshots
+                           if (s["camera"], _iso(round(s["t_s"], 3))) in kept]
     sdir = cap / "sessions" / f"playlist-01-{SESSION_START.strftime('%Y-%m-%dT%H-%M-%SZ')}"
     sdir.mkdir(parents=True)
     meta = {"session_id": sdir.name, "playlist": "playlist-01", "started_at": _iso(0.0),

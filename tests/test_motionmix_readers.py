@@ -353,14 +353,16 @@ def test_scan_duplicates_and_missing_playlist(tmp_path):
     assert inv.pairs[0].track.kind == "npz"
 
 
-def test_locations_report(tmp_path):
-    rep = locations_report({"MOTIONMIX_ROOT": str(tmp_path / "nowhere")})
+def test_locations_report(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/Desktop/MotionMix, no drive: hermetic
+    rep = locations_report({"MOTIONMIX_ROOT": str(tmp_path / "nowhere")},
+                           volumes=tmp_path / "Volumes")
     assert not rep["root_exists"] and rep["scan_paths"] == []
     text = "\n".join(report_lines(rep))
     for sub in ("audio", "sessions", "training", "output"):
         assert str(tmp_path / "nowhere" / sub) in text
     (tmp_path / "mm" / "sessions").mkdir(parents=True)
-    rep = locations_report({"MOTIONMIX_ROOT": str(tmp_path / "mm")})
+    rep = locations_report({"MOTIONMIX_ROOT": str(tmp_path / "mm")}, volumes=tmp_path / "V")
     assert rep["scan_paths"] == [str(tmp_path / "mm" / "sessions")]
 
 
@@ -371,6 +373,7 @@ def test_cli_scan_without_arguments_exits_0(tmp_path, monkeypatch):
 
     monkeypatch.delenv("MOTIONMIX_ROOT", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("MOTIONPAIR_VOLUMES", str(tmp_path / "Volumes"))
     res = CliRunner().invoke(app, ["scan"])
     assert res.exit_code == 0, res.output
     assert str(tmp_path / "Desktop" / "MotionMix" / "sessions") in res.output

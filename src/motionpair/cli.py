@@ -67,16 +67,20 @@ def _numbers(text: str, what: str, n: int) -> tuple[float, ...]:
 
 def scan_table(inv_dict: dict) -> Table:
     problems: dict[str, list[str]] = {}
+    kinds: dict[str, set[str]] = {}
     for p in inv_dict["problems"]:
         problems.setdefault(p.get("session") or p["path"], []).append(p["reason"])
+        kinds.setdefault(p.get("session") or p["path"], set()).add(p["kind"])
     t = Table(title="motionpair scan", show_lines=False)
     for col in ("source", "session", "style", "status", "audio s", "motion frames",
                 "song span s", "problem"):
         t.add_column(col, overflow="fold")
     for u in inv_dict["units"]:
         status = "paired" if u.get("paired") else (
-            "incomplete" if any("missing" in r for r in problems.get(u["session"], []))
-            else "bad")
+            "incomplete" if "incomplete" in kinds.get(u["session"], set())
+            or any("missing" in r for r in problems.get(u["session"], []))
+            else "bad" if u["session"] in problems
+            else "unpaired")  # e.g. a playlist no session played: nothing wrong with it
         t.add_row(u["source"], u["session"], u.get("style", ""), status,
                   _num(u.get("audio_duration_s")), str(u.get("skeleton_frames", "")),
                   _num(u.get("song_span_s")),
@@ -98,6 +102,7 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
     from motionpair.sources.motionmix.locations import locations_report, report_lines, unit_notes
 
     con = ui.results(json_out)
+    rep = None
     if not paths:  # no arguments: report the MotionMix default locations, scan what exists
         rep = locations_report()
         for line in report_lines(rep):
@@ -107,6 +112,8 @@ def scan(paths: Annotated[list[Path] | None, typer.Argument(
             return
         paths = [Path(p) for p in rep["scan_paths"]]
     inv = do_scan(paths).to_dict()
+    if rep is not None:  # the discovered root, explicitly, in --json too
+        inv["locations"] = rep
     ui.show_table(con, scan_table(inv))
     for p in inv["problems"]:
         con.print(f"[yellow]{p['kind']}[/]: {p['reason']}", highlight=False)

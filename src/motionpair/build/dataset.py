@@ -334,13 +334,22 @@ def _no_window_problem(res: PairResult, spec: PairSpec, cfg: BuildConfig) -> Pro
     need = f"{cfg.window_beats} beats" if cfg.window_beats else f"{cfg.window_s:g} s"
     dropped = ", ".join(f"{k}: {v}" for k, v in res.dropped.items()) or "none cut"
     motion_files = [f"{i.root}/{i.path}" for i in spec.inputs if i.sha256 != spec.track.sha256]
+    why = (f"motion covers {span[1] - span[0]:.2f} s of the track, a window needs {need} "
+           f"(dropped windows: {dropped})")
+    pairing = res.facts.get("pairing") or {}
+    if pairing.get("mode") == "snapshot":  # one row per snapshot: its context must fit
+        n = res.facts.get("snapshots", 0)
+        before, after = pairing.get("context_s", cfg.context_s)
+        why = (f"its {n} snapshot(s) lie at track time "
+               f"{span[0]:.2f}" + (f" .. {span[1]:.2f}" if n > 1 else "") + " s of a "
+               f"{res.facts.get('audio_duration_s', 0.0):.2f} s track; a row needs {before:g} s "
+               f"of audio before and {after:g} s after its snapshot inside the track "
+               f"(dropped: {dropped})")
     return Problem(path=motion_files[0] if motion_files else res.pair_id,
                    source=res.facts.get("source", ""),
                    session=res.facts.get("session", ""), kind="bad",
                    reason=f"{', '.join(motion_files) or res.pair_id}: no window could be cut: "
-                          f"motion covers "
-                          f"{span[1] - span[0]:.2f} s of the track, a window needs {need} "
-                          f"(dropped windows: {dropped})")
+                          f"{why}")
 
 
 def _refuse_cache_overlap(out: Path, cache: Path | None) -> None:

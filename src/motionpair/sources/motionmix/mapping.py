@@ -33,6 +33,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "playlist": ("playlist", "playlist_id", "playlist_name", "mix", "mix_name"),
     "events": ("playback_events", "playback", "events", "tracks_played", "history"),
     "camera_offsets": ("camera_offsets_s", "camera_offsets", "camera_offset_s"),
+    # a mix's tracks in play order, drawn from the playlist folders (motionmix.resolve_mix)
+    "track_list": ("tracks", "track_list", "tracklist", "mix_tracks", "playlist_tracks",
+                   "queue"),
     "event_time": ("t", "time", "started_at", "start", "timestamp", "at"),
     "event_end": ("ended_at", "end", "end_time", "stopped_at"),
     "event_track": ("track_id", "track", "file", "title", "name"),
@@ -74,6 +77,8 @@ class Mapping:
     path: str = ""
     # declared per-camera clock offsets (s), overriding metadata.json's camera by camera
     camera_offsets_s: dict[str, float] = field(default_factory=dict)
+    #: mix name (or session id / folder name) -> its tracks in play order ("mixes" key)
+    mixes: dict[str, list[Any]] = field(default_factory=dict)
 
     def aliases(self, name: str) -> tuple[str, ...]:
         """Keys to try for canonical field ``name``, the mapped key first."""
@@ -115,10 +120,11 @@ def load_mapping(path: Path | None) -> Mapping:
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: a mapping file is a JSON object")
-    unknown = sorted(set(doc) - {"keys", "files", "time_unit", "note", "camera_offsets_s"})
+    unknown = sorted(set(doc) - {"keys", "files", "time_unit", "mixes", "note",
+                                 "camera_offsets_s"})
     if unknown:
         raise ValueError(f"{path}: unknown top-level key(s) {unknown}; "
-                         "expected keys, files, time_unit, camera_offsets_s")
+                         "expected keys, files, time_unit, mixes, camera_offsets_s")
     keys = doc.get("keys", {})
     files = doc.get("files", {})
     for what, d in (("keys", keys), ("files", files)):
@@ -137,7 +143,12 @@ def load_mapping(path: Path | None) -> Mapping:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ValueError(f"{path}: camera_offsets_s[{cam!r}] = {v!r} is not a finite "
                              "number of seconds")
+    mixes = doc.get("mixes", {})
+    if not isinstance(mixes, dict) or not all(isinstance(v, list) for v in mixes.values()):
+        raise ValueError(f"{path}: 'mixes' must map a mix name to its list of tracks, e.g. "
+                         '{"mixes": {"Your Mix 3": ["playlist-01/track-a", "b.npz"]}}')
     return Mapping(keys=dict(keys), files=dict(files), time_unit=time_unit, path=str(path),
+                   mixes={str(k): list(v) for k, v in mixes.items()},
                    camera_offsets_s={str(c): float(v) for c, v in offsets.items()})
 
 
@@ -157,3 +168,41 @@ def resolve_file(mapping: Mapping, name: str, folder: Path) -> Path | None:
     except ValueError as exc:
         raise ValueError(f"{mapping.path}: files.{name}={rel!r} rejected: {exc}") from None
     return target
+
+
+def parse_track_list(value: Any, where: str, mapping: Mapping = NO_MAPPING
+                     ) -> tuple[list[tuple[str | None, str]], list[str]]:
+    """A mix's track list as ``[(playlist or None, track)]`` in play order, and its unused keys.
+
+    An entry is a string ``"<playlist>/<track>"`` or ``"<track>"`` (track id, NPZ file name or
+    stem; a longer path keeps its last two parts, e.g. ``"audio/playlist-01/a.npz"``), or an
+    object with a track key (``track_id``, ``track``, ``file``, ``title``, ``name``) and an
+    optional playlist key (``playlist``, ``playlist_id``, ...). ``where`` names the file and key
+    for errors (``ValueError``).
+    """
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where} must be a non-empty list of tracks in play order, e.g. "
+                         '["playlist-01/track-a", "playlist-02/track-b"]')
+    out: list[tuple[str | None, str]] = []
+    unused: dict[str, list[int]] = {}
+    for i, e in enumerate(value):
+        if isinstance(e, str):
+            parts = [p for p in e.replace("\\", "/").split("/") if p]
+            if not parts:
+                raise ValueError(f"{where}[{i}] = {e!r} names no track")
+            out.append((parts[-2] if len(parts) > 1 else None, parts[-1]))
+            continue
+        if not isinstance(e, dict):
+            raise ValueError(f"{where}[{i}] = {e!r} is neither a track name nor an object")
+        tk, track = pick(e, "event_track", mapping)
+        pk, pl = pick(e, "playlist", mapping)
+        if not isinstance(track, str) or not track or (pk is not None and not isinstance(pl, str)):
+            raise ValueError(f"{where}[{i}] needs a track name (keys "
+                             f"{list(mapping.aliases('event_track'))}) and optionally a "
+                             "playlist name, both strings")
+        for k in set(e) - {tk, pk}:
+            unused.setdefault(k, []).append(i)
+        out.append((pl if isinstance(pl, str) and pl else None, track))
+    notes = [f"{where} key {k!r} (entry {', '.join(map(str, ix[:5]))}"
+             f"{' ...' if len(ix) > 5 else ''}): not used" for k, ix in sorted(unused.items())]
+    return out, notes

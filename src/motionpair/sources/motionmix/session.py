@@ -25,6 +25,7 @@ from motionpair.sources.motionmix.mapping import (
     NO_MAPPING,
     Mapping,
     known_keys,
+    parse_track_list,
     pick,
     resolve_file,
 )
@@ -33,7 +34,7 @@ from motionpair.types import Problem
 METADATA = "metadata.json"
 FOLDER_RE = re.compile(r"^(?P<name>.+)-(?P<utc>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z)\Z")
 SNAPSHOT_FIELDS = ("time", "camera", "joints", "confidence")
-META_FIELDS = ("session_id", "started_at", "playlist", "events", "camera_offsets")
+META_FIELDS = ("session_id", "started_at", "playlist", "events", "camera_offsets", "track_list")
 RELATIVE_TIME_KEYS = ("t_s", "time_s", "elapsed_s")
 ABSURD_COORD = 1e5  # pixels or centimetres: nothing real is this far out
 JOINT_COORD_KEYS = ("x", "y", "z")
@@ -60,6 +61,9 @@ class Session:
     joint_names: list[str] | None
     files: list[str]
     facts: dict[str, Any] = field(default_factory=dict)
+    #: a mix's own track list in play order, ``[(playlist or None, track)]`` (metadata.json)
+    track_list: list[tuple[str | None, str]] | None = None
+    track_list_from: str = ""  # "metadata.json:<key>" when track_list is set
 
 
 def parse_time(value: Any, *, key: str, start: datetime | None, time_unit: str = "auto"
@@ -244,6 +248,16 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
         meta_path = folder / METADATA
         return None, [_bad(meta_path, sid, f"{meta_path}: "
                                            f"{str(why).removeprefix(f'{meta_path}: ')}")]
+    tl_key, tl_value = pick(meta, "track_list", mapping)
+    track_list = None
+    if tl_key is not None:
+        meta_path = folder / METADATA
+        got_tl, why = guard(meta_path, parse_track_list, tl_value, f"{meta_path}: {tl_key}",
+                            mapping)
+        if got_tl is None:
+            return None, [_bad(meta_path, sid, str(why))]
+        track_list, tl_notes = got_tl
+        not_understood += [n.replace(f"{meta_path}: ", f"{METADATA}: ") for n in tl_notes]
     per_cam: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {}
     names: list[str] | None = None
     shape: tuple[int, int] | None = None
@@ -324,6 +338,8 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     session = Session(session_id=sid, folder=str(folder), start_utc=start, start_from=start_from,
                       playlist=playlist, events=events, streams=streams, joint_names=names,
                       files=[str(p) for p in files],
+                      track_list=track_list,
+                      track_list_from=f"{METADATA}:{tl_key}" if track_list else "",
                       facts={"session": sid, "folder": folder.name, "playlist": playlist,
                              "start_utc": start.isoformat().replace("+00:00", "Z"),
                              "start_from": start_from, "snapshot_records": n_records,

@@ -9,7 +9,9 @@ played track). Formats: docs/motionmix_format.md.
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +21,12 @@ import numpy as np
 
 from motionpair.safeio import guard
 from motionpair.sources.common import fingerprint
-from motionpair.sources.motionmix.audio import Playlist, features_for_build, read_playlist
+from motionpair.sources.motionmix.audio import (
+    Playlist,
+    Track,
+    features_for_build,
+    read_playlist,
+)
 from motionpair.sources.motionmix.camclock import ASSUMPTION as CAMERA_CLOCKS
 from motionpair.sources.motionmix.camclock import ASSUMPTIONS as CLOCK_ASSUMPTIONS
 from motionpair.sources.motionmix.camclock import session_clock_check
@@ -28,6 +35,7 @@ from motionpair.sources.motionmix.mapping import (
     Mapping,
     find_mapping,
     load_mapping,
+    parse_track_list,
 )
 from motionpair.sources.motionmix.matching import ASSUMPTIONS as MATCH_ASSUMPTIONS
 from motionpair.sources.motionmix.matching import (
@@ -204,8 +212,8 @@ def scan_paths(paths: list[Path]) -> tuple[list[PairSpec], list[Problem], list[d
         pairs += sp
         problems += sprobs
         units.append(facts)
-        if sp and s.playlist in playlists:
-            pl_units[s.playlist]["paired"] = True
+        for name in facts.get("playlists_used", []) if sp else []:
+            pl_units[name]["paired"] = True
     return pairs, problems, units
 
 
@@ -214,18 +222,114 @@ def _track_spans(pl: Playlist) -> list[TrackSpan]:
             for t in pl.tracks]
 
 
+#: How many found tracks a "no track list" fix lists as its example value.
+FIX_EXAMPLE_TRACKS = 20
+
+
+def mix_track_list(s: Session, mapping: Mapping) -> tuple[list[tuple[str | None, str]] | None,
+                                                           str, list[str]]:
+    """A mix session's track list ``[(playlist or None, track)]``, where it came from, notes.
+
+    The mapping file's ``mixes`` entry (keyed by the mix name, the session id or the folder
+    name) wins over a track list in ``metadata.json`` (the user's word over the app's); both
+    present is noted. ``(None, "", [])`` when neither exists.
+    """
+    for name in dict.fromkeys((s.playlist, s.session_id, Path(s.folder).name)):
+        if name in mapping.mixes:
+            where = f"{mapping.path}: mixes[{name!r}]"
+            entries, notes = parse_track_list(mapping.mixes[name], where, mapping)
+            if s.track_list:
+                notes.append(f"{s.track_list_from}: a track list too; not used ({where} wins)")
+            return entries, f"{MAPPING_FILE}:mixes[{name!r}]", notes
+    if s.track_list:
+        return s.track_list, s.track_list_from, []
+    return None, "", []
+
+
+def resolve_mix(entries: list[tuple[str | None, str]],
+                playlists: dict[str, tuple[Playlist, Path]]
+                ) -> tuple[list[tuple[str, Track]], list[str]]:
+    """``[(playlist name, track)]`` for each entry, and one line per entry that cannot be tied.
+
+    A track is named by its id, NPZ file stem or file name, in the entry's playlist when it
+    names one, else in every playlist found: a name found in several playlists is ambiguous
+    (never guessed).
+    """
+    out: list[tuple[str, Track]] = []
+    errors: list[str] = []
+    for i, (pl_name, name) in enumerate(entries):
+        ref = f"{pl_name}/{name}" if pl_name else name
+        if pl_name is not None and pl_name not in playlists:
+            errors.append(f"entry {i} {ref!r}: no playlist folder {pl_name!r} was found")
+            continue
+        hits = [(n, t) for n, (pl, _) in sorted(playlists.items())
+                if pl_name in (None, n) for t in pl.tracks
+                if name in (t.track_id, Path(t.path).stem, Path(t.path).name)]
+        if len(hits) == 1:
+            out.append(hits[0])
+        elif not hits:
+            errors.append(f"entry {i} {ref!r}: no such track in "
+                          + (f"playlist {pl_name!r}" if pl_name else "any playlist found"))
+        else:
+            errors.append(f"entry {i} {ref!r} is a track of {len(hits)} playlists "
+                          f"({', '.join(n for n, _ in hits)}): write it as "
+                          f"'<playlist>/{name}'")
+    return out, errors
+
+
+def _no_track_list(s: Session, root: Path, mapping: Mapping,
+                   playlists: dict[str, tuple[Playlist, Path]]) -> Problem:
+    """A session whose playlist folder is missing and that names no track list: the fix."""
+    refs = [f"{n}/{t.track_id}" for n, (pl, _) in sorted(playlists.items()) for t in pl.tracks]
+    example = json.dumps(refs[:FIX_EXAMPLE_TRACKS] or ["<playlist>/<track>"])
+    more = (f" ({len(refs) - FIX_EXAMPLE_TRACKS} more tracks found; see scan --json)"
+            if len(refs) > FIX_EXAMPLE_TRACKS else "")
+    mixes = f'"mixes": {{{json.dumps(s.playlist)}: {example}}}'
+    # an existing mapping file takes one more key; a new one is the whole object
+    to_map = (f"add {mixes} to {shlex.quote(mapping.path)}" if mapping.path else
+              f"write {{{mixes}}} to {shlex.quote(str(root / MAPPING_FILE))}")
+    meta = shlex.quote(str(Path(s.folder) / METADATA))
+    return Problem(
+        path=s.folder, source=NAME, session=s.session_id, kind="incomplete",
+        reason=f"{s.folder}: plays {s.playlist!r}, but no playlist folder of that name was "
+               f"found (found: {sorted(playlists) or 'none'}) and no track list ties it to its "
+               f"tracks (a mix is never guessed); fix: add \"tracks\": {example}{more} to "
+               f"{meta}, or {to_map}, keeping the tracks the session played, in play order")
+
+
 def _pair_session(s: Session, root: Path, mapping: Mapping,
                   playlists: dict[str, tuple[Playlist, Path]]
                   ) -> tuple[list[PairSpec], list[Problem], dict]:
-    """Match one session to its playlist; one PairSpec per (camera, played track)."""
+    """Match one session to its playlist or mix; one PairSpec per (camera, played track)."""
     facts: dict[str, Any] = {"source": NAME, "kind": "session", **s.facts, "paired": False}
-    if s.playlist not in playlists:
-        return [], [Problem(path=s.folder, source=NAME, session=s.session_id, kind="incomplete",
-                            reason=f"{s.folder}: plays {s.playlist!r}, but no playlist folder of "
-                                   f"that name was found (found: {sorted(playlists) or 'none'})")
-                    ], facts
-    pl, pl_root = playlists[s.playlist]
-    spans = _track_spans(pl)
+    entries, list_from, notes = mix_track_list(s, mapping)
+    if notes:
+        facts["not_understood"] = [*facts.get("not_understood", []), *notes]
+    played: list[tuple[str, Track]]  # (playlist name, track) in play order
+    if entries is not None:
+        played, errors = resolve_mix(entries, playlists)
+        facts.update(track_list_from=list_from,
+                     mix_tracks=[f"{n}/{t.track_id}" for n, t in played])
+        if errors:
+            return [], [Problem(
+                path=s.folder, source=NAME, session=s.session_id, kind="incomplete",
+                reason=f"{s.folder}: the track list of {s.playlist!r} ({list_from}) cannot be "
+                       f"tied to its tracks: {'; '.join(errors)}; tracks found: "
+                       + (", ".join(f"{n}/{t.track_id}" for n, (pl, _) in
+                                    sorted(playlists.items()) for t in pl.tracks)[:600]
+                          or "none"))], facts
+    elif s.playlist in playlists:
+        played = [(s.playlist, t) for t in playlists[s.playlist][0].tracks]
+    else:
+        return [], [_no_track_list(s, root, mapping, playlists)], facts
+    # a track id names one span; the same id from two playlists gets its playlist in front
+    span_ids = [t.track_id if len({n for n, tt in played if tt.track_id == t.track_id}) == 1
+                else f"{n}__{t.track_id}" for n, t in played]
+    # what playback events may call a track: its id, NPZ stem, file name, <playlist>/<id>
+    spans = [TrackSpan(sid, t.duration_s, (*([t.track_id] if sid != t.track_id else []),
+                                           Path(t.path).stem, Path(t.path).name,
+                                           f"{n}/{t.track_id}"))
+             for sid, (n, t) in zip(span_ids, played, strict=True)]
     problems: list[Problem] = []
     if s.events:
         segments, unknown = event_segments(s.session_id, spans, s.events)
@@ -235,20 +339,25 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                                     reason=f"{Path(s.folder) / METADATA}: {u}"))
     else:
         segments = gapless_segments(s.session_id, spans)
-    tracks = {t.track_id: t for t in pl.tracks}
+    tracks = {sid: entry for sid, entry in zip(span_ids, played, strict=True)}
     session_inputs = [fingerprint(Path(p), root) for p in
                       sorted({str(Path(s.folder) / METADATA), *s.files})
                       if Path(p).is_file()]
     if mapping.path:
         session_inputs.append(fingerprint(Path(mapping.path), root))
-    # the playlist's manifest (order, durations) and mapping shape every pair of it
-    pl_inputs = [fingerprint(p, pl_root) for p in
-                 (Path(pl.folder) / "manifest.json", Path(pl.facts.get("mapping") or ""))
-                 if p.name and p.is_file() and str(p) != mapping.path]
+    pl_inputs: dict[str, list[InputFile]] = {}
+    for name in dict.fromkeys(n for n, _ in played):
+        # the playlist's manifest (order, durations) and mapping shape every pair of it
+        pl, pl_root = playlists[name]
+        pl_inputs[name] = [fingerprint(p, pl_root) for p in
+                           (Path(pl.folder) / "manifest.json",
+                            Path(pl.facts.get("mapping") or ""))
+                           if p.name and p.is_file() and str(p) != mapping.path]
     matched = out_of_track = 0
     per_cam: dict[str, dict[str, int | float]] = {}
     specs: list[PairSpec] = []
-    tr_inputs: dict[str, InputFile] = {}  # track id -> its NPZ fingerprint, hashed once per session
+    tr_inputs: dict[str, InputFile] = {}  # track path -> its NPZ fingerprint, hashed once
+    seg_times: dict[int, list[float]] = {}  # segment -> [first, last] matched stream time
     for cam, stream in s.streams.items():
         idx = assign(stream.times_s, segments)
         rate = _rate_hz(stream.times_s)
@@ -259,15 +368,19 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
         out_of_track += len(idx) - n_in
         for k in sorted(set(idx[idx >= 0].tolist())):
             seg = segments[k]
-            tr = tracks[seg.track_id]
-            if tr.track_id not in tr_inputs:
-                tr_inputs[tr.track_id] = fingerprint(Path(tr.path), pl_root)
+            pl_name, tr = tracks[seg.track_id]
+            pl, pl_root = playlists[pl_name]
+            t_in = stream.times_s[idx == k]
+            got = seg_times.setdefault(k, [float(t_in[0]), float(t_in[-1])])
+            got[:] = [min(got[0], float(t_in[0])), max(got[1], float(t_in[-1]))]
+            if tr.path not in tr_inputs:
+                tr_inputs[tr.path] = fingerprint(Path(tr.path), pl_root)
             specs.append(PairSpec(
                 pair_id=f"{NAME}/{s.session_id}/{cam}/{k:02d}_{seg.track_id}",
                 session=s.session_id, source=NAME, group=s.session_id, style="",
-                track=AudioRef(track_id=f"{s.playlist}/{tr.track_id}", path=tr.path, kind="npz",
+                track=AudioRef(track_id=f"{pl_name}/{tr.track_id}", path=tr.path, kind="npz",
                                duration_s=tr.duration_s, sha256=tr.sha256),
-                inputs=[tr_inputs[tr.track_id], *pl_inputs, *session_inputs],
+                inputs=[tr_inputs[tr.path], *pl_inputs[pl_name], *session_inputs],
                 params={"folder": s.folder, "camera": cam, "cameras": sorted(s.streams),
                         "stream_key": f"camera:{cam}", "segment": k,
                         "stream_start_s": seg.stream_start_s, "stream_end_s": seg.stream_end_s,
@@ -278,13 +391,21 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                         "npz": {"sr_hz": tr.sr_hz, "hop": tr.hop, "duration_s":
                                 tr.duration_s if tr.duration_from == "manifest" else None,
                                 "mapping": pl.facts.get("mapping")},
-                        "playlist": s.playlist}))
+                        "playlist": s.playlist,
+                        **({"track_playlist": pl_name} if pl_name != s.playlist else {})}))
     facts.update({"matched_by": sorted({seg.matched_by for seg in segments}),
                   "segments": [{"track": seg.track_id, "stream_start_s": round(seg.stream_start_s,
                                                                                6),
                                 "stream_end_s": round(seg.stream_end_s, 6),
                                 "track_start_s": round(seg.stream_start_s + seg.clock.offset_s,
-                                                       6)} for seg in segments],
+                                                       6),
+                                "danced_s": round(seg_times[k][1] - seg_times[k][0], 6)
+                                if k in seg_times else 0.0} for k, seg in enumerate(segments)],
+                  # danced song time: per played segment, first to last matched snapshot
+                  # (any camera), summed; the same track played twice counts twice
+                  "song_span_s": round(sum(b - a for a, b in seg_times.values()), 6),
+                  "playlists_used": sorted({tracks[segments[k].track_id][0]
+                                            for k in seg_times}),
                   "snapshots_matched": matched, "snapshots_out_of_track": out_of_track,
                   "per_camera": per_cam, "paired": bool(specs),
                   # camera clocks: what the session's own motion says (reported, not applied)
@@ -292,6 +413,13 @@ def _pair_session(s: Session, root: Path, mapping: Mapping,
                       {c: (st.times_s, st.joints) for c, st in s.streams.items()},
                       s.facts.get("camera_offsets_s") or {}),
                   })
+    if matched == 1:  # a 1-snapshot session: where it lies, so scan can say what build does
+        k = next(iter(seg_times))
+        seg = segments[k]
+        facts["one_snapshot"] = {"track": tracks[seg.track_id][1].track_id,
+                                 "track_s": round(seg_times[k][0] + seg.clock.offset_s, 6),
+                                 "track_duration_s": round(tracks[seg.track_id][1].duration_s,
+                                                           6)}
     if out_of_track:
         facts["out_of_track_note"] = (f"{out_of_track} snapshot(s) fall outside every played "
                                       "track; they are counted, never assigned to a track")
@@ -417,7 +545,8 @@ def dataset_block(units: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
     keys = ("session", "playlist", "start_utc", "start_from", "snapshots", "cameras",
             "snapshots_matched", "snapshots_out_of_track", "matched_by", "segments",
-            "camera_offsets_s", "camera_offsets_from", "camera_clock")
+            "camera_offsets_s", "camera_offsets_from", "camera_clock",
+            "song_span_s", "track_list_from", "mix_tracks")
     return {NAME: {"sessions": [{k: u.get(k) for k in keys} for u in sessions],
                    "out_of_track_rule": "snapshots outside every played track are counted "
                                         "here and never assigned to a track",
