@@ -63,6 +63,7 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     series["speed_t0_s"] = span[0]
     series["fps"] = float(fps)
     series["track"] = spec.track.track_id
+    series["units"] = source_of(spec).MOTION_UNITS  # the speed axis of the picture
     return record, series
 
 
