@@ -11,6 +11,7 @@ import html
 import json
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,14 @@ def summarise(meta: dict[str, Any], rows: list[WindowRow]) -> dict[str, Any]:
     }
 
 
-def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[str, str]:
-    """Distribution plots as PNGs in ``out``; returns {file name: caption}."""
+#: figures the report draws itself: three distribution plots + one preview per split
+N_PLOTS = 3
+
+
+def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path,
+           tick: Callable[[str], None] = lambda _name: None) -> dict[str, str]:
+    """Distribution plots as PNGs in ``out``; returns {file name: caption}. ``tick(name)``
+    after each (progress)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,6 +147,7 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
                                                     if varied else "."))
     fig.savefig(out / "pose_coverage.png", dpi=80)
     plt.close(fig)
+    tick("pose_coverage.png")
 
     fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
     ax.bar(names, [s["tempo_bpm"] or 0 for s in sess], color=colours)
@@ -150,6 +158,7 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     made["tempo.png"] = "Tempo per track as estimated by the beat tracker (not ground truth)."
     fig.savefig(out / "tempo.png", dpi=80)
     plt.close(fig)
+    tick("tempo.png")
 
     fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
     for s in SPLITS:
@@ -164,11 +173,14 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     made["speed.png"] = "Mean joint speed per window, by split."
     fig.savefig(out / "speed.png", dpi=80)
     plt.close(fig)
+    tick("speed.png")
     return made
 
 
-def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, str]:
-    """One preview per split: the middle window of its first session (deterministic)."""
+def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path,
+              tick: Callable[[str], None] = lambda _name: None) -> dict[str, str]:
+    """One preview per split: the middle window of its first session (deterministic);
+    ``tick(name)`` after each (progress)."""
     made = {}
     for s in SPLITS:
         srows = [r for r in rows if r.split == s]
@@ -178,6 +190,7 @@ def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, 
         row = first[len(first) // 2]
         name = f"preview_{s}.png"
         draw_window(dataset_dir, row.id, out / name)
+        tick(name)
         made[name] = f"{s}: {row.id} (track {row.start_s:.2f}–{row.end_s:.2f} s)"
     return made
 
@@ -408,7 +421,8 @@ def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
-def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
+                 progress: Callable[[str, int], None] | None = None) -> Path:
     """Write the report folder (report.html, report.md, PNGs, summary.json) atomically.
 
     Parameters
@@ -417,6 +431,8 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
     out_dir : report folder, default ``DIR/report``; replaced as a whole, so it must be
         new, empty, or an earlier report (its ``.motionpair-report`` marker), and must not
         be the dataset or a folder holding it (:func:`motionpair.publish.check_out`).
+    progress : ``progress(figure name, total)`` after each figure drawn (the total is
+        the same on every call).
     """
     d = Path(dataset_dir)
     meta = read_dataset_json(d)
@@ -428,8 +444,14 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
         recover(final)
         tmp = staging_dir(final, "report")
         try:
-            figures = _plots(meta, rows, summary, tmp)
-            figures.update(_previews(d, rows, tmp))
+            total = N_PLOTS + len({r.split for r in rows} & set(SPLITS))
+
+            def tick(name: str) -> None:
+                if progress:
+                    progress(name, total)
+
+            figures = _plots(meta, rows, summary, tmp, tick)
+            figures.update(_previews(d, rows, tmp, tick))
             figures.update(_evidence_pictures(d, meta, tmp))
             title = f"motionpair dataset report: {d.resolve().name}"
             sections = _sections(meta, summary)
