@@ -156,3 +156,36 @@ def test_rebuild_keeps_report_and_quiet(ds, inputs, cache_dir):
     assert (out / "report" / "report.html").read_bytes() == html
     assert res.stderr == ""  # --quiet: no notes, no progress
     assert "motionpair build" in res.stdout
+
+
+def test_track_minutes_count_each_track_once():
+    from motionpair import ui
+
+    m = ui.TrackMinutes([("a", 120.0), ("b", None), ("c", 60.0), ("a", 120.0)])
+    assert m.fields() == {"minutes_done": 0.0, "minutes_total": 3.0}
+    m.finish("a")
+    assert m.finish("a") == {"minutes_done": 2.0, "minutes_total": 3.0}  # shared track once
+    assert m.finish("b")["minutes_done"] == 2.0  # unknown duration: left out
+    assert ui.TrackMinutes([("x", None)]).fields()["minutes_total"] is None
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_progress_counts_minutes_and_eta_on_a_terminal_only(ds, cache_dir, monkeypatch):
+    import re
+
+    out, _, built = ds
+    # off a terminal (CliRunner's stderr is a pipe): no bar, no redraws, no blank line
+    assert "━" not in built.stderr and not built.stderr.startswith("\n")
+    res = run("align", out, "--cache", cache_dir)
+    assert res.exit_code == 0 and "━" not in res.stderr and "ETA" not in res.stderr
+    # on a terminal (FORCE_COLOR makes rich treat the stream as one): pairs done/total,
+    # audio minutes done/total and an ETA
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    res = run("align", out, "--cache", cache_dir)
+    assert res.exit_code == 0, res.output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", res.stderr)
+    assert re.search(r"3/3 pairs \d+\.\d/\d+\.\d audio min", text), text[-500:]
+    assert "ETA" in text
+    res = run("--quiet", "align", out, "--cache", cache_dir)
+    assert res.exit_code == 0 and "━" not in res.stderr

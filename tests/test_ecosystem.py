@@ -156,3 +156,14 @@ def test_tang2018_pictures_use_the_published_joint_layout(small):
     assert head > shoulders > pelvis > knees > feet
     drawn = {j for seg in TANG2018_SEGMENTS for end in seg for j in end}
     assert drawn == set(range(21))
+
+
+def test_generated_dance_pictures_draw_midpoint_segments():
+    """model.render draws a segment end as a joint or as the midpoint of joints (the tang2018
+    layout's neck and shoulder points), so generated dances use the same layout."""
+    from motionpair.model.render import _end
+
+    p = np.array([[0.0, 0.0], [2.0, 4.0], [4.0, 0.0]])
+    assert _end(p, 1).tolist() == [2.0, 4.0]
+    assert _end(p, (0, 2)).tolist() == [2.0, 0.0]
+    assert _end(p, (1,)).tolist() == [2.0, 4.0]

@@ -205,8 +205,6 @@ def build(
     json_out: JsonOpt = None,
 ) -> None:
     """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from motionpair.build.dataset import BuildError
     from motionpair.build.dataset import build as do_build
     from motionpair.config import BuildConfig
@@ -231,21 +229,28 @@ def build(
         raise typer.Exit(EXIT_USAGE) from exc
     cache_dir = False if no_cache else (cache or True)
     info = ui.info()
-    # no progress display off a terminal: Live would leave a blank line in logs
-    with out_guard("build"), Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                                      "pairs", TimeRemainingColumn(), console=info,
-                                      transient=True,
-                                      disable=ui.STATE.quiet or not info.is_terminal) as prog:
-        task = prog.add_task("pairing", total=None)
+    # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)
+    minutes = ui.TrackMinutes([])
+    with out_guard("build"), ui.progress("pairs", minutes=True) as prog:
+        task = prog.add_task("pairing", total=None, **minutes.fields())
+
+        def specs_known(specs: list[Any]) -> None:
+            nonlocal minutes
+            minutes = ui.TrackMinutes((s.track.track_id, s.track.duration_s) for s in specs)
+            prog.update(task, **minutes.fields())
 
         def done(spec: Any) -> None:
-            prog.advance(task)
+            prog.update(task, advance=1, **minutes.finish(spec.track.track_id))
             ui.detail(f"  paired {spec.pair_id}")
+            t = prog.tasks[0]
+            if t.total is not None and t.completed >= t.total:  # then shards, evidence, PNGs
+                prog.update(task, description="writing shards, evidence, pictures; paired")
 
         try:
             summary = do_build(paths, out, cfg, workers=workers, cache_dir=cache_dir,
                                strict=strict, wait=wait, progress=done,
-                               on_pairs=lambda n: prog.update(task, total=n))
+                               on_pairs=lambda n: prog.update(task, total=n),
+                               on_specs=specs_known)
         except BuildError as exc:
             ui.err().print(f"[red]build failed[/]: {escape(str(exc))}", highlight=False,
                            soft_wrap=True)  # one line

@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.measure import Measurement
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 #: Width used when a stream is not a terminal: wide enough that nothing is wrapped.
 UNWRAPPED = 100_000
@@ -122,6 +134,63 @@ def show_table(console: Console, table: Table) -> None:
             grid.add_row(h, col[i])
         console.print(grid)
         console.print()
+
+
+class MinutesColumn(ProgressColumn):
+    """``12.3/48.1 audio min``: the task's ``minutes_done``/``minutes_total`` fields."""
+
+    def __init__(self, what: str = "audio min") -> None:
+        super().__init__()
+        self.what = what
+
+    def render(self, task: Task) -> Text:
+        total = task.fields.get("minutes_total")
+        if total is None:
+            return Text("")
+        return Text(f"{task.fields.get('minutes_done', 0.0):.1f}/{total:.1f} {self.what}",
+                    style="progress.download")
+
+
+class TrackMinutes:
+    """Audio minutes done/total for a progress bar, each distinct track counted once.
+
+    ``tracks``: ``(track id, duration s or None)``; a track of unknown duration is left out
+    of both numbers (no column at all when none is known).
+    """
+
+    def __init__(self, tracks: Iterable[tuple[str, float | None]]) -> None:
+        self.duration_s = {tid: float(d) for tid, d in tracks if d}
+        self.done: set[str] = set()
+
+    def finish(self, track_id: str) -> dict[str, Any]:
+        """Mark ``track_id`` done; returns the fields for ``Progress.update``."""
+        self.done.add(track_id)
+        return self.fields()
+
+    def fields(self) -> dict[str, Any]:
+        if not self.duration_s:
+            return {"minutes_done": None, "minutes_total": None}
+        done = sum(d for t, d in self.duration_s.items() if t in self.done)
+        return {"minutes_done": done / 60, "minutes_total": sum(self.duration_s.values()) / 60}
+
+
+def progress(unit: str, *, minutes: bool = False, eta: bool = True) -> Progress:
+    """A progress bar on stderr: ``description ━━━ done/total unit [audio min] elapsed ETA``.
+
+    Hidden by ``--quiet`` and when stderr is not a terminal (a log or CI gets no bar, no
+    redraws and no blank line); ``transient``, so the results below it stay clean. Tasks
+    take ``minutes_done``/``minutes_total`` fields when ``minutes``.
+    """
+    console = info()
+    cols: list[str | ProgressColumn] = [TextColumn("{task.description}"), BarColumn(),
+                                        MofNCompleteColumn(), TextColumn(unit)]
+    if minutes:
+        cols.append(MinutesColumn())
+    cols.append(TimeElapsedColumn())
+    if eta:
+        cols += [TextColumn("ETA"), TimeRemainingColumn()]
+    return Progress(*cols, console=console, transient=True,
+                    disable=STATE.quiet or not console.is_terminal)
 
 
 class Clock(StrEnum):

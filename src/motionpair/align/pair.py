@@ -67,6 +67,7 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     series["speed_t0_s"] = span[0]
     series["fps"] = float(fps)
     series["track"] = spec.track.track_id
+    series["units"] = source_of(spec).MOTION_UNITS  # the speed axis of the picture
     return record, series
 
 
@@ -142,11 +143,12 @@ def png_name(pair_id: str) -> str:
     return pair_id.replace("/", "__") + ".png"
 
 
-def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> list[Path]:
+def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path, *,
+             on_done: Callable[[str], None] | None = None) -> list[Path]:
     """One PNG per dense pair under ``out_dir``; returns the paths.
 
     A picture that fails is left out and its record says why (``picture``): a picture
-    never stops the run.
+    never stops the run. ``on_done(pair id)`` is called after each pair (progress).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -157,6 +159,8 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path) -> l
             _picture_failed(rec, png, str(why))
         else:
             paths.append(path)
+        if on_done:
+            on_done(pid)
     return paths
 
 

@@ -90,5 +90,5 @@ def _beats_panel(ax, series: dict) -> None:
         ax.vlines(tt, y[0] * top, y[1] * top, colors=color, linewidth=1.2, label=name)
     ax.set_xlim(lo, hi)
     ax.set_xlabel("track time (s), at the clock map (no offset applied)")
-    ax.set_ylabel("speed (units/s)")
+    ax.set_ylabel(f"speed ({series.get('units') or 'units'}/s)")  # the dataset's units
     ax.legend(fontsize=7, loc="upper right", ncol=3)

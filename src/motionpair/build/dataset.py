@@ -162,11 +162,12 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
 def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
           strict: bool = False, progress=None, on_pairs=None,
-          wait: bool = False) -> BuildSummary:
+          wait: bool = False, on_specs=None) -> BuildSummary:
     """Build the dataset at ``out``.
 
     ``progress(spec)`` is called as each pair finishes; ``on_pairs(n)`` once the number of
-    pairs is known (for a progress bar with a total).
+    pairs is known (for a progress bar with a total), ``on_specs(specs)`` then with the
+    pairs themselves (e.g. to total their audio minutes).
 
     Raises :class:`BuildError` when nothing can be published,
     :class:`~motionpair.publish.OutRefusedError` when ``out`` is not ours to replace
@@ -181,12 +182,12 @@ def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
     _refuse_cache_overlap(out, cache)
     with out_lock(out, wait=wait):
         return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
-                             progress=progress, on_pairs=on_pairs)
+                             progress=progress, on_pairs=on_pairs, on_specs=on_specs)
 
 
 def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
                   workers: int | None, cache: Path | None, strict: bool,
-                  progress, on_pairs=None) -> BuildSummary:
+                  progress, on_pairs=None, on_specs=None) -> BuildSummary:
     """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
     t0 = time.perf_counter()
     recover(out)
@@ -211,6 +212,8 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         raise BuildError(_problem_text("nothing to pair", inv.problems))
     if on_pairs:
         on_pairs(len(inv.pairs))
+    if on_specs:
+        on_specs(list(inv.pairs))
     workers = workers or os.cpu_count() or 1
     try:
         staged = staging_dir(out, "dataset")

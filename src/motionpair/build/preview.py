@@ -51,9 +51,12 @@ def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | P
     ax.set_title(f"{row.id}  [{row.split}]  track {row.start_s:.2f}–{row.end_s:.2f} s  "
                  f"motion clock {row.motion_start_s:.2f}–{row.motion_end_s:.2f} s  "
                  f"clock map: {row.clock_map}  grid: {row.grid}", fontsize=9)
-    axes[1].plot(t, w["onset_env"], color="tab:orange", linewidth=1)
-    axes[1].vlines(beats, 0, float(w["onset_env"].max() or 1), colors="tab:blue", linewidth=0.8)
+    axes[1].plot(t, w["onset_env"], color="tab:orange", linewidth=1,
+                 label="onset strength (librosa)")
+    axes[1].vlines(beats, 0, float(w["onset_env"].max() or 1), colors="tab:blue", linewidth=0.8,
+                   label="music beats")
     axes[1].set_ylabel("onset env")
+    axes[1].legend(loc="upper right", fontsize=8, ncol=2)
     axes[2].plot(t, w["speed"], color="tab:green", linewidth=1.2, label="mean joint speed")
     axes[2].plot(kin, w["speed"][w["kin_beat"] > 0], "v", color="k", label="kinematic beats")
     axes[2].vlines(beats, 0, float(w["speed"].max() or 1), colors="tab:blue", linewidth=0.6,
@@ -112,10 +115,11 @@ def skeleton_segments(meta: dict, source: str,
 def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, segments: list, n: int = 8) -> None:
     """Front view (x right, y up) of ``n`` poses evenly spread across the window."""
     idx = np.linspace(0, len(pose) - 1, n).round().astype(int)
-    span = 0.0
-    for p in pose[idx]:
-        span = max(span, float(np.ptp(p[:, 0])), float(np.ptp(p[:, 1])))
-    step = span * 1.2 or 1.0
+    # poses side by side, spaced by their widest x extent (not their height): the strip is
+    # less elongated, so each figure is drawn larger
+    width = max(float(np.ptp(p[:, 0])) for p in pose[idx])
+    height = max(float(np.ptp(p[:, 1])) for p in pose[idx]) if pose.shape[2] > 1 else 0.0
+    step = max(width * 1.25, height * 0.45) or 1.0
     for j, i in enumerate(idx):
         p = pose[i]
         x = p[:, 0] - p[:, 0].mean() + j * step
@@ -124,7 +128,8 @@ def _pose_strip(ax, pose: np.ndarray, t: np.ndarray, segments: list, n: int = 8)
             ax.plot([x[list(a)].mean(), x[list(b)].mean()],
                     [y[list(a)].mean(), y[list(b)].mean()], color="tab:purple", linewidth=1.5)
         ax.plot(x, y, ".", color="k", markersize=3)
-        ax.text(j * step, float(y.min()) - 0.08 * step, f"{t[i]:.2f}s", ha="center", fontsize=7)
+        ax.text(j * step, float(y.min()) - 0.06 * (height or step), f"{t[i]:.2f} s",
+                ha="center", va="top", fontsize=7)
     ax.set_aspect("equal")
     ax.axis("off")
     how = ("tang2018 joint layout of its published drawing script (assumed)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -66,11 +66,14 @@ def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
 
 def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
                         cache_dir: Path | None, cfg: EvidenceConfig,
+                        on_specs: Callable[[list], None] | None = None,
+                        on_done: Callable[[Any], None] | None = None,
                         ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
     """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.
 
     Returns ``(alignment_evidence block, series per pair, problems)``; a pair that
-    cannot be read becomes a problem and never stops the others.
+    cannot be read becomes a problem and never stops the others. ``on_specs(specs)`` is
+    called once the pairs are known, ``on_done(spec)`` after each pair (progress).
     """
     # deferred: CLI start-up stays light (pipeline pulls scipy/numba); heavy/optional
     from motionpair.align.clock import clock_for
@@ -86,6 +89,8 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
     records: dict[str, dict | None] = {}
     series: dict[str, dict] = {}
     problems = list(inv.problems)
+    if on_specs:
+        on_specs(list(inv.pairs))
     for spec in inv.pairs:
         try:
             feats = track_features(spec, build_cfg, cache)
@@ -98,6 +103,8 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
                                     session=spec.session,
                                     reason=describe_pair(exc, spec.pair_id, [
                                         f"{i.root}/{i.path}" for i in spec.inputs])))
+        if on_done:
+            on_done(spec)
     block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
                    kin_order=build_cfg.kin_order)
     return block, series, problems
@@ -155,10 +162,25 @@ def register(app: typer.Typer) -> None:
             ui.error(str(exc))
             raise typer.Exit(2) from exc
         cache_dir = None if no_cache else (cache or default_cache_dir())
-        with info.status("scoring alignment evidence per pair (features are computed when "
-                         "not cached)"):
+        # pairs done/total, audio minutes, ETA (features are computed when not cached)
+        minutes = ui.TrackMinutes([])
+        with ui.progress("pairs", minutes=True) as prog:
+            task = prog.add_task("scanning", total=None, **minutes.fields())
+
+            def specs_known(specs: list) -> None:
+                nonlocal minutes
+                minutes = ui.TrackMinutes((s.track.track_id, s.track.duration_s)
+                                          for s in specs)
+                prog.update(task, total=len(specs), description="alignment evidence",
+                            **minutes.fields())
+
+            def done(spec: Any) -> None:
+                prog.update(task, advance=1, **minutes.finish(spec.track.track_id))
+                ui.detail(f"  scored {spec.pair_id}")
+
             block, series, problems = evidence_for_inputs(paths, cfg, cache_dir=cache_dir,
-                                                          cfg=ecfg)
+                                                          cfg=ecfg, on_specs=specs_known,
+                                                          on_done=done)
         if apply_offset:
             apply_offsets(block, series, cfg=ecfg)
         for p in problems:
@@ -171,7 +193,10 @@ def register(app: typer.Typer) -> None:
         pngs: list = []
         if out is not None:  # files only when asked: never ./alignment by default
             out.mkdir(parents=True, exist_ok=True)
-            pngs = draw_all(block, series, out)  # first: a failed picture is noted on its record
+            with ui.progress("pictures") as prog:
+                task = prog.add_task("drawing", total=len(block["pairs"]))
+                # first: a failed picture is noted on its record
+                pngs = draw_all(block, series, out, on_done=lambda _p: prog.advance(task))
             write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
         ui.show_table(con, evidence_table(block))
         s = block["summary"]

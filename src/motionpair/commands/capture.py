@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from motionpair import ui
+
 #: A sync peak less than this far above the best other lag is flagged (beats repeat).
 LOW_SYNC_RATIO = 1.2
 
@@ -67,7 +69,8 @@ def register(app: typer.Typer) -> None:
         err.print(f"estimator: {info['name']} {info['package']} {info['version']}, model "
                   f"{info['model']} (sha256 {info['model_sha256'][:12]}…)")
         store = Cache(None if no_cache else (cache or default_cache_dir()))
-        with Progress(console=err, transient=True) as prog:
+        with Progress(console=err, transient=True,
+                      disable=ui.STATE.quiet or not err.is_terminal) as prog:
             tasks: dict[str, TaskID] = {}
 
             def on_frames(name: str, done: int, total: int, seconds: float) -> None:

@@ -31,8 +31,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a built dataset: webdataset tar shards (.npy arrays + .json row per window)
         or an HF DatasetDict (Array2D/3D features) saved with save_to_disk."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
         from motionpair.consumers.export import ExportError, export
         from motionpair.store import read_manifest
 
@@ -41,9 +39,7 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError as exc:
             ui.error(f"{dataset}: not a built dataset (no manifest.jsonl)")
             raise typer.Exit(2) from exc
-        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), "windows",
-                      TimeRemainingColumn(), console=ui.info(), transient=True,
-                      disable=ui.STATE.quiet) as prog:
+        with ui.progress("windows") as prog:  # windows done/total, ETA (stderr, TTY only)
             task = prog.add_task(f"export {fmt.value}", total=total)
             try:
                 rec = export(dataset, out, fmt.value, progress=lambda n: prog.advance(task, n))

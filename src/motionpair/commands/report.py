@@ -21,9 +21,11 @@ def register(app: typer.Typer) -> None:
         from motionpair.cli import out_guard
         from motionpair.consumers.report import write_report
 
-        try:
-            with out_guard("report"):
-                out = write_report(dataset, out)
+        try:  # figures done/total, ETA (stderr, on a terminal only)
+            with out_guard("report"), ui.progress("figures") as prog:
+                task = prog.add_task("drawing", total=None)
+                out = write_report(dataset, out, progress=lambda _name, n: prog.update(
+                    task, total=n, advance=1))
         except (FileNotFoundError, KeyError, ValueError) as exc:
             ui.error(f"{dataset}: not a readable dataset ({exc})")
             raise typer.Exit(2) from exc

@@ -43,7 +43,13 @@ def register(app: typer.Typer) -> None:
         RUN/config.json, metrics.csv, last.pt (with optimiser state) and model.pt."""
         err = Console(stderr=True)
         ui.require_torch("train")
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         from motionpair.model.train import TrainConfig
         from motionpair.model.train import train as do_train
@@ -55,8 +61,9 @@ def register(app: typer.Typer) -> None:
                           threads=threads, pred=pred)
         con = Console()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                      console=err) as prog:
+                      TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
+                      TextColumn("ETA"), TimeRemainingColumn(), console=err,
+                      disable=ui.STATE.quiet or not err.is_terminal) as prog:
             task = prog.add_task("training", total=steps)
 
             def on_step(row: dict) -> None:

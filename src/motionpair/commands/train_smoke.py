@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
         # one line per epoch only with --verbose; otherwise a progress line on stderr and
         # the compact table (every Nth epoch + the selected one) at the end
         with Progress("{task.description}", BarColumn(), TimeElapsedColumn(),
-                      console=ui.info(), transient=True, disable=ui.STATE.quiet) as prog:
+                      console=ui.info(), transient=True,
+                      disable=ui.STATE.quiet or not ui.info().is_terminal) as prog:
             task = prog.add_task("training", total=max_epochs or seconds)
 
             def on_epoch(e: dict) -> None:

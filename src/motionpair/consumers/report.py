@@ -11,6 +11,7 @@ import html
 import json
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,14 @@ def summarise(meta: dict[str, Any], rows: list[WindowRow]) -> dict[str, Any]:
     }
 
 
-def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[str, str]:
-    """Distribution plots as PNGs in ``out``; returns {file name: caption}."""
+#: figures the report draws itself: three distribution plots + one preview per split
+N_PLOTS = 3
+
+
+def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path,
+           tick: Callable[[str], None] = lambda _name: None) -> dict[str, str]:
+    """Distribution plots as PNGs in ``out``; returns {file name: caption}. ``tick(name)``
+    after each (progress)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,26 +107,47 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     if any(x["split"] not in SPLIT_COLOURS for x in sess):
         split_legend.append(Patch(color="grey", label="several / guard"))
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
+    cov = [r.pose_coverage for r in rows]
+    varied = len(set(cov)) > 1  # the per-window histogram says something only then
+    fig, axes = plt.subplots(1, 3 if varied else 2, figsize=(11, 3.8), constrained_layout=True)
     cover = [s["motion_on_track_s"] / s["audio_s"] if s["audio_s"] else 0 for s in sess]
     axes[0].bar(names, cover, color=colours)
     axes[0].set_ylabel("motion span / track duration")
     axes[0].set_title("pose coverage of each track (bar colour = split)", fontsize=9)
     axes[0].tick_params(axis="x", rotation=60, labelsize=7)
     axes[0].legend(handles=split_legend, fontsize=7, title="split", title_fontsize=7)
-    cov = [r.pose_coverage for r in rows]
-    axes[1].hist(cov, bins=20, range=(0, 1), color="tab:purple", label="kept windows")
-    axes[1].set_xlabel("pose coverage of a kept window")
+    # candidate windows of each track: kept, or dropped for the reason the builder recorded
+    kept = np.array([x["windows"] for x in sess], dtype=float)
+    axes[1].bar(names, kept, color="tab:purple", label=f"kept ({int(kept.sum())})")
+    bottom = kept.copy()
+    reasons = sorted({k for x in sess for k in x["dropped"]})
+    for reason, colour in zip(reasons, ("tab:grey", "tab:red", "tab:olive", "tab:brown",
+                                        "tab:pink", "tab:cyan") * 4, strict=False):
+        n = np.array([x["dropped"].get(reason, 0) for x in sess], dtype=float)
+        axes[1].bar(names, n, bottom=bottom, color=colour,
+                    label=f"dropped: {reason} ({int(n.sum())})")
+        bottom += n
     axes[1].set_ylabel("windows")
-    same = len(set(cov)) == 1
-    axes[1].set_title(f"pose coverage per window: all {len(cov)} at {cov[0]:g}\n(a dense "
-                      "window is kept only when fully covered)" if same and cov
-                      else "pose coverage per window", fontsize=9)
-    axes[1].legend(fontsize=7)
-    made["pose_coverage.png"] = "Pose coverage: fraction of each track the motion spans, " \
-                                "and of each kept window (kept windows need full coverage)."
+    axes[1].tick_params(axis="x", rotation=60, labelsize=7)
+    note = (f"\nevery kept window fully covered ({len(cov)} at {cov[0]:g})"
+            if cov and not varied else "")
+    axes[1].set_title("candidate windows per track: kept / dropped (reason)" + note,
+                      fontsize=9)
+    axes[1].set_ylim(0, float(bottom.max() or 1) * 1.3)  # room for the legend above the bars
+    axes[1].legend(fontsize=7, loc="upper center", ncol=3)
+    if varied:
+        axes[2].hist(cov, bins=20, range=(0, 1), color="tab:purple", label="kept windows")
+        axes[2].set_xlabel("pose coverage of a kept window")
+        axes[2].set_ylabel("windows")
+        axes[2].set_title("pose coverage per window", fontsize=9)
+        axes[2].legend(fontsize=7)
+    made["pose_coverage.png"] = ("Pose coverage: fraction of each track the motion spans; "
+                                 "windows per track kept or dropped, by the reason recorded "
+                                 "at build time" + (", and pose coverage per kept window."
+                                                    if varied else "."))
     fig.savefig(out / "pose_coverage.png", dpi=80)
     plt.close(fig)
+    tick("pose_coverage.png")
 
     fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
     ax.bar(names, [s["tempo_bpm"] or 0 for s in sess], color=colours)
@@ -130,6 +158,7 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     made["tempo.png"] = "Tempo per track as estimated by the beat tracker (not ground truth)."
     fig.savefig(out / "tempo.png", dpi=80)
     plt.close(fig)
+    tick("tempo.png")
 
     fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
     for s in SPLITS:
@@ -144,11 +173,14 @@ def _plots(meta: dict, rows: list[WindowRow], summary: dict, out: Path) -> dict[
     made["speed.png"] = "Mean joint speed per window, by split."
     fig.savefig(out / "speed.png", dpi=80)
     plt.close(fig)
+    tick("speed.png")
     return made
 
 
-def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, str]:
-    """One preview per split: the middle window of its first session (deterministic)."""
+def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path,
+              tick: Callable[[str], None] = lambda _name: None) -> dict[str, str]:
+    """One preview per split: the middle window of its first session (deterministic);
+    ``tick(name)`` after each (progress)."""
     made = {}
     for s in SPLITS:
         srows = [r for r in rows if r.split == s]
@@ -158,6 +190,7 @@ def _previews(dataset_dir: Path, rows: list[WindowRow], out: Path) -> dict[str, 
         row = first[len(first) // 2]
         name = f"preview_{s}.png"
         draw_window(dataset_dir, row.id, out / name)
+        tick(name)
         made[name] = f"{s}: {row.id} (track {row.start_s:.2f}–{row.end_s:.2f} s)"
     return made
 
@@ -181,8 +214,8 @@ def _dropped(d: dict[str, int]) -> str:
 
 
 def _session_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["session", "split", "style", "track", "duration s", "motion on track s", "tempo",
-            "windows", "dropped (reason n)", "clock map", "assumption"]
+    head = ["session", "split", "style", "track", "duration (s)", "motion on track (s)",
+            "tempo (BPM)", "windows", "dropped (reason n)", "clock map", "assumption"]
     body = [[s["session"], s["split"], s["style"], s["track"], f"{s['audio_s']:.1f}",
              f"{s['motion_on_track_s']:.1f}",
              f"{s['tempo_bpm']:.1f}" if s["tempo_bpm"] else "", str(s["windows"]),
@@ -192,8 +225,8 @@ def _session_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def _split_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["split", "sessions", "windows", "audio used h (track clock)",
-            "motion used h (stream clock)"]
+    head = ["split", "sessions", "windows", "audio used (h, track clock)",
+            "motion used (h, stream clock)"]
     body = [[s, str(v["sessions"]), str(v["windows"]), f"{v['audio_used_h']:.3f}",
              f"{v['motion_used_h']:.3f}"] for s, v in summary["splits"].items()]
     return head, body
@@ -294,6 +327,28 @@ def _fmt_scalar(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+#: unit suffixes of fact names, shown as units in column heads
+_UNIT_SUFFIXES = {"_s": "s", "_bpm": "BPM", "_hz": "Hz", "_fps": "fps"}
+
+
+#: headings of the evidence groups (dataset.json key -> words)
+_GROUP_TITLES = {"": "spans and counts", "bas": "beat alignment scores (BAS)",
+                 "null_circular_shift": "BAS vs circular-shift null",
+                 "null_other_tracks": "BAS vs other-tracks null", "tempo": "tempo and drift",
+                 "offset": "offset search"}
+
+
+def _fact_head(name: str) -> str:
+    """``tempo`` fact name as a column head: ``drift_end_s`` -> ``drift end (s)``,
+    ``bailando.percentile`` -> ``bailando percentile``."""
+    unit = ""
+    for suffix, u in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            name, unit = name[: -len(suffix)], f" ({u})"
+            break
+    return name.replace(".", " ").replace("_", " ") + unit
+
+
 def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
     """dataset.json "alignment_evidence" (written by the alignment stage) as tables: its
     summary, one column per pair with every scalar fact, definitions; raw JSON otherwise."""
@@ -305,14 +360,29 @@ def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
                     (["quantity", "value"], [[k, v] for k, v in _flatten(ev["summary"]).items()])))
     pairs = {p.split("/")[-1]: _flatten(v) for p, v in ev["pairs"].items()}
     keys = list(dict.fromkeys(k for f in pairs.values() for k in f))
-    out.append(("Alignment evidence: per pair", "table",
-                (["fact", *pairs], [[k, *(f.get(k, "") for f in pairs.values())]
-                                    for k in keys])))
+    # one table per group of facts (bas, tempo, offset, ...), one row per pair: a table of
+    # every fact side by side is wider than any page
+    groups: dict[str, list[str]] = {}
+    for k in keys:
+        groups.setdefault(k.split(".", 1)[0] if "." in k else "", []).append(k)
+    for group, gkeys in groups.items():
+        title = f"Alignment evidence per pair: {_GROUP_TITLES.get(group, group)}"
+        head = ["pair", *(_fact_head(k.split(".", 1)[1] if group else k) for k in gkeys)]
+        out.append((title, "table", (head, [[name, *(f.get(k, "") for k in gkeys)]
+                                            for name, f in pairs.items()])))
     if isinstance(ev.get("definitions"), dict):
         out.append(("Alignment evidence: definitions", "table",
                     (["name", "definition"], [[k, v] for k, v in
                                               _flatten(ev["definitions"]).items()])))
     return out
+
+
+def _gallery_head(name: str, figures: dict[str, str]) -> str | None:
+    """The heading before the first alignment picture, saying how many there are."""
+    gallery = [n for n in figures if n.startswith("alignment_")]
+    if not gallery or name != gallery[0]:
+        return None
+    return f"Alignment evidence pictures: all {len(gallery)}, one per scored pair"
 
 
 def _write_html(path: Path, title: str, sections: list, figures: dict[str, str],
@@ -327,6 +397,8 @@ def _write_html(path: Path, title: str, sections: list, figures: dict[str, str],
             parts.append(f"<pre>{html.escape(json.dumps(payload, indent=2))}</pre>")
     parts.append("<h2>Distributions and samples</h2>")
     for name, caption in figures.items():
+        if (head := _gallery_head(name, figures)) is not None:
+            parts.append(f"<h2>{html.escape(head)}</h2>")
         b64 = base64.b64encode((pngs / name).read_bytes()).decode("ascii")
         parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
@@ -343,11 +415,14 @@ def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -
         parts.append("")
     parts.append("## Distributions and samples\n")
     for name, caption in figures.items():
+        if (head := _gallery_head(name, figures)) is not None:
+            parts.append(f"## {head}\n")
         parts.append(f"![{caption}]({name})\n\n{caption}\n")
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
-def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
+                 progress: Callable[[str, int], None] | None = None) -> Path:
     """Write the report folder (report.html, report.md, PNGs, summary.json) atomically.
 
     Parameters
@@ -356,6 +431,8 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
     out_dir : report folder, default ``DIR/report``; replaced as a whole, so it must be
         new, empty, or an earlier report (its ``.motionpair-report`` marker), and must not
         be the dataset or a folder holding it (:func:`motionpair.publish.check_out`).
+    progress : ``progress(figure name, total)`` after each figure drawn (the total is
+        the same on every call).
     """
     d = Path(dataset_dir)
     meta = read_dataset_json(d)
@@ -367,8 +444,14 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
         recover(final)
         tmp = staging_dir(final, "report")
         try:
-            figures = _plots(meta, rows, summary, tmp)
-            figures.update(_previews(d, rows, tmp))
+            total = N_PLOTS + len({r.split for r in rows} & set(SPLITS))
+
+            def tick(name: str) -> None:
+                if progress:
+                    progress(name, total)
+
+            figures = _plots(meta, rows, summary, tmp, tick)
+            figures.update(_previews(d, rows, tmp, tick))
             figures.update(_evidence_pictures(d, meta, tmp))
             title = f"motionpair dataset report: {d.resolve().name}"
             sections = _sections(meta, summary)

@@ -95,6 +95,7 @@ def write_outputs(res: dict[str, Any], audio: str | Path, out: str | Path, *,
                   steps: int, seed: int, run: str | Path, video: bool = True,
                   max_video_s: float | None = None) -> dict[str, str]:
     """motion.npy, music_beat.npy, generate.json, strip.png and (optionally) dance.mp4."""
+    from motionpair.build.preview import TANG2018_SEGMENTS
     from motionpair.model.render import render_mp4, strip_png
 
     out = Path(out)
@@ -102,7 +103,11 @@ def write_outputs(res: dict[str, Any], audio: str | Path, out: str | Path, *,
     rec = res["rec"]
     np.save(out / "motion.npy", res["pose"], allow_pickle=False)
     np.save(out / "music_beat.npy", res["music_beat"], allow_pickle=False)
-    edges = rec["skeleton"]["edges"]
+    sk = rec["skeleton"]
+    # a 23-joint 3-D skeleton is drawn with tang2018's published layout (the same
+    # assumption as metrics.joint_roles); any other with the dataset's inferred edges
+    edges: list = (list(TANG2018_SEGMENTS) if (sk["n_joints"], sk["dims"]) == (23, 3)
+                   else sk["edges"])
     fps = float(res["fps"])
     files = {"motion": str(out / "motion.npy"), "music_beat": str(out / "music_beat.npy")}
     files["strip"] = str(strip_png(res["pose"], edges, fps, out / "strip.png"))

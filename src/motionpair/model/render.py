@@ -15,6 +15,14 @@ import numpy as np
 SIZE = 480
 
 
+def _end(points: np.ndarray, end: int | tuple[int, ...] | list[int]) -> np.ndarray:
+    """A segment end: joint ``end``, or the midpoint of the joints ``end`` names (the
+    tang2018 layout's shoulder and neck points are midpoints)."""
+    if isinstance(end, int | np.integer):
+        return points[int(end)]
+    return points[list(end)].mean(axis=0)
+
+
 def _screen(pose: np.ndarray, scale: float, cx: np.ndarray, floor: float) -> np.ndarray:
     """(T, J, 2) pixel coordinates: x about the followed root, y up from the floor line."""
     x = (pose[..., 0] - cx[:, None]) * scale + SIZE / 2
@@ -55,7 +63,8 @@ def render_mp4(pose: np.ndarray, edges: list, music_beat: np.ndarray, fps: Fract
             d = ImageDraw.Draw(img)
             d.line([(0, SIZE - 40), (SIZE, SIZE - 40)], fill=(180, 180, 180), width=2)
             for a, b in edges:
-                d.line([tuple(pix[f, a]), tuple(pix[f, b])], fill=(30, 60, 160), width=4)
+                d.line([tuple(_end(pix[f], a)), tuple(_end(pix[f], b))], fill=(30, 60, 160),
+                       width=4)
             for p in pix[f]:
                 d.ellipse([p[0] - 3, p[1] - 3, p[0] + 3, p[1] + 3], fill=(200, 40, 40))
             if f < len(music_beat) and music_beat[f]:
@@ -108,7 +117,8 @@ def strip_png(pose: np.ndarray, edges: list, fps: float, out: str | Path, *,
         p = pose[i]
         cx = p[:, 0].mean()
         for a, b in edges:
-            ax.plot([p[a, 0] - cx, p[b, 0] - cx], [p[a, 1], p[b, 1]], color="#1e3ca0", lw=1.6)
+            pa, pb = _end(p, a), _end(p, b)
+            ax.plot([pa[0] - cx, pb[0] - cx], [pa[1], pb[1]], color="#1e3ca0", lw=1.6)
         ax.scatter(p[:, 0] - cx, p[:, 1], s=4, color="#c82828", zorder=3)
         ax.set_xlim(-(hi - lo) / 2, (hi - lo) / 2)
         ax.set_ylim(lo - 5, hi + 5)
