@@ -79,7 +79,7 @@ def test_librosa_default_playlist_builds_with_no_grid_flags(librosa_default, tmp
 
 
 def _check_row(row, s, truth) -> None:
-    from motionpair.sources.motionmix.source import source as motionmix
+    from motionpair.sources.motionmix import source as motionmix
 
     fps = Fraction(11025, 256)
     assert row.n_frames == 215 and row.fps == float(fps)
@@ -233,7 +233,7 @@ def test_window_and_hop_in_exact_frames(tang_dir, tmp_path):
 def _track_time_errors(truth) -> tuple[list[float], dict]:
     """|reader's track time - truth| of every in-track snapshot (s), and the session unit."""
     from motionpair.build.scan import scan
-    from motionpair.sources.motionmix.source import source as motionmix
+    from motionpair.sources.motionmix import source as motionmix
 
     inv = scan([truth.root])
     got = {}

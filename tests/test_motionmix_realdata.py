@@ -35,7 +35,7 @@ def paused(tang_dir, tmp_path_factory, capture):
 def _check_matching(truth) -> dict:
     """Every in-track snapshot on the right track within one frame; out-of-track unmatched."""
     from motionpair.build.scan import scan
-    from motionpair.sources.motionmix.source import source as motionmix
+    from motionpair.sources.motionmix import source as motionmix
 
     inv = scan([truth.root])
     assert inv.problems == []

@@ -335,6 +335,8 @@ _UNIT_SUFFIXES = {"_s": "s", "_bpm": "BPM", "_hz": "Hz", "_fps": "fps"}
 _GROUP_TITLES = {"": "spans and counts", "bas": "beat alignment scores (BAS)",
                  "null_circular_shift": "BAS vs circular-shift null",
                  "null_other_tracks": "BAS vs other-tracks null", "tempo": "tempo and drift",
+                 "tempo.metrical_level_check": "tracked tempo vs the true beat count "
+                                               "(cha-cha/rumba)",
                  "offset": "offset search"}
 
 
@@ -363,11 +365,14 @@ def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
     # one table per group of facts (bas, tempo, offset, ...), one row per pair: a table of
     # every fact side by side is wider than any page
     groups: dict[str, list[str]] = {}
-    for k in keys:
-        groups.setdefault(k.split(".", 1)[0] if "." in k else "", []).append(k)
+    for k in keys:  # a titled nested record (tempo.metrical_level_check.*) is its own group
+        two = ".".join(k.split(".")[:2])
+        group = two if two in _GROUP_TITLES and two != k else (
+            k.split(".", 1)[0] if "." in k else "")
+        groups.setdefault(group, []).append(k)
     for group, gkeys in groups.items():
-        title = f"Alignment evidence per pair: {_GROUP_TITLES.get(group, group)}"
-        head = ["pair", *(_fact_head(k.split(".", 1)[1] if group else k) for k in gkeys)]
+        title = f"Alignment evidence per pair: {_GROUP_TITLES.get(group, _fact_head(group))}"
+        head = ["pair", *(_fact_head(k[len(group) + 1:] if group else k) for k in gkeys)]
         out.append((title, "table", (head, [[name, *(f.get(k, "") for k in gkeys)]
                                             for name, f in pairs.items()])))
     if isinstance(ev.get("definitions"), dict):
