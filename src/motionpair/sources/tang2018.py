@@ -30,7 +30,15 @@ from motionpair.sources.common import (
     sha256_file,
 )
 from motionpair.timebase import frames_to_time
-from motionpair.types import AudioFeatures, AudioRef, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.types import (
+    AudioFeatures,
+    AudioRef,
+    ClockMap,
+    PairSpec,
+    PoseStream,
+    Problem,
+    StreamInfo,
+)
 
 if TYPE_CHECKING:
     from motionpair.cache import Cache
@@ -306,6 +314,11 @@ def load_pose(spec: PairSpec) -> PoseStream:
     return PoseStream(stream_id=spec.pair_id, session=spec.session, times_s=times,
                       joints=joints, units="cm", nominal_fps=float(NOMINAL_SKELETON_FPS),
                       meta={"style": spec.style})
+
+
+def stream_info(spec: PairSpec) -> StreamInfo:
+    """A dense skeleton stream at its nominal rate: no row extras, no added assumption."""
+    return StreamInfo()
 
 
 def features(spec: PairSpec, cfg: BuildConfig) -> None:
