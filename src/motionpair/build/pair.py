@@ -69,7 +69,7 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
     if cached_only:
         raise NotCachedError(f"audio features of {spec.track.track_id}")
     y, native_sr = audio.decode_audio(spec.track.path)
-    _refuse_truncated(spec, len(y) / native_sr)
+    _refuse_truncated(spec, frames_to_time(len(y), native_sr))  # samples -> s
     feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
                                    sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                    n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)

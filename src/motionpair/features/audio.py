@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.timebase import frame_rate, frames_to_time
+from motionpair.timebase import frame_rate, frames_to_onehot, frames_to_time
 from motionpair.types import AudioFeatures
 
 #: Bump when the feature recipe changes: it is part of every cache key.
@@ -130,8 +130,8 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
     peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr_hz, hop_length=hop)
     tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr_hz, hop_length=hop,
                                            start_bpm=120.0, tightness=100)
-    onset_peak = _one_hot(peaks, n)
-    music_beat = _one_hot(beats, n)
+    onset_peak = frames_to_onehot(peaks, n)
+    music_beat = frames_to_onehot(beats, n)
     baseline = np.concatenate(
         [env[:n, None], mfcc.T[:n], _fit(chroma.T, n), onset_peak[:, None], music_beat[:, None]],
         axis=1,
@@ -140,7 +140,7 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
         track_id=track_id,
         sr_hz=int(sr_hz),
         hop=int(hop),
-        duration_s=len(y) / sr_hz,
+        duration_s=frames_to_time(len(y), sr_hz),  # samples -> s, exact
         arrays={
             "mel": np.ascontiguousarray(mel_db.T[:n], dtype=np.float32),
             "onset_env": env[:n].astype(np.float32),
@@ -154,13 +154,6 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
                                  n_mfcc=n_mfcc),
                 "fps": float(fps), "chroma_sr_hz": c_grid[0], "chroma_hop": c_grid[1]},
     )
-
-
-def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.uint8)
-    idx = np.asarray(idx, dtype=np.int64)
-    out[idx[(idx >= 0) & (idx < n)]] = 1
-    return out
 
 
 def _fit(a: np.ndarray, n: int) -> np.ndarray:

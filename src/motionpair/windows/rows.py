@@ -15,7 +15,7 @@ import numpy as np
 
 from motionpair.config import BuildConfig
 from motionpair.features import beatgrid
-from motionpair.timebase import frames_to_time
+from motionpair.timebase import frame_position, frames_to_time
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 from motionpair.windows.fixed import cut_windows
 
@@ -99,7 +99,7 @@ def beat_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: 
               np.zeros((0, N * F, *_tail(feats, motion_arrays, n)), np.float32) for n in names}
     rows = [row(spec, clock, wid=f"{spec.pair_id}/b{j:05d}", t0=float(beats[j]),
                  t1=float(beats[j + N]), fps=round(N * F / float(beats[j + N] - beats[j]), 6),
-                 n_frames=N * F, start_frame=int(round(float(beats[j]) * float(fps))),
+                 n_frames=N * F, start_frame=round(frame_position(float(beats[j]), fps)),
                  shard=shard, r=r, arrays=arrays, assumptions=assumptions, grid="beats",
                  first_beat=j, frames_per_beat=F, **(extras or {}))
             for r, (j, _) in enumerate(cuts)]
