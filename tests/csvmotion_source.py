@@ -97,7 +97,7 @@ def stream_info(spec: PairSpec) -> StreamInfo:
 
 
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
-    return None  # no known beat rate: no alignment evidence
+    return None  # real-time clock, no beat of its own: drift from the offset halves
 
 
 def assumptions_for(clock_map: ClockMap) -> list[str]:

@@ -154,18 +154,12 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, cfg.fps_exact))
     # memos get their own counters: "hits" counts the audio and motion stages only
     memo_cache = Cache(cache.root)
-    pose: PoseStream | None = None
-    grid: MotionGrid | None = None
-    if mode == "dense":
-        stage(spec.pair_id, "motion grid")
-        grid = motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
-        motion_facts = dense_motion_facts(grid, cfg, memo_cache)
-    else:
-        stage(spec.pair_id, "sparse pairing")
-        pose = src.load_pose(spec)
+    if mode == "snapshot":
         snapshot.refuse_beat_options(spec.pair_id, mode, why, cfg)
-        if mode == "sequence":
-            grid = sequence_grid(spec, pose, clock, cfg)
+    pose, grid = pair_motion(spec, src, mode, clock, cfg, cache, cached_only=cached_only)
+    if pose is None:
+        assert grid is not None
+        motion_facts = dense_motion_facts(grid, cfg, memo_cache)
     max_gap_s = sparse_max_gap_s(cfg)
     stage(spec.pair_id, "windows")
     if grid is not None:
@@ -191,14 +185,9 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         "units": pose.units, "joint_names": pose.joint_names}
     facts = pair_facts(spec, feats, clock, shard=shard, motion=motion_facts, n_windows=len(rows),
                        dropped=dropped, assumptions=assumptions, stream=stream)
-    if mode != "dense":  # Part of issue 11 item 7: sparse pairs' evidence (not yet)
-        return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
-                          dropped=dict(sorted(dropped.items())), facts=facts,
-                          cache=_cache_counts(cache), evidence_series={
-                              "skipped": snapshot.NO_EVIDENCE})
-    assert grid is not None
     stage(spec.pair_id, "alignment evidence")
-    evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=memo_cache)
+    evidence, evidence_series = _evidence(spec, feats, clock, grid, pose, cfg, EvidenceConfig(),
+                                          cache=memo_cache)
     return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
                       evidence=evidence, evidence_series=evidence_series,
                       dropped=dict(sorted(Counter(dropped).items())), facts=facts,
@@ -216,6 +205,37 @@ def pairing(src: Source, info: StreamInfo, cfg: BuildConfig) -> tuple[str, str]:
     if not src.SPARSE:
         return "dense", f"source {src.NAME!r} is dense"
     return snapshot.pairing_mode(cfg.pairing, float(info.rate_hz or 0.0))
+
+
+def pair_motion(spec: PairSpec, src: Source, mode: str, clock: ClockMap, cfg: BuildConfig,
+                cache: Cache, *, cached_only: bool = False
+                ) -> tuple[PoseStream | None, MotionGrid | None]:
+    """``(pose, grid)`` of a pair in its pairing mode: the cached motion grid of a dense
+    source (no pose), a sparse stream's snapshots and their sequence grid, or the
+    snapshots alone (snapshot mode)."""
+    if mode == "dense":
+        stage(spec.pair_id, "motion grid")
+        return None, motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
+    stage(spec.pair_id, "sparse pairing")
+    pose = src.load_pose(spec)
+    return pose, sequence_grid(spec, pose, clock, cfg) if mode == "sequence" else None
+
+
+def pair_evidence(spec: PairSpec, cfg: BuildConfig, cache: Cache, ecfg: EvidenceConfig
+                  ) -> tuple[dict | None, dict]:
+    """The pair's alignment evidence exactly as the build computes it (same pairing mode,
+    clock map and motion), without cutting windows: for ``motionpair align``."""
+    src = source_of(spec)
+    feats = track_features(spec, cfg, cache)
+    clock = clock_for(spec, feats, kind=cfg.clock)
+    mode, _ = pairing(src, src.stream_info(spec), cfg)
+    pose, grid = pair_motion(spec, src, mode, clock, cfg, cache)
+    if grid is not None:
+        return pairevidence.evidence_for_pair(spec, feats, clock, grid, ecfg)
+    assert pose is not None
+    return pairevidence.evidence_for_sparse(
+        spec, feats, clock, pose, fps=cfg.fps_exact, max_gap_s=sparse_max_gap_s(cfg),
+        extras=src.stream_info(spec).row_extras, cfg=ecfg)
 
 
 def sparse_max_gap_s(cfg: BuildConfig) -> float:
@@ -309,14 +329,21 @@ def _cache_counts(cache: Cache, *memos: Cache) -> dict[str, int]:
     return out
 
 
-def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
-              grid: MotionGrid, *, cache: Cache | None = None) -> tuple[dict | None, dict]:
-    """Alignment evidence of the pair (never fails the pair: any exception becomes the note
-    that says why the pair has no evidence record)."""
+def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: MotionGrid | None,
+              pose: PoseStream | None, cfg: BuildConfig, ecfg: EvidenceConfig, *,
+              cache: Cache | None = None) -> tuple[dict | None, dict]:
+    """Alignment evidence of the pair: dense (a motion grid; memoised) or sparse (snapshots
+    only: what can and cannot be measured). Never fails the pair: any exception becomes the
+    note that says why the pair has no evidence record."""
     try:
+        if grid is None:
+            assert pose is not None
+            return pairevidence.evidence_for_sparse(
+                spec, feats, clock, pose, fps=cfg.fps_exact, max_gap_s=sparse_max_gap_s(cfg),
+                extras=source_of(spec).stream_info(spec).row_extras, cfg=ecfg)
         return pairevidence.memoised_evidence(
             spec, feats, clock, grid, cache,
-            lambda: pairevidence.evidence_for_pair(spec, feats, clock, grid, EvidenceConfig()))
+            lambda: pairevidence.evidence_for_pair(spec, feats, clock, grid, ecfg))
     except Exception as exc:  # noqa: BLE001 - evidence is a report; the pair stays usable
         why = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
         return None, {"skipped": f"evidence not computed: {why}"}

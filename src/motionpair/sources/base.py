@@ -98,8 +98,9 @@ class Source(Protocol):
 
     def stream_beats(self, spec: PairSpec, beat_times_s: np.ndarray
                      ) -> tuple[float, int, str] | None:
-        """One stream beat (s), the stream's beat count and how it was found; None: unknown
-        (no alignment evidence is computed for the pair)."""
+        """One stream beat (s), the stream's beat count and how it was found; None: the
+        stream has no beat of its own (a real-time clock): its evidence then has no implied
+        tempo and measures drift from the offset halves."""
         ...
 
     def assumptions_for(self, clock: ClockMap) -> list[str]:

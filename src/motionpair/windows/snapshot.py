@@ -151,10 +151,6 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
     return rows, out, dropped
 
 
-#: Why a sparse pair has no alignment evidence record.
-NO_EVIDENCE = "alignment evidence is not computed for sparse MotionMix snapshot streams"
-
-
 def refuse_beat_options(pair_id: str, mode: str, why: str, cfg: BuildConfig) -> None:
     """``ValueError`` when snapshot pairing meets --window-beats / --clock beatwise (never
     silently ignored)."""

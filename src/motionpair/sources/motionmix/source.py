@@ -155,7 +155,8 @@ def stream_info(spec: PairSpec) -> StreamInfo:
 
 
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
-    """None: a MotionMix stream has no known beat rate (no alignment evidence)."""
+    """None: a MotionMix stream is on a real-time clock with no beat of its own (its dense
+    pairs' evidence measures drift from the offset halves)."""
     return None
 
 
