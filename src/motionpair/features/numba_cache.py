@@ -229,7 +229,7 @@ def run_child(*, sr_hz: int = 22050, hop: int = 735, n_mels: int = 128, n_fft: i
     if audio_path is not None:
         cmd += ["--audio", str(audio_path)]
     env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1])  # this motionpair, even when not installed
+    src = str(Path(__file__).resolve().parents[2])  # this motionpair, even when not installed
     env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     t0 = time.perf_counter()
     try:
