@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from motionpair.sources.common import fingerprint
-from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.types import AudioRef, ClockMap, PairSpec, PoseStream, Problem, StreamInfo
 
 NAME = "csvmotion"
 LOOKS_FOR = "folders with motion.csv (t_s + x,y,z per joint) and audio.wav"
@@ -92,8 +92,12 @@ def clock(spec: PairSpec, features: Any, kind: str = "default") -> ClockMap:
     return ClockMap(kind="offset", assumption=TRACK_TIME, note="t_s is track time")
 
 
+def stream_info(spec: PairSpec) -> StreamInfo:
+    return StreamInfo()  # dense, nothing to add
+
+
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
-    return None  # no known beat rate: no alignment evidence
+    return None  # real-time clock, no beat of its own: drift from the offset halves
 
 
 def assumptions_for(clock_map: ClockMap) -> list[str]:

@@ -94,6 +94,50 @@ def frames_to_time(frames: np.ndarray | int, fps: Rate) -> np.ndarray | float:
     return (arr * f.denominator) / float(f.numerator)
 
 
+def frames_to_seconds_exact(frames: int | Fraction, fps: Rate) -> Fraction:
+    """Exact seconds spanned by a (possibly fractional) number of frames at ``fps``.
+
+    For frame counts that are not whole, e.g. tang2018's 12.5 skeleton frames per beat.
+
+    >>> frames_to_seconds_exact(Fraction(25, 2), 25)
+    Fraction(1, 2)
+    >>> float(frames_to_seconds_exact(30, Fraction(11025, 256)))
+    0.6965986394557823
+    """
+    return Fraction(frames) / as_rate(fps)
+
+
+def frame_duration_s(fps: Rate) -> float:
+    """The frame step in seconds as a float (``1 / fps``), for finite differences.
+
+    >>> frame_duration_s(25)
+    0.04
+    """
+    return 1.0 / float(as_rate(fps))
+
+
+@overload
+def frame_position(t_s: float, fps: Rate, *, first_frame: int = 0) -> float: ...
+@overload
+def frame_position(t_s: np.ndarray, fps: Rate, *, first_frame: int = 0) -> np.ndarray: ...
+def frame_position(t_s: np.ndarray | float, fps: Rate, *,
+                   first_frame: int = 0) -> np.ndarray | float:
+    """Fractional frame index of time ``t_s`` on a grid whose index 0 is ``first_frame``.
+
+    Frame ``k`` starts at ``(first_frame + k) / fps`` s, so the position is
+    ``t_s * fps - first_frame``: unrounded, for interpolating between frames or
+    expressing a duration in frames (e.g. a smoothing width). See :func:`time_to_frames`
+    for whole frame indices.
+
+    >>> frame_position(1.0, 30, first_frame=20)
+    10.0
+    >>> frame_position(np.array([0.0, 0.05]), Fraction(25)).tolist()
+    [0.0, 1.25]
+    """
+    pos = np.asarray(t_s) * float(as_rate(fps)) - first_frame
+    return float(pos) if np.ndim(t_s) == 0 else pos
+
+
 def time_to_frames(t_s: np.ndarray | float, fps: Rate, *,
                    rounding: str = "floor") -> np.ndarray | int:
     """Frame index that holds time ``t_s`` on a grid of rate ``fps``.
@@ -131,6 +175,23 @@ def samples_to_frames(samples: np.ndarray | int, *, hop: int) -> np.ndarray | in
     if np.isscalar(samples):
         return int(samples) // int(hop)  # type: ignore[arg-type]  # np.isscalar's TypeGuard drops int
     return np.asarray(samples, dtype=np.int64) // int(hop)
+
+
+def frames_to_onehot(frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """A ``(n_frames,)`` uint8 array that is 1 at each frame index in ``frames``.
+
+    Indices outside ``0 .. n_frames - 1`` are dropped (an event detected past the last
+    whole frame has no frame to mark); repeated indices mark their frame once.
+
+    Examples
+    --------
+    >>> frames_to_onehot(np.array([0, 2, 2, 7, -1]), 5).tolist()
+    [1, 0, 1, 0, 0]
+    """
+    out = np.zeros(n_frames, dtype=np.uint8)
+    idx = np.asarray(frames, dtype=np.int64)
+    out[idx[(idx >= 0) & (idx < n_frames)]] = 1
+    return out
 
 
 def n_frames_covering(duration_s: float, fps: Rate) -> int:

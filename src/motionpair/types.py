@@ -225,8 +225,10 @@ class PairSpec:
     """One unit of pairing work found by a scan: a pose stream and a track, lazily loadable.
 
     ``source`` names the registered source that reads it
-    (:func:`motionpair.sources.base.source_of`); ``params`` holds what that source needs
-    (paths etc.). Kept picklable so workers can take it.
+    (:func:`motionpair.sources.base.source_of`); ``params`` is that source's private
+    notebook (folders, frame spans, camera, measured rate, ...): only the source reads it.
+    Stages ask the source instead (``Source.stream_info``, ``Source.clock``, ...). Kept
+    picklable so workers can take it.
     """
 
     pair_id: str
@@ -243,14 +245,22 @@ class PairSpec:
         return self.group or self.session
 
 
-@dataclass
-class LoadedPair:
-    """A pair whose pose stream and clock map have been read."""
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the stages may know of a pair's stream beyond :class:`PairSpec`, asked of its
+    source (``Source.stream_info``) so that no stage reads ``PairSpec.params``.
 
-    spec: PairSpec
-    pose: PoseStream
-    segment: PlaybackSegment
-    assumptions: list[str]
+    ``rate_hz``: the stream's measured rate (samples per second; 1 / median interval), which
+    picks a sparse source's pairing mode; None for a dense source at its nominal rate.
+    ``row_extras``: source columns of every :class:`WindowRow` of the pair (keys are
+    WindowRow fields, e.g. ``camera``, ``matched_by``), also added, in their order, to the
+    pair's ``dataset.json`` facts of a sparse source. ``assumptions``: assumption names this
+    stream adds to ``Source.assumptions_for`` (e.g. a fused multi-camera stream).
+    """
+
+    rate_hz: float | None = None
+    row_extras: dict[str, Any] = field(default_factory=dict)
+    assumptions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -282,9 +292,12 @@ class WindowRow:
     # None (null in the manifest) = not applicable to this row's grid or source
     first_beat: int | None = None  # beat grid: index of the window's first detected music beat
     frames_per_beat: int | None = None  # beat grid only
-    # MotionMix: the camera stream ("fused" for the fused stream), how its track was matched,
-    # and for grid "snapshot" the centre snapshot's exact track time, its frame in the window
-    # and how its dynamics were taken ("central" | "backward" | "forward" | "none")
+    # Source extras: filled from the source's ``StreamInfo.row_extras`` (stages never name a
+    # source); a source with several streams per session (MotionMix) names the camera stream
+    # ("fused" for the fused stream) and how its track was matched. None = the source has none.
+    # Snapshot window kind (grid "snapshot", windows.snapshot): the centre snapshot's exact
+    # track time, its frame in the window and how its dynamics were taken
+    # ("central" | "backward" | "forward" | "none").
     camera: str | None = None
     matched_by: str | None = None
     snapshot_track_s: float | None = None

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from motionpair.align.offset import estimate_offset, halves_agreement
+from motionpair.timebase import frame_duration_s, frames_to_time, time_to_frames
 from motionpair.types import ClockMap
 
 EVIDENCE_VERSION = "evidence-1"
@@ -192,18 +193,86 @@ def tempo_drift(clock: ClockMap, music_s: np.ndarray, *, stream_beat_s: float,
     }
 
 
+def measured_beat_period_s(music_s: np.ndarray, span_s: tuple[float, float]) -> float:
+    """Span of the detected beats inside ``span_s`` over its whole number of intervals
+    (counted with the median interval; NaN with fewer than 2 beats), as in :func:`tempo_drift`.
+
+    >>> measured_beat_period_s(np.array([0.0, 0.5, 1.0, 1.5, 9.0]), (0.0, 2.0))
+    0.5
+    """
+    m = np.sort(np.asarray(music_s, dtype=np.float64))
+    inside = m[(m >= span_s[0]) & (m <= span_s[1])]
+    ibi = np.diff(inside)
+    n_ibi = round(float(inside[-1] - inside[0]) / float(np.median(ibi))) if len(ibi) else 0
+    return float(inside[-1] - inside[0]) / n_ibi if n_ibi else float("nan")
+
+
+def real_time_drift(music_s: np.ndarray, span_s: tuple[float, float], *, first_half_s: float,
+                    second_half_s: float) -> dict[str, float | int | str | None]:
+    """Tempo block of a stream on a real-time clock (no beat of its own, e.g. MotionMix).
+
+    Nothing implies a tempo, so only the measured beat period is given; the drift is
+    measured from the offset estimates of the two halves of the kinematic beats: a clock
+    that drifts linearly from 0 puts the halves' centres half a span apart, so the drift by
+    the end is ``2 * (second_half_s - first_half_s)``.
+
+    >>> real_time_drift(np.array([0.0, 0.5, 1.0]), (0.0, 1.0), first_half_s=0.01,
+    ...                 second_half_s=0.11)["drift_end_s"]
+    0.2
+    >>> real_time_drift(np.array([0.0, 0.5, 1.0]), (0.0, 1.0), first_half_s=0.01,
+    ...                 second_half_s=0.51)["drift_end_s"] is None  # one beat apart
+    True
+    """
+    measured = measured_beat_period_s(music_s, span_s)
+    halves = (second_half_s - first_half_s
+              if first_half_s is not None and second_half_s is not None
+              and np.isfinite(first_half_s) and np.isfinite(second_half_s) else None)
+    in_beats = halves / measured if halves is not None and np.isfinite(measured) else None
+    # halves a whole number of beats apart: the offset search locked onto different beats
+    ambiguous = in_beats is not None and round(in_beats) != 0 and \
+        abs(in_beats - round(in_beats)) < BEAT_AMBIGUITY
+    out: dict[str, float | int | str | None] = {
+        "implied_beat_period_s": None, "implied_bpm": None,
+        "measured_beat_period_s": _r(measured), "measured_bpm": _r(60.0 / measured),
+        "implied_over_measured": None, "n_stream_beats": None,
+        "drift_end_s": _r(2.0 * halves) if halves is not None and not ambiguous else None,
+        "drift_vs_beats_s": None, "start_phase_s": None,
+        "halves_diff_beats": _r(in_beats, 4),
+        "drift_from": "real-time stream clock (no stream beat, no implied tempo): drift by "
+                      "the end = 2 x (second-half offset - first-half offset)",
+    }
+    if ambiguous:
+        out["drift_note"] = (f"not measured: the halves' offsets differ by {in_beats:.2f} beat "
+                             f"periods ({halves:+.3f} s), a beat ambiguity of the offset "
+                             "search, not a drift")
+    return out
+
+
+#: Halves whose offsets differ by a whole number of beats within this (in beats) are a
+#: beat ambiguity, not a drift (:func:`real_time_drift`).
+BEAT_AMBIGUITY = 0.1
+
+
 def pair_evidence(*, music_s: np.ndarray, kin_s: np.ndarray, onset_env: np.ndarray,
                   fps: Fraction, duration_s: float, span_s: tuple[float, float],
-                  clock: ClockMap, stream_beat_s: float, n_stream_beats: int,
+                  clock: ClockMap, stream_beat_s: float | None, n_stream_beats: int | None,
                   tempo_bpm: float, cfg: EvidenceConfig,
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The evidence record of one pair (JSON-ready) and the series its picture needs."""
+    """The evidence record of one pair (JSON-ready) and the series its picture needs.
+
+    ``stream_beat_s`` None: the stream has no beat of its own (a real-time clock): the
+    tempo block is :func:`real_time_drift` instead of :func:`tempo_drift`.
+    """
     music_s = np.sort(np.asarray(music_s, dtype=np.float64))
     kin_s = np.sort(np.asarray(kin_s, dtype=np.float64))
     observed = both_bas(music_s, kin_s, span_s=span_s, sigma_s=cfg.sigma_s)
-    tempo = tempo_drift(clock, music_s, stream_beat_s=stream_beat_s,
-                        n_stream_beats=n_stream_beats)
-    period = tempo["measured_beat_period_s"] or 60.0 / tempo_bpm
+    tempo: dict[str, Any]
+    if stream_beat_s is not None and n_stream_beats is not None:
+        tempo = tempo_drift(clock, music_s, stream_beat_s=stream_beat_s,
+                            n_stream_beats=n_stream_beats)
+        period = tempo["measured_beat_period_s"] or 60.0 / tempo_bpm
+    else:
+        period = _r(measured_beat_period_s(music_s, span_s)) or 60.0 / tempo_bpm
     null = circular_shift_null(music_s, kin_s, duration_s=duration_s, span_s=span_s,
                                period_s=period, cfg=cfg)
     kw = dict(beat_period_s=period, sigma_s=cfg.sigma_s, half_range_s=cfg.search_half_range_s,
@@ -211,6 +280,8 @@ def pair_evidence(*, music_s: np.ndarray, kin_s: np.ndarray, onset_env: np.ndarr
     est, grid, curve = estimate_offset(onset_env, fps, kin_s, **kw)
     h1, h2 = halves_agreement(onset_env, fps, kin_s, **kw)
     halves_diff = abs(h1 - h2)
+    if stream_beat_s is None or n_stream_beats is None:
+        tempo = real_time_drift(music_s, span_s, first_half_s=h1, second_half_s=h2)
     passes = bool(est.peak_ratio is not None and est.peak_ratio >= cfg.min_peak_ratio
                   and halves_diff <= cfg.halves_tol_s)
     drift = tempo["drift_end_s"]
@@ -255,3 +326,95 @@ def _r(x: float | None, nd: int = 6) -> float | None:
         return None
     x = float(x)
     return round(x, nd) if np.isfinite(x) else None
+
+
+def sparse_evidence(*, stream_s: np.ndarray, track_s: np.ndarray, music_s: np.ndarray,
+                    duration_s: float, fps: Fraction, max_gap_s: float, tempo_bpm: float,
+                    cfg: EvidenceConfig) -> dict[str, Any]:
+    """What a sparse snapshot stream (e.g. MotionMix at ~1 Hz) lets us measure about its
+    alignment, with numbers, and what it does not (and why, in numbers).
+
+    Parameters
+    ----------
+    stream_s : snapshot times on the stream clock (s), increasing.
+    track_s : the same snapshots on the track clock (the pair's clock map), s.
+    music_s : detected music beat times on the track clock (s).
+    duration_s : the track's duration (s).
+    fps : the output frame grid (snapshots are placed on its nearest frame).
+    max_gap_s : intervals longer than this are gaps (never interpolated across).
+    tempo_bpm : the track's tempo, used when fewer than 2 beats lie in the snapshots' span.
+
+    Measurable: how many snapshots; their sampling (interval median / min / max / jitter);
+    track-time consistency (every snapshot inside the track, increasing, the track-clock
+    intervals equal to the stream-clock intervals, placement on the nearest frame); gaps.
+    Not measurable: BAS, its nulls, the offset and the drift, whenever the sampling interval
+    is not well below the beat period (kinematic beats are speed minima between samples).
+    """
+    t = np.asarray(stream_s, dtype=np.float64)
+    tt = np.asarray(track_s, dtype=np.float64)
+    n = len(t)
+    dt = np.diff(t)
+    span = (float(tt[0]), float(tt[-1])) if n else (0.0, 0.0)
+    period = _r(measured_beat_period_s(music_s, span)) or (60.0 / tempo_bpm if tempo_bpm
+                                                          else None)
+    interval = float(np.median(dt)) if len(dt) else None
+    frame_s = frame_duration_s(fps)
+    # as the snapshot window kind places them: on the nearest frame of the output grid
+    nearest = np.asarray(time_to_frames(tt, fps, rounding="nearest"), dtype=np.int64)
+    residual = np.abs(tt - np.asarray(frames_to_time(nearest, fps)))
+    gaps = dt[dt > max_gap_s]
+    inside = int(np.count_nonzero((tt >= 0) & (tt < duration_s)))
+    per_beat = interval / period if interval and period else None
+    record: dict[str, Any] = {
+        "stream": "sparse",
+        "snapshots": n,
+        "sampling": {"median_interval_s": _r(interval),
+                     "rate_hz": _r(1.0 / interval) if interval else None,
+                     "min_interval_s": _r(dt.min()) if len(dt) else None,
+                     "max_interval_s": _r(dt.max()) if len(dt) else None,
+                     "interval_std_s": _r(dt.std()) if len(dt) else None},
+        "music": {"measured_beat_period_s": _r(period),
+                  "librosa_tempo_bpm": _r(tempo_bpm),
+                  "sampling_interval_in_beats": _r(per_beat, 4),
+                  "n_music_beats_in_span": int(np.count_nonzero(
+                      (np.asarray(music_s) >= span[0]) & (np.asarray(music_s) <= span[1])))},
+        "measurable": {
+            "track_time": {
+                "span_s": [_r(span[0]), _r(span[1])], "track_duration_s": _r(duration_s),
+                "inside_track": inside, "outside_track": n - inside,
+                "increasing": bool(np.all(np.diff(tt) > 0)),
+                "max_interval_mismatch_s": _r(np.abs(np.diff(tt) - dt).max())
+                if len(dt) else None,
+                "max_frame_placement_s": _r(residual.max()) if n else None,
+                "half_frame_s": _r(frame_s / 2)},
+            "gaps": {"longer_than_s": _r(max_gap_s), "n_gaps": int(len(gaps)),
+                     "longest_s": _r(gaps.max()) if len(gaps) else None,
+                     "total_s": _r(gaps.sum()),
+                     "covered_fraction": _r(1.0 - gaps.sum() / (t[-1] - t[0]), 4)
+                     if n > 1 and t[-1] > t[0] else None}},
+    }
+    why = (f"sampling interval {_fmt_s(interval)} = {_fmt_n(per_beat)} beat periods "
+           f"({_fmt_s(period)}): a snapshot's time says nothing about where between samples "
+           f"a kinematic beat (a speed minimum) fell; BAS scores beats at sigma "
+           f"{cfg.sigma_s:g} s, the stream places a speed minimum only to within "
+           f"±{_fmt_s(interval / 2 if interval else None, 2)} of a snapshot")
+    record["not_measurable"] = {
+        "bas": why,
+        "null_circular_shift": "no observed BAS to compare with shifted music",
+        "offset": f"the offset search steps {cfg.search_step_s:.4f} s within "
+                  f"±{cfg.search_half_range_s:g} s on kinematic beats; with none, and with "
+                  f"snapshots {_fmt_s(interval)} apart, offsets shorter than the sampling "
+                  "interval cannot be told apart",
+        "tempo_drift": "no kinematic beats to compare with the music beats; the clock is a "
+                       "real-time offset map (drift would show in the track-time checks "
+                       "only as snapshots outside the track)",
+    }
+    return record
+
+
+def _fmt_s(x: float | None, nd: int = 3) -> str:
+    return "unknown" if x is None else f"{x:.{nd}f} s"
+
+
+def _fmt_n(x: float | None) -> str:
+    return "unknown" if x is None else f"{x:.2f}"

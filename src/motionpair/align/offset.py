@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from motionpair.timebase import frames_to_time
+from motionpair.timebase import frame_position, frames_to_time
 from motionpair.xcorr import OffsetEstimate, parabolic_peak, pick_peak
 
 __all__ = ["OffsetEstimate", "estimate_offset", "halves_agreement", "offset_grid",
@@ -38,7 +38,7 @@ def onset_score_curve(onset_env: np.ndarray, fps: Fraction, kin_s: np.ndarray,
     candidate offset are used, so each point of the curve averages the same beats.
     """
     env = np.asarray(onset_env, dtype=np.float64)
-    smooth = gaussian_filter1d(env, sigma_s * float(fps), mode="nearest")
+    smooth = gaussian_filter1d(env, frame_position(sigma_s, fps), mode="nearest")
     z = (smooth - smooth.mean()) / (smooth.std() or 1.0)
     t_env = frames_to_time(np.arange(len(z)), fps)
     lo, hi = float(np.min(offsets_s)), float(np.max(offsets_s))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from fractions import Fraction
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from motionpair.align.evidence import (
     both_bas,
     definitions,
     pair_evidence,
+    sparse_evidence,
 )
 from motionpair.cache import Cache, cache_key
 from motionpair.features.beats import tempo_check
@@ -31,16 +33,20 @@ from motionpair.memo import code_sha256, memo_file, value_digest
 from motionpair.safeio import guard
 from motionpair.sources.base import source_of
 from motionpair.timebase import frames_to_time
-from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec
+from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, PoseStream
 
 
 def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: MotionGrid,
                       cfg: EvidenceConfig) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """``(record, series)`` for one pair; record is None (reason in series) when not dense."""
+    """``(record, series)`` for one dense pair; record is None (reason in series) when its
+    motion is not dense enough.
+
+    A source whose stream has a beat of its own (tang2018's F frames per beat) gets the
+    implied-vs-measured tempo drift; one on a real-time clock (``stream_beats`` None:
+    MotionMix sequence pairs, csvmotion) gets the drift measured from the offset halves
+    (:func:`motionpair.align.evidence.real_time_drift`).
+    """
     beats = source_of(spec).stream_beats(spec, feats.beat_times_s)
-    if beats is None:
-        return None, {"skipped": f"source {spec.source!r}: evidence needs a dense stream with "
-                                 "a known beat rate (this source declares none)"}
     valid_fraction = float(grid.valid.mean()) if len(grid.valid) else 0.0
     if valid_fraction < cfg.min_valid_fraction:
         return None, {"skipped": f"motion valid on {valid_fraction:.0%} of its span; evidence "
@@ -49,7 +55,7 @@ def evidence_for_pair(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, gri
     kin_s = np.asarray(frames_to_time(grid.first_frame + np.flatnonzero(grid.kin_beat), fps))
     span = (float(frames_to_time(grid.first_frame, fps)),
             float(frames_to_time(grid.first_frame + len(grid.valid) - 1, fps)))
-    beat_s, n_beats, how = beats
+    beat_s, n_beats, how = beats if beats is not None else (None, None, REAL_TIME)
     record, arrays = pair_evidence(
         music_s=feats.beat_times_s, kin_s=kin_s, onset_env=feats.arrays["onset_env"], fps=fps,
         duration_s=feats.duration_s, span_s=span, clock=clock, stream_beat_s=beat_s,
@@ -83,14 +89,41 @@ def metrical_check(spec: PairSpec, feats: AudioFeatures) -> dict[str, Any] | Non
                        n_true_beats=float(n_beats))
 
 
+#: ``tempo.frames_per_beat`` of a stream with no beat of its own.
+REAL_TIME = "none: the stream clock is real time (no stream beat; drift from offset halves)"
+
+
+def evidence_for_sparse(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
+                        pose: PoseStream, *, fps: Fraction, max_gap_s: float,
+                        extras: dict[str, Any], cfg: EvidenceConfig
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(record, series)`` of a sparse snapshot pair: what can and cannot be measured
+    (:func:`motionpair.align.evidence.sparse_evidence`), never skipped."""
+    record = {"track": spec.track.track_id, **extras, **sparse_evidence(
+        stream_s=pose.times_s, track_s=clock.to_track(pose.times_s),
+        music_s=feats.beat_times_s, duration_s=feats.duration_s, fps=fps, max_gap_s=max_gap_s,
+        tempo_bpm=feats.tempo_bpm, cfg=cfg), "clock_map": clock.kind}
+    return record, {"track": spec.track.track_id, "sparse": True}
+
+
+def is_sparse(record: dict[str, Any] | None) -> bool:
+    """Whether an evidence record is a sparse pair's (:func:`evidence_for_sparse`)."""
+    return record is not None and record.get("stream") == "sparse"
+
+
 def finish(records: dict[str, dict | None], series: dict[str, dict], *, cfg: EvidenceConfig,
            kin_sigma_s: float, kin_order: int) -> dict[str, Any]:
-    """Add the other-tracks null to every record; the ``alignment_evidence`` block."""
-    dense = {p: r for p, r in records.items() if r is not None}
+    """Add the other-tracks null to every dense record; the ``alignment_evidence`` block.
+
+    Sparse pairs' records (what can and cannot be measured) go to ``sparse_pairs`` (only
+    when there are any: a build without them writes the block as before).
+    """
+    dense = {p: r for p, r in records.items() if r is not None and not is_sparse(r)}
+    sparse = {p: r for p, r in records.items() if is_sparse(r)}
     add_other_tracks_null(dense, {p: series[p] for p in dense},
                           track_of={p: series[p]["track"] for p in dense}, sigma_s=cfg.sigma_s)
     flagged = sorted(p for p, r in dense.items() if r["tempo"]["drift_flag"])
-    return {
+    block = {
         "definitions": definitions(cfg, kin_sigma_s=kin_sigma_s, kin_order=kin_order),
         "summary": {"pairs": len(dense),
                     "skipped": {p: series.get(p, {}).get("skipped", "not computed")
@@ -100,6 +133,20 @@ def finish(records: dict[str, dict | None], series: dict[str, dict], *, cfg: Evi
                                             if r["offset"]["passes"])},
         "pairs": {p: dense[p] for p in sorted(dense)},
     }
+    if sparse:
+        block["summary"]["sparse_pairs"] = len(sparse)
+        block["definitions"]["sparse_pairs"] = SPARSE_DEFINITION
+        block["sparse_pairs"] = {p: sparse[p] for p in sorted(sparse)}
+    return block
+
+
+#: How a sparse pair's record is defined (next to the records in the block).
+SPARSE_DEFINITION = (
+    "snapshot streams too sparse for kinematic beats (MotionMix ~1 Hz): the record says what "
+    "is measured (snapshot count, sampling intervals, every snapshot's track time through the "
+    "clock map: inside the track, increasing, track intervals = stream intervals, nearest-"
+    "frame placement; gaps longer than max_gap_s) and why BAS, nulls, offset and drift are "
+    "not (sampling interval vs the measured beat period)")
 
 
 #: Recorded on a pair whose estimated offset was applied at the user's request.

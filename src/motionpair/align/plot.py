@@ -31,14 +31,24 @@ def draw_pair(pair_id: str, record: dict[str, Any], series: dict[str, Any],
     _offset_panel(axes[0], record, series)
     _null_panel(axes[1], record, series)
     _beats_panel(axes[2], series)
-    t = record["tempo"]
-    fig.suptitle(f"{pair_id} ({record['style']}, clock map {record['clock_map']}): "
-                 f"tempo implied {t['implied_bpm']:.1f} vs measured {t['measured_bpm']:.1f} "
-                 f"bpm, drift by end {t['drift_end_s']:+.2f} s"
-                 f"{'  [FLAG]' if t['drift_flag'] else ''}", fontsize=10)
+    fig.suptitle(_title(pair_id, record), fontsize=10)
     fig.savefig(out_png, dpi=80)
     plt.close(fig)
     return Path(out_png)
+
+
+def _title(pair_id: str, record: dict) -> str:
+    """Pair, clock map, tempo and drift (a real-time stream has no implied tempo)."""
+    t = record["tempo"]
+    head = f"{pair_id} ({record['style'] or 'no style'}, clock map {record['clock_map']}): "
+    drift = ("drift not measured" if t["drift_end_s"] is None
+             else f"drift by end {t['drift_end_s']:+.2f} s")
+    flag = "  [FLAG]" if t["drift_flag"] else ""
+    if t["implied_bpm"] is None:
+        measured = "?" if t["measured_bpm"] is None else f"{t['measured_bpm']:.1f}"
+        return f"{head}\nreal-time clock, measured tempo {measured} bpm, {drift}{flag}"
+    return (f"{head}tempo implied {t['implied_bpm']:.1f} vs measured {t['measured_bpm']:.1f} "
+            f"bpm, {drift}{flag}")
 
 
 def _offset_panel(ax, record: dict, series: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,18 @@ from motionpair.features import audio, beats, motion
 from motionpair.sources.base import Source, source_of
 from motionpair.store import OutputError, shard_name, write_shard
 from motionpair.timebase import frames_to_time, n_frames_covering
-from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairResult, PairSpec
+from motionpair.types import (
+    AudioFeatures,
+    ClockMap,
+    MotionGrid,
+    PairResult,
+    PairSpec,
+    PoseStream,
+    StreamInfo,
+    WindowRow,
+)
 from motionpair.windows import rows as windowrows
-from motionpair.windows import snapshot as snapshots
+from motionpair.windows import snapshot
 from motionpair.windows.rows import AUDIO_ARRAYS, MOTION_ARRAYS
 from motionpair.workers import stage
 
@@ -59,7 +69,7 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
     if cached_only:
         raise NotCachedError(f"audio features of {spec.track.track_id}")
     y, native_sr = audio.decode_audio(spec.track.path)
-    _refuse_truncated(spec, len(y) / native_sr)
+    _refuse_truncated(spec, frames_to_time(len(y), native_sr))  # samples -> s
     feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
                                    sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                    n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
@@ -116,6 +126,13 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
                  cache_root: str | None, *, cached_only: bool = False) -> PairResult:
     """Everything for one pair; writes ``out_dir/<shard>/*.npy`` and returns its rows.
 
+    The ONE per-pair pipeline for every source: features → clock map → motion → windows →
+    shard → facts → evidence. The pairing mode (:func:`pairing`) picks the motion and the
+    window kind: ``dense`` (a dense source: the cached motion grid, fixed or beat windows),
+    ``sequence`` (a sparse stream measured dense enough, or asked so: the same windows over
+    a grid interpolated only across short gaps) or ``snapshot`` (one row per snapshot,
+    :mod:`motionpair.windows.snapshot`).
+
     ``cached_only=True`` raises :class:`NotCachedError` (before writing anything) unless both
     the audio features and the motion grid come from the cache; the builder uses it to
     serve fully cached pairs in-process without starting worker processes.
@@ -124,50 +141,184 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     src = source_of(spec)
     if src.SPARSE and cached_only:  # no cached stage to serve: computed in the pool
         raise NotCachedError(f"{spec.pair_id} has no cacheable stage")
+    info = src.stream_info(spec)
     stage(spec.pair_id, "audio features")
     feats = track_features(spec, cfg, cache, cached_only=cached_only)
     stage(spec.pair_id, "clock map")
     clock = clock_for(spec, feats, kind=cfg.clock)
-    if src.SPARSE:  # sparse snapshot streams: their own pairing modes (dense ones cut below)
-        stage(spec.pair_id, "sparse pairing")
-        return _sparse_pair(spec, src, feats, clock, cfg, out_dir, cache)
-    stage(spec.pair_id, "motion grid")
-    grid = motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
-    stage(spec.pair_id, "windows")
-    fps = cfg.fps_exact
-    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, fps))
+    mode, why = pairing(src, info, cfg)
     shard = shard_name(spec)
     assumptions = src.assumptions_for(clock)
-    rows, arrays, dropped = windowrows.cut(spec, feats, grid, clock, cfg, n_audio, shard,
-                                           assumptions)
-    stage(spec.pair_id, "shard write")
-    write_shard(Path(out_dir) / shard, arrays)
-    valid_speed = grid.speed[grid.valid]
+    if info.assumptions:
+        assumptions = sorted({*assumptions, *info.assumptions})
+    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, cfg.fps_exact))
     # memos get their own counters: "hits" counts the audio and motion stages only
     memo_cache = Cache(cache.root)
-    facts = {
+    if mode == "snapshot":
+        snapshot.refuse_beat_options(spec.pair_id, mode, why, cfg)
+    pose, grid = pair_motion(spec, src, mode, clock, cfg, cache, cached_only=cached_only)
+    if pose is None:
+        assert grid is not None
+        motion_facts = dense_motion_facts(grid, cfg, memo_cache)
+    max_gap_s = sparse_max_gap_s(cfg)
+    stage(spec.pair_id, "windows")
+    if grid is not None:
+        rows, arrays, dropped = windowrows.cut(spec, feats, grid, clock, cfg, n_audio, shard,
+                                               assumptions, info.row_extras)
+    else:
+        assert pose is not None
+        rows, arrays, dropped = snapshot.snapshot_windows(
+            spec, feats, pose, clock, cfg, n_audio=n_audio, shard=shard,
+            assumptions=assumptions, max_dt_s=max_gap_s, extras=info.row_extras)
+    if pose is not None:
+        motion_facts = sparse_motion_facts(pose, grid, clock, rows, max_gap_s)
+    stage(spec.pair_id, "shard write")
+    write_shard(Path(out_dir) / shard, arrays)
+    stream = None if pose is None else {
+        "audio_from": {k: feats.params.get(k) for k in AUDIO_FROM_KEYS},
+        "row_extras": info.row_extras,
+        "pairing": {"mode": mode, "why": why, "rate_hz": info.rate_hz, "max_gap_s": max_gap_s,
+                    "context_s": list(cfg.context_s),
+                    "context_frames": list(cfg.context_frames)},
+        "snapshots": len(pose.times_s),
+        "masked_gap_frames": None if grid is None else int((~grid.valid).sum()),
+        "units": pose.units, "joint_names": pose.joint_names}
+    facts = pair_facts(spec, feats, clock, shard=shard, motion=motion_facts, n_windows=len(rows),
+                       dropped=dropped, assumptions=assumptions, stream=stream)
+    stage(spec.pair_id, "alignment evidence")
+    evidence, evidence_series = _evidence(spec, feats, clock, grid, pose, cfg, EvidenceConfig(),
+                                          cache=memo_cache)
+    return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
+                      evidence=evidence, evidence_series=evidence_series,
+                      dropped=dict(sorted(Counter(dropped).items())), facts=facts,
+                      cache=_cache_counts(cache, memo_cache))
+
+
+#: The keys of the precomputed features' params that a sparse pair's facts name.
+AUDIO_FROM_KEYS = ("source", "npz", "duration_from", "mel_orientation", "derived", "missing")
+
+
+def pairing(src: Source, info: StreamInfo, cfg: BuildConfig) -> tuple[str, str]:
+    """``(mode, why)``: ``dense`` for a dense source, else the sparse stream's pairing mode
+    from ``--pairing`` and its measured rate (:func:`motionpair.windows.snapshot.pairing_mode`).
+    """
+    if not src.SPARSE:
+        return "dense", f"source {src.NAME!r} is dense"
+    return snapshot.pairing_mode(cfg.pairing, float(info.rate_hz or 0.0))
+
+
+def pair_motion(spec: PairSpec, src: Source, mode: str, clock: ClockMap, cfg: BuildConfig,
+                cache: Cache, *, cached_only: bool = False
+                ) -> tuple[PoseStream | None, MotionGrid | None]:
+    """``(pose, grid)`` of a pair in its pairing mode: the cached motion grid of a dense
+    source (no pose), a sparse stream's snapshots and their sequence grid, or the
+    snapshots alone (snapshot mode)."""
+    if mode == "dense":
+        stage(spec.pair_id, "motion grid")
+        return None, motion_grid(spec, clock, cfg, cache, cached_only=cached_only)
+    stage(spec.pair_id, "sparse pairing")
+    pose = src.load_pose(spec)
+    return pose, sequence_grid(spec, pose, clock, cfg) if mode == "sequence" else None
+
+
+def pair_evidence(spec: PairSpec, cfg: BuildConfig, cache: Cache, ecfg: EvidenceConfig
+                  ) -> tuple[dict | None, dict]:
+    """The pair's alignment evidence exactly as the build computes it (same pairing mode,
+    clock map and motion), without cutting windows: for ``motionpair align``."""
+    src = source_of(spec)
+    feats = track_features(spec, cfg, cache)
+    clock = clock_for(spec, feats, kind=cfg.clock)
+    mode, _ = pairing(src, src.stream_info(spec), cfg)
+    pose, grid = pair_motion(spec, src, mode, clock, cfg, cache)
+    if grid is not None:
+        return pairevidence.evidence_for_pair(spec, feats, clock, grid, ecfg)
+    assert pose is not None
+    return pairevidence.evidence_for_sparse(
+        spec, feats, clock, pose, fps=cfg.fps_exact, max_gap_s=sparse_max_gap_s(cfg),
+        extras=src.stream_info(spec).row_extras, cfg=ecfg)
+
+
+def sparse_max_gap_s(cfg: BuildConfig) -> float:
+    """The widest gap (s) a sparse stream is interpolated or differentiated across."""
+    return cfg.max_gap_s if cfg.max_gap_s is not None else snapshot.SPARSE_MAX_GAP_S
+
+
+def sequence_grid(spec: PairSpec, pose: PoseStream, clock: ClockMap, cfg: BuildConfig
+                  ) -> MotionGrid:
+    """A sparse stream on the track grid, interpolated only across gaps up to max_gap_s."""
+    if len(pose.times_s) < 2:
+        raise ValueError(f"{spec.pair_id}: sequence pairing needs >= 2 snapshots in the "
+                         f"track, got {len(pose.times_s)}")
+    return motion.to_grid(pose, clock, cfg.fps_exact, max_gap_s=sparse_max_gap_s(cfg),
+                          kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+
+
+def dense_motion_facts(grid: MotionGrid, cfg: BuildConfig, memo_cache: Cache) -> dict[str, Any]:
+    """The motion part of a dense pair's facts, read off its motion grid."""
+    fps = cfg.fps_exact
+    valid_speed = grid.speed[grid.valid]
+    return {
+        "motion_first_frame": grid.first_frame, "motion_frames": int(len(grid.valid)),
+        "motion_track_span_s": [float(frames_to_time(grid.first_frame, fps)),
+                                float(frames_to_time(grid.first_frame + len(grid.valid), fps))],
+        "median_speed": round(float(np.median(valid_speed)), 4) if len(valid_speed) else None,
+        "n_joints": int(grid.pose.shape[1]), "dims": int(grid.pose.shape[2]),
+        "edges": motion.skeleton_edges(grid.pose[grid.valid], memo_cache)
+        if grid.valid.sum() > 2 else None,
+    }
+
+
+def sparse_motion_facts(pose: PoseStream, grid: MotionGrid | None, clock: ClockMap,
+                        rows: list[WindowRow], max_gap_s: float) -> dict[str, Any]:
+    """The motion part of a sparse pair's facts, read off its snapshots (``grid``: the
+    sequence grid, None in snapshot mode)."""
+    if grid is None:
+        first, n_motion = (rows[0].start_frame if rows else 0), len(pose.times_s)
+    else:
+        first, n_motion = grid.first_frame, len(grid.valid)
+    speeds = snapshot.snapshot_speeds(pose, max_dt_s=max_gap_s)
+    return {
+        "motion_first_frame": int(first), "motion_frames": int(n_motion),
+        "motion_track_span_s": [float(x) for x in clock.to_track(pose.times_s[[0, -1]])]
+        if len(pose.times_s) else [0.0, 0.0],
+        "median_speed": round(float(np.median(speeds)), 4) if len(speeds) else None,
+        "n_joints": pose.n_joints, "dims": pose.dims,
+        "edges": motion.infer_edges(pose.joints) if len(pose.times_s) > 2 else None,
+    }
+
+
+def pair_facts(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, *, shard: str,
+               motion: dict[str, Any], n_windows: int, dropped: Counter | dict[str, int],
+               assumptions: list[str], stream: dict[str, Any] | None) -> dict[str, Any]:
+    """The pair's facts for ``dataset.json`` (one builder for every pairing mode).
+
+    ``motion``: :func:`dense_motion_facts` or :func:`sparse_motion_facts`; ``stream``: for a
+    sparse stream, where its features came from, its row extras, pairing, snapshot count,
+    masked frames, units and joint names (None for a dense source).
+    """
+    s = stream or {}
+    facts: dict[str, Any] = {
         "pair_id": spec.pair_id, "session": spec.session, "source": spec.source,
         "style": spec.style, "track": spec.track.track_id, "shard": shard,
         "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
         "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
         "beats_from": beats.beats_from(feats.params),
-        "clock_map": {**clock.to_dict()},
-        "motion_first_frame": grid.first_frame, "motion_frames": int(len(grid.valid)),
-        "motion_track_span_s": [float(frames_to_time(grid.first_frame, fps)),
-                                float(frames_to_time(grid.first_frame + len(grid.valid), fps))],
-        "median_speed": round(float(np.median(valid_speed)), 4) if len(valid_speed) else None,
-        "windows": len(rows), "dropped": dict(sorted(dropped.items())),
-        "assumptions": assumptions, "n_joints": int(grid.pose.shape[1]),
-        "dims": int(grid.pose.shape[2]),
-        "edges": motion.skeleton_edges(grid.pose[grid.valid], memo_cache)
-        if grid.valid.sum() > 2 else None,
     }
-    stage(spec.pair_id, "alignment evidence")
-    evidence, evidence_series = _evidence(spec, feats, clock, grid, cache=memo_cache)
-    return PairResult(pair_id=spec.pair_id, shard=shard, rows=rows,
-                      evidence=evidence, evidence_series=evidence_series,
-                      dropped=dict(sorted(Counter(dropped).items())), facts=facts,
-                      cache=_cache_counts(cache, memo_cache))
+    if stream is not None:
+        facts["audio_from"] = s["audio_from"]
+    facts["clock_map"] = clock.to_dict()
+    if stream is not None:
+        facts.update(s["row_extras"])
+        facts.update({k: s[k] for k in ("pairing", "snapshots", "masked_gap_frames")})
+    facts.update({k: motion[k] for k in ("motion_first_frame", "motion_frames",
+                                         "motion_track_span_s", "median_speed")})
+    facts.update({"windows": n_windows, "dropped": dict(sorted(dropped.items())),
+                  "assumptions": assumptions, "n_joints": motion["n_joints"],
+                  "dims": motion["dims"]})
+    if stream is not None:
+        facts.update({"units": s["units"], "joint_names": s["joint_names"]})
+    facts["edges"] = motion["edges"]
+    return facts
 
 
 def _cache_counts(cache: Cache, *memos: Cache) -> dict[str, int]:
@@ -179,37 +330,21 @@ def _cache_counts(cache: Cache, *memos: Cache) -> dict[str, int]:
     return out
 
 
-def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap,
-              grid: MotionGrid, *, cache: Cache | None = None) -> tuple[dict | None, dict]:
-    """Alignment evidence of the pair (never fails the pair: any exception becomes the note
-    that says why the pair has no evidence record)."""
+def _evidence(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, grid: MotionGrid | None,
+              pose: PoseStream | None, cfg: BuildConfig, ecfg: EvidenceConfig, *,
+              cache: Cache | None = None) -> tuple[dict | None, dict]:
+    """Alignment evidence of the pair: dense (a motion grid; memoised) or sparse (snapshots
+    only: what can and cannot be measured). Never fails the pair: any exception becomes the
+    note that says why the pair has no evidence record."""
     try:
+        if grid is None:
+            assert pose is not None
+            return pairevidence.evidence_for_sparse(
+                spec, feats, clock, pose, fps=cfg.fps_exact, max_gap_s=sparse_max_gap_s(cfg),
+                extras=source_of(spec).stream_info(spec).row_extras, cfg=ecfg)
         return pairevidence.memoised_evidence(
             spec, feats, clock, grid, cache,
-            lambda: pairevidence.evidence_for_pair(spec, feats, clock, grid, EvidenceConfig()))
+            lambda: pairevidence.evidence_for_pair(spec, feats, clock, grid, ecfg))
     except Exception as exc:  # noqa: BLE001 - evidence is a report; the pair stays usable
         why = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
         return None, {"skipped": f"evidence not computed: {why}"}
-
-
-def _sparse_pair(spec: PairSpec, src: Source, feats: AudioFeatures, clock: ClockMap,
-                 cfg: BuildConfig, out_dir: str, cache: Cache) -> PairResult:
-    """One sparse (MotionMix) pair: snapshot rows, or dense windows cut like any dense pair
-    (fixed or beat windows, :func:`motionpair.windows.rows.cut`) in ``sequence`` mode."""
-    plan = snapshots.plan(spec, src, feats, clock, cfg)
-    if plan.mode == "snapshot":
-        rows, arrays, dropped = snapshots.snapshot_windows(
-            spec, feats, plan.pose, clock, cfg, n_audio=plan.n_audio, shard=plan.shard,
-            assumptions=plan.assumptions, max_dt_s=plan.max_gap_s)
-        grid = None
-    else:
-        grid = snapshots.sequence_grid(spec, plan, clock, cfg)
-        rows, arrays, dropped = windowrows.cut(spec, feats, grid, clock, cfg, plan.n_audio,
-                                               plan.shard, plan.assumptions)
-        snapshots.label_rows(spec, rows)
-    write_shard(Path(out_dir) / plan.shard, arrays)
-    return PairResult(pair_id=spec.pair_id, shard=plan.shard, rows=rows,
-                      dropped=dict(sorted(dropped.items())),
-                      facts=snapshots.facts(spec, feats, clock, cfg, plan, grid, rows, dropped),
-                      cache={"hits": cache.hits, "misses": cache.misses},
-                      evidence_series={"skipped": snapshots.NO_EVIDENCE})

@@ -47,6 +47,24 @@ def evidence_table(block: dict[str, Any]) -> Table:
     return t
 
 
+def sparse_table(block: dict[str, Any]) -> Table:
+    """One row per sparse (snapshot) pair: what is measured, and why BAS/offset are not."""
+    t = Table(title="motionpair align — sparse snapshot pairs: measured / not measurable")
+    for col in ("pair", "snapshots", "interval s", "beat period s", "interval / beat",
+                "inside track", "increasing", "placement ≤ s", "gaps", "longest gap s",
+                "BAS / offset / drift"):
+        t.add_column(col, overflow="fold")
+    for pid, r in block.get("sparse_pairs", {}).items():
+        tt, g, m = r["measurable"]["track_time"], r["measurable"]["gaps"], r["music"]
+        t.add_row(pid.split("/", 2)[-1], str(r["snapshots"]),
+                  _fmt(r["sampling"]["median_interval_s"]), _fmt(m["measured_beat_period_s"]),
+                  _fmt(m["sampling_interval_in_beats"], ".2f"),
+                  f"{tt['inside_track']}/{r['snapshots']}", "yes" if tt["increasing"] else "NO",
+                  _fmt(tt["max_frame_placement_s"], ".4f"), str(g["n_gaps"]),
+                  _fmt(g["longest_s"], ".2f"), "not measurable")
+    return t
+
+
 def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
     """Input roots and config of a built dataset folder, or None for an input folder."""
     from motionpair.sources.common import read_json
@@ -69,16 +87,17 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
                         on_specs: Callable[[list], None] | None = None,
                         on_done: Callable[[Any], None] | None = None,
                         ) -> tuple[dict[str, Any], dict[str, dict], list[Problem]]:
-    """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock.
+    """Scan ``paths`` and compute the evidence of every pair with ``build_cfg``'s clock
+    (and pairing mode: dense streams are scored, sparse snapshot streams get what can and
+    cannot be measured).
 
     Returns ``(alignment_evidence block, series per pair, problems)``; a pair that
     cannot be read becomes a problem and never stops the others. ``on_specs(specs)`` is
     called once the pairs are known, ``on_done(spec)`` after each pair (progress).
     """
     # deferred: CLI start-up stays light (pipeline pulls scipy/numba); heavy/optional
-    from motionpair.align.clock import clock_for
-    from motionpair.align.pair import evidence_for_pair, finish
-    from motionpair.build.pair import motion_grid, track_features
+    from motionpair.align.pair import finish
+    from motionpair.build.pair import pair_evidence
     from motionpair.build.scan import scan
     from motionpair.cache import Cache
     from motionpair.safeio import describe_pair
@@ -93,11 +112,9 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
         on_specs(list(inv.pairs))
     for spec in inv.pairs:
         try:
-            feats = track_features(spec, build_cfg, cache)
-            clock = clock_for(spec, feats, kind=build_cfg.clock)
-            grid = motion_grid(spec, clock, build_cfg, cache)
-            records[spec.pair_id], series[spec.pair_id] = evidence_for_pair(
-                spec, feats, clock, grid, cfg)
+            # the build's own per-pair pipeline: same pairing mode, clock map and motion
+            records[spec.pair_id], series[spec.pair_id] = pair_evidence(spec, build_cfg,
+                                                                        cache, cfg)
         except Exception as exc:  # noqa: BLE001 - one pair never stops the others
             problems.append(Problem(path=spec.pair_id, source=spec.source,
                                     session=spec.session,
@@ -185,8 +202,8 @@ def register(app: typer.Typer) -> None:
             apply_offsets(block, series, cfg=ecfg)
         for p in problems:
             info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
-        if not block["pairs"]:
-            ui.error("no pair with dense motion to score")
+        if not block["pairs"] and not block.get("sparse_pairs"):
+            ui.error("no pair with motion to score")
             raise typer.Exit(1)
         block["build_config"] = cfg.resolved()
         block["problems"] = [p.to_dict() for p in problems]
@@ -198,7 +215,14 @@ def register(app: typer.Typer) -> None:
                 # first: a failed picture is noted on its record
                 pngs = draw_all(block, series, out, on_done=lambda _p: prog.advance(task))
             write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
-        ui.show_table(con, evidence_table(block))
+        if block["pairs"]:
+            ui.show_table(con, evidence_table(block))
+        if block.get("sparse_pairs"):
+            ui.show_table(con, sparse_table(block))
+            first = next(iter(block["sparse_pairs"].values()))
+            con.print(f"* sparse pairs: BAS, nulls, offset and drift not measurable: "
+                      f"{first['not_measurable']['bas']} (first pair)",
+                      markup=False, highlight=False)
         s = block["summary"]
         con.print(f"* implied tempo uses F estimated from the detected beats (not independent). "
                   f"drift flag > {ecfg.drift_flag_s} s: {len(s['drift_flagged'])} of "

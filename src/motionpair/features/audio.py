@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from motionpair.features import beats
-from motionpair.timebase import frame_rate, frames_to_time
+from motionpair.timebase import frame_rate, frames_to_onehot, frames_to_time
 from motionpair.types import AudioFeatures
 
 #: Bump when the feature recipe changes: it is part of every cache key.
@@ -128,8 +128,8 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
     peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr_hz, hop_length=hop)
     tempo, beat_frames = track_beats_of(y_native, env, native_sr_hz=native_sr_hz, sr_hz=sr_hz,
                                         hop=hop)
-    onset_peak = _one_hot(peaks, n)
-    music_beat = _one_hot(beat_frames, n)
+    onset_peak = frames_to_onehot(peaks, n)
+    music_beat = frames_to_onehot(beat_frames, n)
     baseline = np.concatenate(
         [env[:n, None], mfcc.T[:n], _fit(chroma.T, n), onset_peak[:, None], music_beat[:, None]],
         axis=1,
@@ -138,7 +138,7 @@ def compute_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, 
         track_id=track_id,
         sr_hz=int(sr_hz),
         hop=int(hop),
-        duration_s=len(y) / sr_hz,
+        duration_s=frames_to_time(len(y), sr_hz),  # samples -> s, exact
         arrays={
             "mel": np.ascontiguousarray(mel_db.T[:n], dtype=np.float32),
             "onset_env": env[:n].astype(np.float32),
@@ -177,13 +177,6 @@ def track_beats_of(y_native: np.ndarray, onset_env: np.ndarray, *, native_sr_hz:
     y_ref = resample(y_native, orig_sr_hz=native_sr_hz, sr_hz=beats.TEMPO_REF_SR_HZ)
     start_bpm = beats.song_tempo_bpm(y_ref)
     return beats.track_beats(onset_env, sr_hz=sr_hz, hop=hop, start_bpm=start_bpm)
-
-
-def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.uint8)
-    idx = np.asarray(idx, dtype=np.int64)
-    out[idx[(idx >= 0) & (idx < n)]] = 1
-    return out
 
 
 def _fit(a: np.ndarray, n: int) -> np.ndarray:

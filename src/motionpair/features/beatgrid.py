@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from motionpair.timebase import frames_to_time
+from motionpair.timebase import frame_position, frames_to_time
 
 
 def beat_window_starts(n_beats_total: int, *, n_beats: int, hop_beats: int) -> list[int]:
@@ -40,7 +40,7 @@ def sample_at(arr: np.ndarray, first_frame: int, fps: Fraction, times_s: np.ndar
 
     Linear interpolation between grid frames; ``nearest`` for one-hot/boolean arrays.
     """
-    pos = times_s * float(fps) - first_frame
+    pos = frame_position(times_s, fps, first_frame=first_frame)
     if nearest:
         idx = np.clip(np.rint(pos).astype(np.int64), 0, len(arr) - 1)
         return arr[idx]
@@ -51,7 +51,7 @@ def sample_at(arr: np.ndarray, first_frame: int, fps: Fraction, times_s: np.ndar
 
 def covered(valid: np.ndarray, first_frame: int, fps: Fraction, times_s: np.ndarray) -> bool:
     """True when both grid frames around every time are valid (no interpolation into gaps)."""
-    pos = times_s * float(fps) - first_frame
+    pos = frame_position(times_s, fps, first_frame=first_frame)
     lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
     if lo.min() < 0 or hi.max() >= len(valid):
         return False
@@ -74,7 +74,7 @@ def cut_beat_windows(beat_times_s: np.ndarray, *, n_audio_frames: int, fps: Frac
         elif covered(motion_valid, motion_first_frame, fps, times):
             kept.append((j, times))
         else:
-            pos = times * float(fps) - motion_first_frame
+            pos = frame_position(times, fps, first_frame=motion_first_frame)
             inside = (pos >= 0) & (pos <= len(motion_valid) - 1)
             dropped["partial_pose" if inside.any() else "no_pose"] += 1
     return kept, dropped

@@ -16,7 +16,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from motionpair.cache import Cache
 from motionpair.memo import code_sha256, memo_value, value_digest
-from motionpair.timebase import frames_to_time, time_to_frames
+from motionpair.timebase import frame_duration_s, frame_position, frames_to_time, time_to_frames
 from motionpair.types import ClockMap, MotionGrid, PoseStream
 
 #: Bump when resampling or dynamics change: it is part of every cache key.
@@ -97,12 +97,12 @@ def dynamics(grid_pose: np.ndarray, valid: np.ndarray, fps: Fraction, *,
     Derivatives are taken within contiguous valid runs only, so a gap never
     produces a spurious jump; invalid frames get zeros.
     """
-    dt_s = 1.0 / float(fps)
+    dt_s = frame_duration_s(fps)
     vel = np.zeros(grid_pose.shape, np.float64)
     acc = np.zeros(grid_pose.shape, np.float64)
     speed = np.zeros(grid_pose.shape[0], np.float64)
     kin = np.zeros(grid_pose.shape[0], np.uint8)
-    sigma_frames = kin_sigma_s * float(fps)
+    sigma_frames = frame_position(kin_sigma_s, fps)  # the width in frames
     for a, b in contiguous_runs(valid):
         if b - a < 2:
             continue

@@ -6,8 +6,9 @@ in the environment variable ``MOTIONPAIR_SOURCES`` (comma-separated dotted modul
 module is a source when it provides every member of :class:`Source`; helper modules next to
 it (``common``, ``motionmix/audio``, ...) provide none and are skipped.
 
-Stages never switch on a source's name: they ask the pair's source (:func:`source_of`) for
-its pose, its precomputed features, its clock map, its stream beats, its assumptions and its
+Stages never switch on a source's name nor read ``PairSpec.params``: they ask the pair's
+source (:func:`source_of`) for its pose, its precomputed features, its clock map, its
+stream (measured rate, row extras), its stream beats, its assumptions and its
 ``dataset.json`` block.
 """
 
@@ -23,7 +24,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.types import (
+    AudioFeatures,
+    ClockMap,
+    PairSpec,
+    PoseStream,
+    Problem,
+    StreamInfo,
+)
 
 if TYPE_CHECKING:
     from motionpair.cache import Cache
@@ -82,10 +90,17 @@ class Source(Protocol):
         """The pair's clock map (stream seconds -> track seconds) of ``kind``."""
         ...
 
+    def stream_info(self, spec: PairSpec) -> StreamInfo:
+        """What stages may know of the pair's stream (measured rate, row extras, added
+        assumptions): :class:`~motionpair.types.StreamInfo`. Stages never read
+        ``spec.params``; a source with nothing to add returns ``StreamInfo()``."""
+        ...
+
     def stream_beats(self, spec: PairSpec, beat_times_s: np.ndarray
                      ) -> tuple[float, int, str] | None:
-        """One stream beat (s), the stream's beat count and how it was found; None: unknown
-        (no alignment evidence is computed for the pair)."""
+        """One stream beat (s), the stream's beat count and how it was found; None: the
+        stream has no beat of its own (a real-time clock): its evidence then has no implied
+        tempo and measures drift from the offset halves."""
         ...
 
     def assumptions_for(self, clock: ClockMap) -> list[str]:

@@ -29,8 +29,16 @@ from motionpair.sources.common import (
     require_number,
     sha256_file,
 )
-from motionpair.timebase import frames_to_time
-from motionpair.types import AudioFeatures, AudioRef, ClockMap, PairSpec, PoseStream, Problem
+from motionpair.timebase import frames_to_seconds_exact, frames_to_time
+from motionpair.types import (
+    AudioFeatures,
+    AudioRef,
+    ClockMap,
+    PairSpec,
+    PoseStream,
+    Problem,
+    StreamInfo,
+)
 
 if TYPE_CHECKING:
     from motionpair.cache import Cache
@@ -158,7 +166,7 @@ def scan_folder(root: Path, folder: Path, *,
         frames, why = guard(folder / "config.json", read_config, folder / "config.json")
         if frames is not None:
             start, end = frames
-            facts["song_span_s"] = float((end - start) / SONG_FPS)
+            facts["song_span_s"] = frames_to_time(end - start, SONG_FPS)
             facts["start_frame"], facts["end_frame"] = start, end
         else:
             problems.append(_bad(rel, "config.json", session, why))
@@ -167,7 +175,7 @@ def scan_folder(root: Path, folder: Path, *,
                             folder / "skeletons.json", cache)
         if length is not None:
             facts["skeleton_frames"] = length
-            facts["motion_stream_s"] = float(length / NOMINAL_SKELETON_FPS)
+            facts["motion_stream_s"] = frames_to_time(length, NOMINAL_SKELETON_FPS)
         else:
             problems.append(_bad(rel, "skeletons.json", session, why))
     if "audio.mp3" not in missing:
@@ -209,7 +217,7 @@ def _past_audio(config: Path, end_frame: int, audio_s: float) -> str | None:
     audio to pair them with, and the evidence's second half has nothing to score. Every
     real tang2018 dance ends at least 6 s before its audio does.
     """
-    end_s = float(Fraction(end_frame) / SONG_FPS)
+    end_s = frames_to_time(end_frame, SONG_FPS)
     if end_s <= audio_s:
         return None
     return (f"{config}: end_position {end_frame} (song frame at {float(SONG_FPS):g} fps = "
@@ -302,10 +310,15 @@ def audio_duration_s(path: Path) -> float:
 def load_pose(spec: PairSpec) -> PoseStream:
     """The pair's pose stream on its own nominal clock (frame index / 25 s)."""
     joints = read_skeletons(Path(spec.params["folder"]) / "skeletons.json")
-    times = np.arange(joints.shape[0], dtype=np.float64) / float(NOMINAL_SKELETON_FPS)
+    times = frames_to_time(np.arange(joints.shape[0]), NOMINAL_SKELETON_FPS)
     return PoseStream(stream_id=spec.pair_id, session=spec.session, times_s=times,
                       joints=joints, units="cm", nominal_fps=float(NOMINAL_SKELETON_FPS),
                       meta={"style": spec.style})
+
+
+def stream_info(spec: PairSpec) -> StreamInfo:
+    """A dense skeleton stream at its nominal rate: no row extras, no added assumption."""
+    return StreamInfo()
 
 
 def features(spec: PairSpec, cfg: BuildConfig) -> None:
@@ -359,7 +372,7 @@ def beatwise_clock(spec: PairSpec, beat_times_s: np.ndarray) -> ClockMap:
     k = np.arange(0, min(n_stream_beats, len(beats) - j0 - 1) + 1)
     if len(k) < 2:
         raise ValueError(f"{spec.pair_id}: the track has no beats after the dance start")
-    t_stream = k * float(F / NOMINAL_SKELETON_FPS)
+    t_stream = k * float(frames_to_seconds_exact(F, NOMINAL_SKELETON_FPS))
     anchors = tuple((float(a), float(b)) for a, b in zip(t_stream, beats[j0 + k], strict=True))
     return ClockMap(kind="beatwise", assumption=BEATWISE, anchors=anchors,
                     note=f"F={float(F):g} frames/beat ({how}); first anchor at music beat "
@@ -373,7 +386,7 @@ def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> tuple[float, int, 
     """
     F, how = frames_per_beat(spec, np.asarray(beat_times_s))
     n = int(Fraction(spec.params["length"]) / F)
-    return float(F / NOMINAL_SKELETON_FPS), n, f"F={float(F):g} ({how})"
+    return float(frames_to_seconds_exact(F, NOMINAL_SKELETON_FPS)), n, f"F={float(F):g} ({how})"
 
 
 def dataset_block(units: list[dict]) -> dict:
@@ -386,7 +399,7 @@ def linear_clock(spec: PairSpec) -> ClockMap:
     start, end, length = (spec.params[k] for k in ("start_frame", "end_frame", "length"))
     scale = Fraction(end - start, length) * (NOMINAL_SKELETON_FPS / SONG_FPS)
     return ClockMap(kind="linear", assumption=LINEAR_WARP, scale=float(scale),
-                    offset_s=float(start / SONG_FPS),
+                    offset_s=frames_to_time(start, SONG_FPS),
                     note=f"S={start}, E={end}, T={length} frames")
 
 

@@ -9,12 +9,13 @@ fixed windows on the fps grid (:func:`fixed_windows`) or beat-synchronous window
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
 from motionpair.config import BuildConfig
 from motionpair.features import beatgrid
-from motionpair.timebase import frames_to_time
+from motionpair.timebase import frame_position, frames_to_time
 from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, WindowRow
 from motionpair.windows.fixed import cut_windows
 
@@ -25,12 +26,13 @@ Cut = tuple[list[WindowRow], dict[str, np.ndarray], Counter]
 
 
 def cut(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: ClockMap,
-        cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str]) -> Cut:
+        cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str],
+        extras: dict[str, Any] | None = None) -> Cut:
     """Beat windows when ``cfg.window_beats`` is set, else fixed windows: ``(rows, arrays,
-    dropped)``."""
+    dropped)``. ``extras``: the source's row columns (``StreamInfo.row_extras``)."""
     if cfg.window_beats:
-        return beat_windows(spec, feats, grid, clock, cfg, n_audio, shard, assumptions)
-    return fixed_windows(spec, feats, grid, clock, cfg, n_audio, shard, assumptions)
+        return beat_windows(spec, feats, grid, clock, cfg, n_audio, shard, assumptions, extras)
+    return fixed_windows(spec, feats, grid, clock, cfg, n_audio, shard, assumptions, extras)
 
 
 def row(spec: PairSpec, clock: ClockMap, *, wid: str, t0: float, t1: float, fps: float,
@@ -48,7 +50,8 @@ def row(spec: PairSpec, clock: ClockMap, *, wid: str, t0: float, t1: float, fps:
 
 
 def fixed_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: ClockMap,
-                  cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str]) -> Cut:
+                  cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str],
+                  extras: dict[str, Any] | None = None) -> Cut:
     """Windows of ``cfg.window_frames`` frames every ``cfg.hop_frames`` on the fps grid."""
     fps, T = cfg.fps_exact, cfg.window_frames
     cuts, dropped = cut_windows(n_audio_frames=n_audio, first_frame=grid.first_frame,
@@ -58,12 +61,14 @@ def fixed_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock:
                  t0=float(frames_to_time(c.start_frame, fps)),
                  t1=float(frames_to_time(c.start_frame + T, fps)),
                  fps=float(fps), n_frames=T, start_frame=c.start_frame, shard=shard, r=r,
-                 arrays=arrays, assumptions=assumptions) for r, c in enumerate(cuts)]
+                 arrays=arrays, assumptions=assumptions, **(extras or {}))
+            for r, c in enumerate(cuts)]
     return rows, arrays, dropped
 
 
 def beat_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: ClockMap,
-                 cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str]) -> Cut:
+                 cfg: BuildConfig, n_audio: int, shard: str, assumptions: list[str],
+                 extras: dict[str, Any] | None = None) -> Cut:
     """Windows of ``window_beats`` music beats resampled to ``frames_per_beat`` per beat."""
     if not cfg.window_beats:
         raise ValueError("beat windows need --window-beats")
@@ -94,9 +99,10 @@ def beat_windows(spec: PairSpec, feats: AudioFeatures, grid: MotionGrid, clock: 
               np.zeros((0, N * F, *_tail(feats, motion_arrays, n)), np.float32) for n in names}
     rows = [row(spec, clock, wid=f"{spec.pair_id}/b{j:05d}", t0=float(beats[j]),
                  t1=float(beats[j + N]), fps=round(N * F / float(beats[j + N] - beats[j]), 6),
-                 n_frames=N * F, start_frame=int(round(float(beats[j]) * float(fps))),
+                 n_frames=N * F, start_frame=round(frame_position(float(beats[j]), fps)),
                  shard=shard, r=r, arrays=arrays, assumptions=assumptions, grid="beats",
-                 first_beat=j, frames_per_beat=F) for r, (j, _) in enumerate(cuts)]
+                 first_beat=j, frames_per_beat=F, **(extras or {}))
+            for r, (j, _) in enumerate(cuts)]
     return rows, arrays, dropped
 
 

@@ -8,7 +8,9 @@ dynamics from the snapshot's neighbours when they are close enough.
 
 ``sequence``: dense windows cut exactly as for tang2018 (:func:`motionpair.windows.rows.cut`:
 fixed or beat windows), interpolating only across gaps up to ``max_gap_s`` (masked beyond).
-The per-pair driver is :func:`motionpair.build.pair.process_pair`.
+
+This module is the snapshot *window kind* only: the one per-pair pipeline
+(:func:`motionpair.build.pair.process_pair`) picks the mode, writes the shard and the facts.
 
 ``auto`` picks ``sequence`` when the measured stream rate is at least
 :data:`SEQUENCE_MIN_HZ`, else ``snapshot``.
@@ -17,22 +19,14 @@ The per-pair driver is :func:`motionpair.build.pair.process_pair`.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from motionpair.config import BuildConfig
-from motionpair.features import motion
-from motionpair.sources.base import Source
-from motionpair.sources.motionmix.source import FUSED
-from motionpair.store import shard_name
-from motionpair.timebase import (
-    frames_to_time,
-    n_frames_covering,
-    time_to_frames,
-)
-from motionpair.types import AudioFeatures, ClockMap, MotionGrid, PairSpec, PoseStream, WindowRow
+from motionpair.timebase import frames_to_time, time_to_frames
+from motionpair.types import AudioFeatures, ClockMap, PairSpec, PoseStream, WindowRow
+from motionpair.windows.rows import AUDIO_ARRAYS
 
 #: Streams measured at or above this rate are dense enough for sequence windows.
 SEQUENCE_MIN_HZ = 10.0
@@ -91,8 +85,12 @@ def neighbour_dynamics(times_s: np.ndarray, joints: np.ndarray, *, max_dt_s: flo
 
 def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clock: ClockMap,
                      cfg: BuildConfig, *, n_audio: int, shard: str, assumptions: list[str],
-                     max_dt_s: float) -> tuple[list[WindowRow], dict[str, np.ndarray], Counter]:
-    """One row per snapshot: its audio context window and the stream's poses inside it."""
+                     max_dt_s: float, extras: dict[str, Any] | None = None
+                     ) -> tuple[list[WindowRow], dict[str, np.ndarray], Counter]:
+    """One row per snapshot: its audio context window and the stream's poses inside it.
+
+    ``extras``: the source's row columns (``StreamInfo.row_extras``), set on every row.
+    """
     fps = cfg.fps_exact
     B, A = cfg.context_frames  # context seconds to the nearest whole frames (config.lengths)
     T = B + A
@@ -129,7 +127,7 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
         out["snapshot_dt_s"][r, k] = dt[inside]
     starts = [int(frame[i] - B) for i in keep]
     idx = np.asarray(starts, np.int64)[:, None] + np.arange(T)[None, :]
-    for name in ("mel", "baseline35", "onset_env", "music_beat", "onset_peak"):
+    for name in AUDIO_ARRAYS:
         if name in feats.arrays:
             a = feats.arrays[name]
             out[name] = np.ascontiguousarray(a[idx]) if n else np.zeros((0, T, *a.shape[1:]),
@@ -148,96 +146,26 @@ def snapshot_windows(spec: PairSpec, feats: AudioFeatures, pose: PoseStream, clo
             assumptions=assumptions, mean_speed=round(float(np.linalg.norm(
                 vel[i], axis=1).mean()), 6),
             n_music_beats=int(out["music_beat"][r].sum()), n_kin_beats=0, grid="snapshot",
-            camera=spec.params["camera"], matched_by=spec.params["matched_by"],
-            snapshot_track_s=round(float(t_track[i]), 6), snapshot_frame=B, dynamics=how[i]))
+            snapshot_track_s=round(float(t_track[i]), 6), snapshot_frame=B, dynamics=how[i],
+            **(extras or {})))
     return rows, out, dropped
 
 
-#: Why a sparse pair has no alignment evidence record.
-NO_EVIDENCE = "alignment evidence is not computed for sparse MotionMix snapshot streams"
-
-
-@dataclass
-class SparsePlan:
-    """What a sparse pair's rows are cut from: its stream, pairing mode and placement."""
-
-    pose: PoseStream
-    mode: str
-    why: str
-    max_gap_s: float
-    n_audio: int
-    shard: str
-    assumptions: list[str]
-
-
-def plan(spec: PairSpec, src: Source, feats: AudioFeatures, clock: ClockMap,
-         cfg: BuildConfig) -> SparsePlan:
-    """Load the pair's stream and resolve its pairing mode (:func:`pairing_mode`)."""
-    pose = src.load_pose(spec)
-    mode, why = pairing_mode(cfg.pairing, float(spec.params["rate_hz"]))
-    max_gap = cfg.max_gap_s if cfg.max_gap_s is not None else SPARSE_MAX_GAP_S
-    n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, cfg.fps_exact))
-    assumptions = src.assumptions_for(clock)
-    if spec.params["camera"] == "fused":
-        assumptions = sorted({*assumptions, FUSED})
+def refuse_beat_options(pair_id: str, mode: str, why: str, cfg: BuildConfig) -> None:
+    """``ValueError`` when snapshot pairing meets --window-beats / --clock beatwise (never
+    silently ignored)."""
     if mode == "snapshot" and (cfg.window_beats or cfg.clock == "beatwise"):
-        raise ValueError(f"{spec.pair_id}: snapshot pairing ({why}) makes one row per "
+        raise ValueError(f"{pair_id}: snapshot pairing ({why}) makes one row per "
                          "snapshot; --window-beats/--clock beatwise apply to sequence pairs "
                          "only (use --pairing sequence, or drop those options)")
-    return SparsePlan(pose=pose, mode=mode, why=why, max_gap_s=max_gap, n_audio=n_audio,
-                      shard=shard_name(spec), assumptions=assumptions)
 
 
-def sequence_grid(spec: PairSpec, p: SparsePlan, clock: ClockMap, cfg: BuildConfig
-                  ) -> MotionGrid:
-    """The stream on the track grid, interpolated only across gaps up to ``max_gap_s``."""
-    if len(p.pose.times_s) < 2:
-        raise ValueError(f"{spec.pair_id}: sequence pairing needs >= 2 snapshots in the "
-                         f"track, got {len(p.pose.times_s)}")
-    return motion.to_grid(p.pose, clock, cfg.fps_exact, max_gap_s=p.max_gap_s,
-                          kin_sigma_s=cfg.kin_sigma_s, kin_order=cfg.kin_order)
+def snapshot_speeds(pose: PoseStream, *, max_dt_s: float) -> np.ndarray:
+    """Mean joint speed (units/s) of each snapshot from its neighbours (:func:`neighbour_dynamics`).
 
-
-def label_rows(spec: PairSpec, rows: list[WindowRow]) -> None:
-    """Name the camera and how the track was matched on each dense row of a sparse pair."""
-    for r in rows:
-        r.camera, r.matched_by = spec.params["camera"], spec.params["matched_by"]
-
-
-def facts(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, cfg: BuildConfig,
-          p: SparsePlan, grid: MotionGrid | None, rows: list[WindowRow],
-          dropped: Counter) -> dict[str, Any]:
-    """The pair's facts for ``dataset.json`` (``grid`` is None in snapshot mode)."""
-    pose = p.pose
-    if grid is None:
-        first, n_motion = (rows[0].start_frame if rows else 0), len(pose.times_s)
-        masked = None  # snapshot rows mask every frame without a snapshot (pose_valid)
-    else:
-        masked = int((~grid.valid).sum())  # grid frames inside gaps > max_gap_s, counted
-        first, n_motion = grid.first_frame, len(grid.valid)
-    speeds = np.linalg.norm(neighbour_dynamics(pose.times_s, pose.joints,
-                                               max_dt_s=p.max_gap_s)[0], axis=2).mean(axis=1)
-    return {
-        "pair_id": spec.pair_id, "session": spec.session, "source": spec.source, "style": "",
-        "track": spec.track.track_id, "shard": p.shard,
-        "audio_duration_s": round(feats.duration_s, 6), "audio_frames": feats.n_frames,
-        "tempo_bpm": round(feats.tempo_bpm, 4), "n_music_beats": int(len(feats.beat_times_s)),
-        "audio_from": {k: feats.params.get(k) for k in ("source", "npz", "duration_from",
-                                                        "mel_orientation", "derived", "missing")},
-        "clock_map": clock.to_dict(), "matched_by": spec.params["matched_by"],
-        "camera": spec.params["camera"], "pairing": {"mode": p.mode, "why": p.why,
-                                                     "rate_hz": spec.params["rate_hz"],
-                                                     "max_gap_s": p.max_gap_s,
-                                                     "context_s": list(cfg.context_s),
-                                                     "context_frames": list(cfg.context_frames)},
-        "snapshots": len(pose.times_s), "masked_gap_frames": masked,
-        "motion_first_frame": int(first),
-        "motion_frames": int(n_motion),
-        "motion_track_span_s": [float(x) for x in clock.to_track(pose.times_s[[0, -1]])]
-        if len(pose.times_s) else [0.0, 0.0],
-        "median_speed": round(float(np.median(speeds)), 4) if len(speeds) else None,
-        "windows": len(rows), "dropped": dict(sorted(dropped.items())),
-        "assumptions": p.assumptions, "n_joints": pose.n_joints, "dims": pose.dims,
-        "units": pose.units, "joint_names": pose.joint_names,
-        "edges": motion.infer_edges(pose.joints) if len(pose.times_s) > 2 else None,
-    }
+    >>> pose = PoseStream("s", "s", np.array([0., 1., 2.]), np.array([0., 1., 3.]).reshape(3, 1, 1))
+    >>> snapshot_speeds(pose, max_dt_s=1.5).tolist()
+    [1.0, 1.5, 2.0]
+    """
+    vel = neighbour_dynamics(pose.times_s, pose.joints, max_dt_s=max_dt_s)[0]
+    return np.linalg.norm(vel, axis=2).mean(axis=1)

@@ -26,7 +26,13 @@ from motionpair.sources.motionmix.mapping import (
     load_mapping,
     pick,
 )
-from motionpair.timebase import format_rate, frame_rate, frames_to_time, time_to_frames
+from motionpair.timebase import (
+    format_rate,
+    frame_rate,
+    frames_to_onehot,
+    frames_to_time,
+    time_to_frames,
+)
 from motionpair.types import AudioFeatures, PairSpec, Problem
 
 if TYPE_CHECKING:
@@ -247,7 +253,7 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
         out["onset_peak"] = np.asarray(arrays["onset_peak"]).astype(np.uint8)
     else:
         peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hp)
-        out["onset_peak"] = _one_hot(peaks, n)
+        out["onset_peak"] = frames_to_onehot(peaks, n)
         derived["onset_peak"] = "librosa.onset.onset_detect(onset_envelope, sr, hop)"
     if facts["beat_frames"] is not None:
         beats = facts["beat_frames"]
@@ -258,12 +264,12 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
                                            start_bpm=120.0, tightness=100)
         derived["beat_frames"] = "librosa.beat.beat_track(onset_envelope, start_bpm=120, " \
                                  "tightness=100)"
-    out["music_beat"] = _one_hot(beats[beats < n], n)
+    out["music_beat"] = frames_to_onehot(beats[beats < n], n)
     if "baseline35" in arrays and np.asarray(arrays["baseline35"]).shape == (n, 35):
         out["baseline35"] = np.asarray(arrays["baseline35"], dtype=np.float32)
     tempo = facts["tempo_bpm"]
     if tempo is None:
-        d = np.diff(beats) / float(frame_rate(sr, hp))
+        d = frames_to_time(np.diff(beats), frame_rate(sr, hp))  # beat intervals, s
         tempo = float(60.0 / np.median(d)) if len(d) else 0.0
         derived["bpm"] = "60 / median inter-beat interval of beat_frames"
     missing = [a for a in ("baseline35",) if a not in out]
@@ -276,13 +282,6 @@ def load_features(path: str | Path, *, track_id: str, sr_hz: int | None = None,
                 "fps": str(frame_rate(sr, hp)), "duration_from": facts["duration_from"],
                 "mel_orientation": facts["mel_orientation"], "mel_scale": facts["mel_scale"],
                 "keys": keys, "derived": derived, "missing": missing})
-
-
-def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.uint8)
-    idx = np.asarray(idx, dtype=np.int64)
-    out[idx[(idx >= 0) & (idx < n)]] = 1
-    return out
 
 
 def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING

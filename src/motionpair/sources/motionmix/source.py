@@ -53,6 +53,7 @@ from motionpair.types import (
     PairSpec,
     PoseStream,
     Problem,
+    StreamInfo,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 NAME = "motionmix"
 LOOKS_FOR = ("playlist folders of per-track .npz (+ optional manifest.json) and session "
              "folders <playlist>-<YYYY-MM-DDTHH-MM-SSZ>/ with metadata.json + pose snapshots")
-#: Sparse snapshot streams (~1 Hz): paired in a mode (snapshots.pairing_mode).
+#: Sparse snapshot streams (~1 Hz): paired in a mode (windows.snapshot.pairing_mode).
 SPARSE = True
 #: One offset map per playback segment; no beat-wise map exists for a UTC-clocked stream.
 CLOCK_KINDS = ("default", "linear")
@@ -155,8 +156,19 @@ def features(spec: PairSpec, cfg: BuildConfig) -> AudioFeatures | None:
     return features_for_build(spec, cfg) if spec.track.kind == "npz" else None
 
 
+def stream_info(spec: PairSpec) -> StreamInfo:
+    """The stream's measured rate (picks the pairing mode), the camera and how its track
+    was matched (manifest columns ``camera``, ``matched_by``), and :data:`FUSED` for a
+    fused stream."""
+    p = spec.params
+    return StreamInfo(rate_hz=float(p["rate_hz"]),
+                      row_extras={"matched_by": p["matched_by"], "camera": p["camera"]},
+                      assumptions=(FUSED,) if p["camera"] == "fused" else ())
+
+
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
-    """None: a MotionMix stream has no known beat rate (no alignment evidence)."""
+    """None: a MotionMix stream is on a real-time clock with no beat of its own (its dense
+    pairs' evidence measures drift from the offset halves)."""
     return None
 
 
