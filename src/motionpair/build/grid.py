@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from motionpair.sources.base import source_of
 from motionpair.timebase import format_rate, frame_rate, hop_for_fps, parse_rate, suggest_sr
 from motionpair.types import PairSpec, Problem
 
@@ -59,14 +60,20 @@ class GridError(ValueError):
         self.fix_sr = fix_sr
 
 
+def feature_grid(spec: PairSpec) -> tuple[int, int, str] | None:
+    """``(sr_hz, hop, collection)`` of a pair's precomputed features, asked of its source
+    (optional ``Source.feature_grid``); None when the build computes the features itself."""
+    grid_of = getattr(source_of(spec), "feature_grid", None)
+    return None if grid_of is None else grid_of(spec)
+
+
 def npz_tracks(pairs: list[PairSpec]) -> dict[str, tuple[int, int, str]]:
-    """NPZ track path -> (sr_hz, hop, playlist) over the pairs (each file once)."""
+    """Precomputed track path -> (sr_hz, hop, playlist) over the pairs (each file once)."""
     out: dict[str, tuple[int, int, str]] = {}
     for p in pairs:
-        if p.track.kind == "npz":
-            npz = p.params.get("npz", {})
-            out.setdefault(p.track.path, (int(npz["sr_hz"]), int(npz["hop"]),
-                                          str(p.params.get("playlist", ""))))
+        g = feature_grid(p)
+        if g is not None:
+            out.setdefault(p.track.path, g)
     return out
 
 
@@ -80,7 +87,7 @@ def _describe(fps: Fraction, tracks: list[tuple[str, tuple[int, int, str]]]) -> 
 def check(pairs: list[PairSpec], fps_asked: str | float, sr_hz: int) -> GridCheck:
     """Decide the grid of a build over ``pairs`` for ``--fps fps_asked`` and ``--sr sr_hz``."""
     tracks = npz_tracks(pairs)
-    raw = any(p.track.kind != "npz" for p in pairs)
+    raw = any(p.track.path not in tracks for p in pairs)
     by_fps: dict[Fraction, list[tuple[str, tuple[int, int, str]]]] = {}
     for path, (sr, hop, pl) in sorted(tracks.items()):
         by_fps.setdefault(frame_rate(sr, hop), []).append((path, (sr, hop, pl)))

@@ -55,7 +55,8 @@ def capture_evidence(paths: list[Any], build_cfg: BuildConfig, cache: Cache,
     for spec in inv.pairs:
         if spec.source != motionmix.NAME:
             continue
-        rate = float(spec.params.get("rate_hz", 0.0))
+        info = motionmix.stream_info(spec)
+        rate = float(info.rate_hz or 0.0)
         if rate < MIN_RATE_HZ:
             skipped[spec.pair_id] = f"stream at {rate:g} Hz: kinematic beats need >= " \
                                     f"{MIN_RATE_HZ:g} Hz (capture with --rate-hz full)"
@@ -87,7 +88,7 @@ def capture_evidence(paths: list[Any], build_cfg: BuildConfig, cache: Cache,
         passes = bool(est.peak_ratio is not None and est.peak_ratio >= cfg.min_peak_ratio
                       and abs(h1 - h2) <= cfg.halves_tol_s)
         records[spec.pair_id] = {
-            "session": spec.session, "camera": spec.params.get("camera"),
+            "session": spec.session, "camera": info.row_extras.get("camera"),
             "track": spec.track.track_id, "rate_hz": _r(rate, 4),
             "valid_fraction": _r(valid_fraction, 4),
             "span_s": [_r(span[0]), _r(span[1])], "n_kin_beats": int(len(kin_s)),

@@ -60,6 +60,11 @@ class Source(Protocol):
         The ``--clock`` kinds it can honour (``"default"`` always); others are refused.
     MOTION_UNITS : str
         Units of its joint coordinates, for ``dataset.json`` when the pairs' facts name none.
+
+    Optional members (looked up with ``getattr``): ``pairs_for_build(pairs, cfg)`` rewrites the
+    pair list (MotionMix ``--cameras fused``); ``feature_grid(spec)`` gives ``(sr_hz, hop,
+    collection)`` of precomputed features, for the build's grid check
+    (:mod:`motionpair.build.grid`); ``PRIORITY`` orders the scan.
     """
 
     NAME: str

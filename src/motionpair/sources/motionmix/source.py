@@ -166,6 +166,15 @@ def stream_info(spec: PairSpec) -> StreamInfo:
                       assumptions=(FUSED,) if p["camera"] == "fused" else ())
 
 
+def feature_grid(spec: PairSpec) -> tuple[int, int, str] | None:
+    """``(sr_hz, hop, playlist)`` of the pair's audio-prep NPZ (the build's grid check,
+    :mod:`motionpair.build.grid`); None for a raw-audio track."""
+    if spec.track.kind != "npz":
+        return None
+    npz = spec.params.get("npz", {})
+    return int(npz["sr_hz"]), int(npz["hop"]), str(spec.params.get("playlist", ""))
+
+
 def stream_beats(spec: PairSpec, beat_times_s: np.ndarray) -> None:
     """None: a MotionMix stream is on a real-time clock with no beat of its own (its dense
     pairs' evidence measures drift from the offset halves)."""
