@@ -171,6 +171,20 @@ def test_track_minutes_count_each_track_once():
 
 @pytest.mark.realdata
 @pytest.mark.slow
+def test_build_names_each_writing_step_and_counts_the_pictures(inputs, tmp_path, cache_dir):
+    """After pairing, the build names each step of writing the dataset (the progress bar
+    shows it as ``writing: <step>``), counting the alignment pictures."""
+    from motionpair.build.dataset import build
+    from motionpair.config import BuildConfig
+
+    steps: list[str] = []
+    build([inputs], tmp_path / "ds", BuildConfig(), workers=1, cache_dir=cache_dir,
+          on_step=steps.append)
+    assert steps == ["manifest", "normalisation statistics", "shard checksums",
+                     "alignment evidence", "alignment pictures 1/3", "alignment pictures 2/3",
+                     "alignment pictures 3/3", "dataset card", "preview"]
+
+
 def test_progress_counts_minutes_and_eta_on_a_terminal_only(ds, cache_dir, monkeypatch):
     import re
 

@@ -244,13 +244,15 @@ def build(
             ui.detail(f"  paired {spec.pair_id}")
             t = prog.tasks[0]
             if t.total is not None and t.completed >= t.total:  # then shards, evidence, PNGs
-                prog.update(task, description="writing shards, evidence, pictures; paired")
+                prog.update(task, description="pairing done; writing the dataset")
 
         try:
             summary = do_build(paths, out, cfg, workers=workers, cache_dir=cache_dir,
                                strict=strict, wait=wait, progress=done,
                                on_pairs=lambda n: prog.update(task, total=n),
-                               on_specs=specs_known)
+                               on_specs=specs_known,
+                               on_step=lambda label: prog.update(task,
+                                                                 description=f"writing: {label}"))
         except BuildError as exc:
             ui.err().print(f"[red]build failed[/]: {escape(str(exc))}", highlight=False,
                            soft_wrap=True)  # one line

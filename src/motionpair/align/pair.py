@@ -212,8 +212,10 @@ def draw_all(block: dict[str, Any], series: dict[str, dict], out_dir: Path, *,
 
 
 def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
-                       cache: Cache | None) -> list[Path]:
-    """``draw_all`` with each PNG memoised on its record, series and code.
+                       cache: Cache | None,
+                       on_picture: Callable[[int, int], None] | None = None) -> list[Path]:
+    """``draw_all`` with each PNG memoised on its record, series and code;
+    ``on_picture(k, n)`` is called before the k-th of n pictures (for a progress display).
 
     Fourteen matplotlib figures cost several seconds: far more than the rest of a fully
     cached rebuild.
@@ -222,7 +224,9 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
     code = code_sha256("motionpair.align.plot", "motionpair.align.pair",
                        "motionpair.align.evidence", "motionpair.timebase")
     paths = []
-    for pid, rec in block["pairs"].items():
+    for k, (pid, rec) in enumerate(block["pairs"].items(), start=1):
+        if on_picture is not None:
+            on_picture(k, len(block["pairs"]))
         payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
                    "record": value_digest(rec), "series": value_digest(series[pid])}
         path, why = guard(out_dir / png_name(pid), memo_file, cache, "alignplot", payload,

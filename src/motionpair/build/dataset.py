@@ -12,7 +12,7 @@ import platform
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,12 +162,14 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
 def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
           workers: int | None = None, cache_dir: Path | None | bool = True,
           strict: bool = False, progress=None, on_pairs=None,
-          wait: bool = False, on_specs=None) -> BuildSummary:
+          wait: bool = False, on_specs=None, on_step=None) -> BuildSummary:
     """Build the dataset at ``out``.
 
     ``progress(spec)`` is called as each pair finishes; ``on_pairs(n)`` once the number of
     pairs is known (for a progress bar with a total), ``on_specs(specs)`` then with the
-    pairs themselves (e.g. to total their audio minutes).
+    pairs themselves (e.g. to total their audio minutes). After pairing, ``on_step(label)``
+    names each step of writing the dataset as it starts (``"alignment pictures 3/14"``: the
+    pictures are counted), for a progress display.
 
     Raises :class:`BuildError` when nothing can be published,
     :class:`~motionpair.publish.OutRefusedError` when ``out`` is not ours to replace
@@ -182,12 +184,13 @@ def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
     _refuse_cache_overlap(out, cache)
     with out_lock(out, wait=wait):
         return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
-                             progress=progress, on_pairs=on_pairs, on_specs=on_specs)
+                             progress=progress, on_pairs=on_pairs, on_specs=on_specs,
+                             on_step=on_step)
 
 
 def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
                   workers: int | None, cache: Path | None, strict: bool,
-                  progress, on_pairs=None, on_specs=None) -> BuildSummary:
+                  progress, on_pairs=None, on_specs=None, on_step=None) -> BuildSummary:
     """:func:`build` while holding ``out``'s lock (so ``recover`` touches no live staging)."""
     t0 = time.perf_counter()
     recover(out)
@@ -235,7 +238,8 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         if not rows:
             raise BuildError(_problem_text("no window could be cut", problems))
         t_pairs = time.perf_counter()
-        _write_dataset(staged, inv, results, rows, problems, split_info, cfg, cache_dir=cache)
+        _write_dataset(staged, inv, results, rows, problems, split_info, cfg, cache_dir=cache,
+                       on_step=on_step)
         cache_stats = {k: sum(r.cache.get(k, 0) for r in results) for k in ("hits", "misses")}
         if (n_failed := sum(r.cache.get("write_errors", 0) for r in results)):
             warnings.append(f"{n_failed} cache entr{'y' if n_failed == 1 else 'ies'} could "
@@ -439,8 +443,10 @@ def _library_versions() -> dict[str, str]:
 
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
-                   cfg: BuildConfig, *, cache_dir: Path | None = None) -> None:
-
+                   cfg: BuildConfig, *, cache_dir: Path | None = None,
+                   on_step: Callable[[str], None] | None = None) -> None:
+    step = on_step or (lambda label: None)
+    step("manifest")
     split_files = write_manifest(staged, rows, cfg)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
@@ -448,12 +454,19 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record = dataset_record(inv, results, rows, problems, split_info, cfg)
     for src in sources().values():  # source blocks (MotionMix: matching counts, out-of-track)
         record.update(src.dataset_block(inv.units))
+    step("normalisation statistics")
     record["norm_stats"] = _norm_stats(staged, rows)
+    step("shard checksums")
     record["shards_sha256"] = shard_checksums(staged)
-    record["alignment_evidence"] = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir)
+    step("alignment evidence")
+    record["alignment_evidence"] = _alignment_evidence(
+        staged, results, cfg, cache_dir=cache_dir,
+        on_picture=lambda k, n: step(f"alignment pictures {k}/{n}"))
     record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
+    step("dataset card")
     (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
+    step("preview")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
     sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))
@@ -576,7 +589,8 @@ def _beats_block(record: dict) -> dict[str, Any]:
 
 
 def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfig, *,
-                        cache_dir: Path | None = None) -> dict:
+                        cache_dir: Path | None = None,
+                        on_picture: Callable[[int, int], None] | None = None) -> dict:
     """Per-pair alignment evidence (dataset.json) and one picture per pair under alignment/."""
 
     ordered = sorted(results, key=lambda r: r.pair_id)
@@ -586,6 +600,7 @@ def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfi
                                 kin_order=cfg.kin_order)
     # memoised pictures (drawn directly when the cache is off): a fully cached rebuild
     # must not redraw 14 figures
-    pairevidence.alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir))
+    pairevidence.alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir),
+                                    on_picture=on_picture)
     block["pictures"] = "alignment/<source>__<session>.png"
     return block
