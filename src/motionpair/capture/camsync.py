@@ -75,7 +75,8 @@ def camera_offset(ref_y: np.ndarray, ref_sr_hz: int, ref_first_sample_s: float,
     """
     env_r, fps = onset_envelope(ref_y, ref_sr_hz)
     env_c, _ = onset_envelope(cam_y, cam_sr_hz)
-    lag, r, ratio, overlap_s = envelope_lag(env_r, env_c, fps)
+    lag, r, ratio, overlap_s = envelope_lag(env_r, env_c, fps, min_overlap_s=MIN_OVERLAP_S,
+                                            lobe_s=LOBE_S)
     frame_s = float(1 / fps)
     offset = lag * frame_s + float(ref_first_sample_s) - float(cam_first_sample_s)
     return SyncEstimate(offset_s=offset, lag_frames=lag, frame_s=frame_s, correlation=r,
