@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from motionpair import __version__, ui
-from motionpair.ui import Cameras, Clock, Pairing, SplitBy
+
+# the shared names stay importable from here (tests and older command modules use them)
+from motionpair.commands._shared import (  # noqa: F401
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    JsonOpt,
+    _numbers,
+    out_guard,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"],
                                     "max_content_width": 100},
                   help="Pair music features with dance motion into reproducible datasets.")
-#: Documented exit codes (README "Exit codes").
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-JsonOpt = Annotated[str | None, typer.Option(
-    "--json", metavar="FILE|-", help="write the result as JSON to FILE ('-' = stdout; "
-    "messages then go to stderr)")]
 
 
 def _version(value: bool) -> None:
@@ -54,369 +50,15 @@ def _options(
     ui.STATE.quiet, ui.STATE.verbose = quiet, verbose and not quiet
 
 
-def _numbers(text: str, what: str, n: int) -> tuple[float, ...]:
-    """``n`` comma-separated numbers of option ``what``, or a usage error naming it."""
-    try:
-        parts = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != n:
-        raise typer.BadParameter(f"{what} takes {n} comma-separated numbers, got {text!r}")
-    return parts
-
-
-def scan_table(inv_dict: dict) -> Table:
-    problems: dict[str, list[str]] = {}
-    kinds: dict[str, set[str]] = {}
-    for p in inv_dict["problems"]:
-        problems.setdefault(p.get("session") or p["path"], []).append(p["reason"])
-        kinds.setdefault(p.get("session") or p["path"], set()).add(p["kind"])
-    t = Table(title="motionpair scan", show_lines=False)
-    for col in ("source", "session", "style", "status", "audio s", "motion frames",
-                "song span s", "problem"):
-        t.add_column(col, overflow="fold")
-    for u in inv_dict["units"]:
-        status = "paired" if u.get("paired") else (
-            "incomplete" if "incomplete" in kinds.get(u["session"], set())
-            or any("missing" in r for r in problems.get(u["session"], []))
-            else "bad" if u["session"] in problems
-            else "unpaired")  # e.g. a playlist no session played: nothing wrong with it
-        t.add_row(u["source"], u["session"], u.get("style", ""), status,
-                  _num(u.get("audio_duration_s")), str(u.get("skeleton_frames", "")),
-                  _num(u.get("song_span_s")),
-                  "; ".join(r.split(" (looked")[0] for r in problems.get(u["session"], [])))
-    return t
-
-
-def _num(x) -> str:
-    return "" if x is None else f"{x:.1f}"
-
-
-@app.command()
-def scan(paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="FOLDER", file_okay=False,
-        help="folders to scan (default: the MotionMix locations)")] = None,
-         json_out: JsonOpt = None) -> None:
-    """Discover inputs, print what pairs and what does not (exit 0 even with bad inputs)."""
-    from motionpair.build.scan import scan as do_scan
-    from motionpair.sources.motionmix.locations import locations_report, report_lines, unit_notes
-
-    con = ui.results(json_out)
-    rep = None
-    if not paths:  # no arguments: report the MotionMix default locations, scan what exists
-        rep = locations_report()
-        for line in report_lines(rep):
-            con.print(line, markup=False, highlight=False)
-        if not rep["scan_paths"]:
-            ui.write_json({"locations": rep}, json_out)
-            return
-        paths = [Path(p) for p in rep["scan_paths"]]
-    inv = do_scan(paths).to_dict()
-    if rep is not None:  # the discovered root, explicitly, in --json too
-        inv["locations"] = rep
-    ui.show_table(con, scan_table(inv))
-    for p in inv["problems"]:
-        con.print(f"[yellow]{p['kind']}[/]: {p['reason']}", highlight=False)
-    for line in unit_notes(inv["units"]):
-        con.print(line, markup=False, highlight=False)
-    from motionpair.build.scan import duplicate_lines
-
-    for line in duplicate_lines(inv.get("duplicates", [])):
-        con.print(f"duplicate: {line}", markup=False, highlight=False)
-    tot = inv["totals"]
-    con.print(f"units {tot['units']}, paired {tot['paired']}, incomplete "
-              f"{tot['incomplete']}, bad {tot['bad']}, refused {tot.get('refused', 0)}; "
-              f"audio {tot['audio_s'] / 60:.1f} "
-              f"min, danced song time {tot['song_span_s'] / 60:.1f} min", highlight=False)
-    ui.write_json(inv, json_out)
-
-
-@contextmanager
-def out_guard(command: str) -> Iterator[None]:
-    """Refusals of ``--out`` as one line (exit 2, or 1 when busy); SIGTERM cleans up.
-
-    Within the block SIGTERM/SIGHUP unwind like Ctrl-C (the staging folder is removed,
-    nothing is published); all three exit 128 + the signal number, with one line.
-    """
-    from motionpair.publish import OutBusyError, OutRefusedError, Terminated, terminate_cleanly
-
-    try:
-        with terminate_cleanly():
-            yield
-    except (OutRefusedError, OutBusyError) as exc:
-        ui.err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2 if isinstance(exc, OutRefusedError) else 1) from exc
-    except (Terminated, KeyboardInterrupt) as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        ui.err().print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
-                  "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(128 + signum) from exc
-
-
-@app.command()
-def build(
-    paths: Annotated[list[Path], typer.Argument(metavar="FOLDER", file_okay=False,
-                                                help="input folders")],
-    # no file_okay=False: check_out refuses a file in one line, naming why (exit 2)
-    out: Annotated[Path, typer.Option("--out", metavar="DIR",
-                                      help="dataset folder to (re)publish")],
-    fps: Annotated[str, typer.Option(
-        help="frame grid: auto (the NPZ playlists' own grid, else 30 for raw audio), a number "
-             "or an exact fraction such as 22050/512")] = "auto",
-    sr: Annotated[int, typer.Option("--sr", help="audio analysis sample rate (Hz)")] = 22050,
-    n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
-    window_s: Annotated[float, typer.Option(help="window length (s)")] = 5.0,
-    hop_s: Annotated[float, typer.Option(help="window hop (s)")] = 1.0,
-    window_frames: Annotated[int | None, typer.Option(
-        help="window length in frames (exact; instead of --window-s)")] = None,
-    hop_frames: Annotated[int | None, typer.Option(
-        help="window hop in frames (exact; instead of --hop-s)")] = None,
-    seed: Annotated[int, typer.Option(help="split seed")] = 0,
-    split_ratios: Annotated[str, typer.Option(help="train,val,test shares of sessions")]
-    = "0.8,0.1,0.1",
-    clock: Annotated[Clock, typer.Option(help="clock map")] = Clock.default,
-    max_gap_s: Annotated[float | None, typer.Option(help="never interpolate across longer gaps")]
-    = None,
-    window_beats: Annotated[int | None, typer.Option(
-        help="beat-synchronous windows of N music beats (instead of --window-s)")] = None,
-    hop_beats: Annotated[int, typer.Option(help="hop between beat windows, in beats")] = 1,
-    frames_per_beat: Annotated[int, typer.Option(help="tempo-normalised frames per beat")]
-    = 16,
-    on_downbeats: Annotated[bool, typer.Option(help="start beat windows on downbeats")]
-    = False,
-    workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores)")] = None,
-    cache: Annotated[Path | None, typer.Option(metavar="DIR", file_okay=False,
-                                               help="cache folder (default ~/.cache/motionpair)")]
-    = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
-    strict: Annotated[bool, typer.Option(help="fail (non-zero) on any input problem")] = False,
-    pairing: Annotated[Pairing, typer.Option(
-        help="sparse streams (MotionMix)")] = Pairing.auto,
-    cameras: Annotated[Cameras, typer.Option(
-        help="MotionMix cameras: separate streams or fused (per joint highest confidence)")]
-    = Cameras.separate,
-    split_by: Annotated[SplitBy, typer.Option(help="split whole sessions or time blocks "
-                                              "inside sessions")] = SplitBy.session,
-    context_s: Annotated[str, typer.Option(
-        help="snapshot pairing: audio seconds before,after each snapshot")] = "4,1",
-    wait: Annotated[bool, typer.Option(
-        "--wait", help="if another build is writing --out, wait for it instead of refusing")]
-    = False,
-    json_out: JsonOpt = None,
-) -> None:
-    """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
-    from motionpair.build.dataset import BuildError
-    from motionpair.build.dataset import build as do_build
-    from motionpair.config import BuildConfig
-
-    try:
-        cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
-                          window_n_frames=window_frames, hop_n_frames=hop_frames,
-                          seed=seed, split_ratios=cast(tuple[float, float, float], _numbers(
-                              split_ratios, "--split-ratios", 3)),
-                          clock=clock.value,
-                          max_gap_s=max_gap_s, window_beats=window_beats, hop_beats=hop_beats,
-                          frames_per_beat=frames_per_beat, pairing=pairing.value,
-                          cameras=cameras.value, split_by=split_by.value,
-                          context_s=cast(tuple[float, float], _numbers(context_s,
-                                                                       "--context-s", 2)),
-                          ).validate()
-        if on_downbeats:
-            raise ValueError("--on-downbeats: no source here publishes downbeats and motionpair "
-                             "does not estimate them yet; use --window-beats alone")
-    except ValueError as exc:
-        ui.error(str(exc))
-        raise typer.Exit(EXIT_USAGE) from exc
-    cache_dir = False if no_cache else (cache or True)
-    info = ui.info()
-    # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)
-    minutes = ui.TrackMinutes([])
-    with out_guard("build"), ui.progress("pairs", minutes=True) as prog:
-        task = prog.add_task("pairing", total=None, **minutes.fields())
-
-        def specs_known(specs: list[Any]) -> None:
-            nonlocal minutes
-            minutes = ui.TrackMinutes((s.track.track_id, s.track.duration_s) for s in specs)
-            prog.update(task, **minutes.fields())
-
-        def done(spec: Any) -> None:
-            prog.update(task, advance=1, **minutes.finish(spec.track.track_id))
-            ui.detail(f"  paired {spec.pair_id}")
-            t = prog.tasks[0]
-            if t.total is not None and t.completed >= t.total:  # then shards, evidence, PNGs
-                prog.update(task, description="pairing done; writing the dataset")
-
-        try:
-            summary = do_build(paths, out, cfg, workers=workers, cache_dir=cache_dir,
-                               strict=strict, wait=wait, progress=done,
-                               on_pairs=lambda n: prog.update(task, total=n),
-                               on_specs=specs_known,
-                               on_step=lambda label: prog.update(task,
-                                                                 description=f"writing: {label}"))
-        except BuildError as exc:
-            ui.err().print(f"[red]build failed[/]: {escape(str(exc))}", highlight=False,
-                           soft_wrap=True)  # one line
-            for line in _grid_fixes(exc):  # one unwrapped line each: pasteable as printed
-                ui.err().print(line, markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_PROBLEMS) from exc
-        except OSError as exc:  # e.g. --out's parent not writable: one line, no traceback
-            ui.err().print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
-                           + (f": {exc.filename}" if exc.filename else ""), highlight=False)
-            raise typer.Exit(EXIT_PROBLEMS) from exc
-    for p in summary.problems:
-        info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
-    from motionpair.build.scan import duplicate_lines
-
-    for line in duplicate_lines(summary.inventory.duplicates):
-        info.print(f"[yellow]duplicate[/]: {line}", highlight=False)
-    for w in summary.warnings:
-        ui.err().print(f"[yellow]warning[/]: {w}", highlight=False)
-    if "warning" in summary.split_info:
-        info.print(f"[yellow]split[/]: {summary.split_info['warning']}", highlight=False)
-    from motionpair.sources.motionmix.locations import unit_notes
-
-    for line in unit_notes(summary.inventory.units):
-        info.print(line, markup=False, highlight=False)
-    for note in summary.notes:
-        info.print(f"note: {note}", markup=False, highlight=False)
-    doc = build_summary(summary, paths)
-    con = ui.results(json_out)
-    for line in summary_lines(doc):
-        con.print(line, markup=False, highlight=False)
-    ui.write_json(doc, json_out)
-
-
-def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:
-    """The closing summary of a build (also its ``--json`` result)."""
-    from motionpair.build.card import HF_SPLIT
-
-    sample = json.loads((summary.out / "sample.json").read_text(encoding="utf-8"))
-    meta = json.loads((summary.out / "dataset.json").read_text(encoding="utf-8"))
-    w = sample["window"]
-    c = summary.cache
-    return {
-        "inputs": [str(Path(p).resolve()) for p in paths],
-        "out": str(summary.out),
-        "pairs": len(summary.inventory.pairs),
-        "windows": len(summary.rows),
-        "windows_by_split": {HF_SPLIT.get(k, k): summary.split_info["windows"][k]
-                             for k in sorted(summary.split_info["windows"],
-                                             key=lambda k: list(HF_SPLIT).index(k)
-                                             if k in HF_SPLIT else 9)},
-        "problems": [p.to_dict() for p in summary.problems],
-        "sample": {"id": w["id"], "split": HF_SPLIT.get(w["split"], w["split"]),
-                   "track": w["track"], "track_s": [w["start_s"], w["end_s"]],
-                   "motion_s": [w["motion_start_s"], w["motion_end_s"]],
-                   "clock_map": w["clock_map"], "shapes": sample["shapes"]},
-        "clock_maps": sorted({r.clock_map for r in summary.rows}),
-        "assumptions": meta["assumptions"],
-        "cache": c, "timings_s": {k: round(v, 3) for k, v in summary.timings_s.items()},
-        "dataset_card": str(summary.out / "README.md"),
-    }
-
-
-def summary_lines(doc: dict[str, Any]) -> list[str]:
-    """The closing summary as ``key: value`` lines (one concrete sample included)."""
-    s = doc["sample"]
-    splits = ", ".join(f"{k} {v}" for k, v in doc["windows_by_split"].items())
-    shapes = ", ".join(f"{k} {tuple(v)}" for k, v in s["shapes"].items())
-    lines = ["motionpair build",
-             *[f"  input:       {p}" for p in doc["inputs"]],
-             f"  output:      {doc['out']}",
-             f"  windows:     {doc['windows']} ({splits}) from {doc['pairs']} pairs; "
-             f"{len(doc['problems'])} input problem(s)",
-             f"  sample:      {s['id']} [{s['split']}] track {s['track']} "
-             f"{s['track_s'][0]:.3f}-{s['track_s'][1]:.3f} s, motion stream "
-             f"{s['motion_s'][0]:.3f}-{s['motion_s'][1]:.3f} s ({s['clock_map']} clock map)",
-             f"  arrays:      {shapes}",
-             f"  clock maps:  {', '.join(doc['clock_maps'])}",
-             "  assumptions:"]
-    lines += [f"    - {k}" for k in doc["assumptions"]]
-    c = doc["cache"]
-    lines.append(f"  cache:       {c.get('text', '')} ({c['hits']} hit(s), {c['misses']} "
-                 f"miss(es)); {doc['timings_s']['total_s']:.1f} s")
-    return lines
-
-
-def _grid_fixes(exc: BaseException) -> list[str]:
-    """Pasteable command lines for a build refused for its grid (this command, --fps/--sr set)."""
-    import shlex
-    import sys
-
-    from motionpair.build.grid import GridError
-
-    cause = exc.__cause__
-    if not isinstance(cause, GridError):
-        return []
-    argv = list(sys.argv[1:])
-
-    def with_opt(args: list[str], opt: str, value: str) -> list[str]:
-        out, skip = [], False
-        for a in args:
-            if skip:
-                skip = False
-                continue
-            if a == opt:
-                skip = True
-                continue
-            if a.startswith(opt + "="):
-                continue
-            out.append(a)
-        return out + [opt, value]
-
-    cmds = [with_opt(argv, "--fps", f) for f in cause.fix_fps]
-    if cause.fix_sr:
-        cmds.append(with_opt(argv, "--sr", str(cause.fix_sr)))
-    return ["fix: motionpair " + " ".join(shlex.quote(a) for a in c) for c in cmds]
-
-
-@app.command()
-def preview(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
-                                                    help="built dataset folder")],
-            id: Annotated[str | None, typer.Option("--id", help="window id")] = None,
-            out: Annotated[Path | None, typer.Option(
-                "--out", metavar="FILE.png",
-                help="PNG path (default DIR/previews/<id>.png)")] = None) -> None:
-    """Draw one paired window as a PNG."""
-    from motionpair.build.preview import draw_window
-
-    # default inside the dataset (kept by rebuilds), never the current directory
-    target = out or (dataset / "previews" / f"{(id or 'sample').replace('/', '__')}.png")
-    try:
-        if not (dataset / "manifest.jsonl").is_file():
-            raise FileNotFoundError(f"{dataset}: not a built dataset (no manifest.jsonl)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path = draw_window(dataset, id, target)
-    except (KeyError, FileNotFoundError, ValueError) as exc:  # ValueError: damaged
-        ui.error(str(exc).strip("'\""))
-        raise typer.Exit(EXIT_USAGE) from exc
-    ui.out().print(f"wrote {path}", markup=False, highlight=False)
-
-
-@app.command()
-def verify(dataset: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
-                                                   help="built dataset folder")],
-           json_out: JsonOpt = None) -> None:
-    """Check a built dataset; exit 1 naming every failure."""
-    from motionpair.consumers.verify import verify as do_verify
-
-    fails, stats = do_verify(dataset)
-    for f in fails:
-        ui.err().print(f"[red]FAIL[/] {f}", highlight=False)
-    ui.write_json({"ok": not fails, "dataset": str(dataset), "failures": fails, **stats},
-                  json_out)
-    if fails:
-        raise typer.Exit(EXIT_PROBLEMS)
-    ui.results(json_out).print(f"ok: {stats}", highlight=False)
-
-
 def _register_commands() -> None:
     import importlib
     import pkgutil
 
     from motionpair import commands
 
-    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+    core = ("scan", "build", "verify", "preview")  # the main job's commands first in --help
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    for mod in sorted(names, key=lambda n: (core.index(n) if n in core else len(core), n)):
         importlib.import_module(f"motionpair.commands.{mod}").register(app)
 
 

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
                    "--out", metavar="FOLDER",  # a file: check_out's one-line refusal
                    help="report folder (default DIR/report)")] = None) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
-        from motionpair.cli import out_guard
+        from motionpair.commands._shared import out_guard
         from motionpair.consumers.report import write_report
 
         try:  # figures done/total, ETA (stderr, on a terminal only)
