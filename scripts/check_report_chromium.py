@@ -11,7 +11,7 @@ to render shows up broken in the screenshot.
 
 The widths are measured by a copy of the page with a small script appended that writes
 ``document.documentElement.scrollWidth``/``clientWidth`` (and those of every ``.wide``
-table box) into attributes of ``<body>``, read back with ``--dump-dom``.
+table box, and the page height) into attributes of ``<body>``, read back with ``--dump-dom``.
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ def find_chromium() -> str | None:
 PROBE = ("<script>window.addEventListener('load',()=>{const e=document.documentElement;"
          "const w=[...document.querySelectorAll('.wide')].map(x=>[x.scrollWidth,x.clientWidth]);"
          "document.body.setAttribute('data-mp-widths',JSON.stringify({page:[e.scrollWidth,"
-         "e.clientWidth],boxes:w}));});</script>")
+         "e.clientWidth],boxes:w,height:e.scrollHeight}));});</script>")
 
 
 def page_widths(html: Path, *, width: int = 1280, height: int = 2000,
                 timeout_s: float = 120.0) -> dict[str, list]:
-    """``{"page": [scrollWidth, clientWidth], "boxes": [[scrollWidth, clientWidth], ...]}``
-    (CSS px) of ``html`` rendered in a ``width`` px wide window; a box is a ``.wide``
-    table container."""
+    """``{"page": [scrollWidth, clientWidth], "boxes": [[scrollWidth, clientWidth], ...],
+    "height": scrollHeight}`` (CSS px) of ``html`` rendered in a ``width`` px wide window;
+    a box is a ``.wide`` table container."""
     exe = find_chromium()
     if exe is None:
         raise FileNotFoundError("chromium not found (apt-get install -y chromium)")
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {png} ({png.stat().st_size} bytes)")
-    print(f"at {args.width} px: page {widths['page'][0]}/{widths['page'][1]} px, "
-          f"{len(widths['boxes'])} table boxes")
+    print(f"at {args.width} px: page {widths['page'][0]}/{widths['page'][1]} px wide, "
+          f"{widths.get('height')} px tall, {len(widths['boxes'])} table boxes")
     bad = overflow_lines(widths)
     for line in bad:
         print(f"overflow: {line}", file=sys.stderr)

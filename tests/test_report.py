@@ -34,9 +34,13 @@ def test_report_content(built, report_dir):
     rows = read_manifest(built.out)
     html = (report_dir / "report.html").read_text(encoding="utf-8")
     md = (report_dir / "report.md").read_text(encoding="utf-8")
-    # self-contained: every image inlined, nothing fetched from anywhere
+    # opens offline: every image inlined (small), each a link to its full PNG beside the
+    # page; nothing is fetched from anywhere else
     assert len(re.findall(r"src='data:image/png;base64,", html)) >= 6
-    assert not re.search(r"(src|href)=['\"](?!data:)", html)
+    assert not re.search(r"src=['\"](?!data:)", html)
+    links = re.findall(r"href='([^'#][^']*)'", html)
+    assert len(links) == len(re.findall(r"<img ", html)) and "tempo.png" in links
+    assert all("/" not in h and ":" not in h and (report_dir / h).is_file() for h in links)
     assert "Normalisation statistics" in html
     for session in {r.session for r in rows}:
         assert session in html and session in md
@@ -47,6 +51,11 @@ def test_report_content(built, report_dir):
     assert 0 < s["audio_used_h"] < s["audio_total_h"] < 1.0
     assert "tang2018.linear_warp_start_end_song_frames_25fps" in md
     assert "no_pose" in md and "| train |" in md
+    # a summary and every figure first, the tables after
+    assert html.index("<h2>Summary</h2>") < html.index("tempo.png") < html.index(
+        "<h2>Tables</h2>") < html.rindex("Normalisation statistics")
+    assert md.index("## Summary") < md.index("](tempo.png)") < md.index("## Tables")
+    assert f"{len(rows)} windows (train {s['splits']['train']['windows']} " in md
     assert ("Alignment evidence" in html) == ("alignment_evidence" in meta)
     for png in ("pose_coverage.png", "tempo.png", "speed.png", "preview_train.png"):
         assert (report_dir / png).stat().st_size > 5000 and f"]({png})" in md
@@ -112,6 +121,8 @@ def test_report_fits_1280px_without_sideways_scrolling(report_dir):
     # every table box (sessions, evidence per pair, ...) fits: no table scrolls sideways
     assert len(widths["boxes"]) >= 8
     assert [b for b in widths["boxes"] if b[0] > b[1]] == [], widths
+    # figures as a grid of small copies: the page is about half the 19,000 px it was
+    assert widths["height"] < 12000, widths["height"]
 
 
 def test_report_reads_well(built, report_dir):
@@ -123,7 +134,7 @@ def test_report_reads_well(built, report_dir):
     assert "position:sticky" in html  # table heads stay visible while scrolling
     # no raw float reprs such as 0.008333333333333333 anywhere in the tables
     assert not re.search(r"<td>-?\d+\.\d{7,}</td>", html)
-    heads = re.findall(r"^## (Alignment evidence per pair: .+)$", md, flags=re.M)
+    heads = re.findall(r"^### (Alignment evidence per pair: .+)$", md, flags=re.M)
     assert {"Alignment evidence per pair: tempo and drift",
             "Alignment evidence per pair: offset search"} <= set(heads)
     assert "<th>drift end (s)</th>" in html
@@ -133,3 +144,36 @@ def test_report_reads_well(built, report_dir):
     for k in range(1, n + 1):
         assert f"alignment evidence {k} of {n}:" in html
     assert "windows per track kept or dropped" in md
+
+
+def test_report_is_small_with_readable_cells(built, report_dir):
+    """Under 1 MB for tang2018 (inlined small copies, full PNGs beside it) and every table
+    cell in words: no raw JSON lists, no Python booleans or None."""
+    page = report_dir / "report.html"
+    assert page.stat().st_size < 1_000_000, page.stat().st_size
+    html = page.read_text(encoding="utf-8")
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert len(cells) > 500
+    raw = [c for c in cells if c in ("True", "False", "None", "{}") or c.startswith("[")]
+    assert raw == [], raw[:10]
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    assert not re.search(r"\| (True|False|None|\[[^|]*\]) \|", md)
+    # lists read as a count and names, spans as a range, flags as yes/no
+    meta = read_dataset_json(built.out)
+    flagged = meta["alignment_evidence"]["summary"]["drift_flagged"]
+    assert f"<td>{len(flagged)}: {flagged[0].split('/')[-1]}, " in html
+    assert re.search(r"<td>-?\d+(\.\d+)? – \d+(\.\d+)?</td>", html)
+    assert "<td>yes</td>" in html and "<td>no</td>" in html
+    # a group of facts only some pairs have (cha-cha/rumba check) gets no empty rows
+    assert not re.search(r"<tr><td>DANCE_\w+</td>(<td></td>)+</tr>", html)
+
+
+def test_cell_words():
+    from motionpair.consumers.report import _cell, _flatten
+
+    assert _cell(True) == "yes" and _cell(False) == "no" and _cell(None) == "–"
+    assert _cell([-3.0, 3.0], "search_s") == "-3 – 3"
+    assert _cell(["tang2018/DANCE_W_4"]) == "DANCE_W_4"
+    assert _cell(["a/x", "a/y"]) == "2: x, y" and _cell([]) == "none"
+    assert _cell(0.123456789) == "0.1235"
+    assert _flatten({"a": {"b": [1, 2]}, "c": {}}) == {"a.b": "2: 1, 2", "c": "none"}

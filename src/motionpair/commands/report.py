@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
                out: Annotated[Path | None, typer.Option(
                    "--out", metavar="FOLDER",  # a file: check_out's one-line refusal
                    help="report folder (default DIR/report)")] = None) -> None:
-        """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
+        """Write DIR/report/report.html (summary and figures first, tables after; opens
+        offline: small copies inlined, each linking to its full PNG beside it) and report.md."""
         from motionpair.commands._shared import out_guard
         from motionpair.consumers.report import write_report
 

@@ -1,4 +1,8 @@
-"""Build report: ``DIR/report/report.html`` (self-contained) and ``report.md`` with plots.
+"""Build report: ``DIR/report/report.html`` and ``report.md`` with plots.
+
+The page opens with a summary and every figure, tables after. Each figure is inlined as a
+small palette PNG (so report.html alone still shows it offline) linking to its full-size
+PNG written beside the page; the tang2018 page stays well under 1 MB.
 
 Everything is read from the published dataset (dataset.json, manifest, shards); the
 report contains no wall-clock values, so the same dataset gives the same report bytes.
@@ -247,6 +251,9 @@ def _html_table(head: list[str], body: list[list[str]]) -> str:
 
 
 CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1200px;color:#222}
+ul.summary{font-size:15px;line-height:1.5}.note{font-size:13px;color:#555}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:12px}
+.grid figure,.plots figure{margin:0 0 .8em}h3{margin-top:1.6em}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}
 th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#eee}thead th{position:sticky;top:0;z-index:1}
@@ -304,27 +311,43 @@ def _sections(meta: dict, summary: dict) -> list[tuple[str, str, Any]]:
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, str]:
-    """Scalar leaves of nested dicts as ``{"a.b": "value"}`` (lists kept as compact JSON)."""
-    if not isinstance(obj, dict):
-        text = json.dumps(_rounded(obj)) if isinstance(obj, list) else _fmt_scalar(obj)
-        return {prefix: text}
+    """Scalar leaves of nested dicts as ``{"a.b": "text"}``, every leaf as words a reader
+    takes in at a glance (:func:`_cell`): no JSON lists, no ``True``."""
+    if not isinstance(obj, dict) or not obj:
+        return {prefix: _cell(obj, prefix)}
     out: dict[str, str] = {}
     for k, v in obj.items():
         out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
     return out
 
 
-def _rounded(obj: Any) -> Any:
-    """Floats to 4 significant digits (display only; dataset.json keeps full precision)."""
-    if isinstance(obj, float):
-        return float(f"{obj:.4g}")
-    if isinstance(obj, list):
-        return [_rounded(x) for x in obj]
-    return obj
+def _cell(v: Any, name: str = "") -> str:
+    """One value as a table cell: floats to 4 significant digits (display only;
+    dataset.json keeps full precision), booleans yes/no, a ``*_s`` pair of numbers as a
+    span ``a – b``, other lists comma-separated with their count, empty as "none"."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):  # only an empty dict reaches here (see _flatten)
+        return "none"
+    if isinstance(v, list | tuple):
+        if not v:
+            return "none"
+        if (name.endswith("_s") and len(v) == 2
+                and all(isinstance(x, int | float) for x in v)):
+            return f"{_cell(v[0])} – {_cell(v[1])}"
+        items = ", ".join(_short(x) for x in v)
+        return items if len(v) == 1 else f"{len(v)}: {items}"
+    return str(v)
 
 
-def _fmt_scalar(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def _short(v: Any) -> str:
+    """A list item: a pair id keeps its session only (``tang2018/DANCE_C_2`` ->
+    ``DANCE_C_2``, as in the per-pair tables)."""
+    return v.split("/")[-1] if isinstance(v, str) else _cell(v)
 
 
 #: unit suffixes of fact names, shown as units in column heads
@@ -373,8 +396,10 @@ def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
     for group, gkeys in groups.items():
         title = f"Alignment evidence per pair: {_GROUP_TITLES.get(group, _fact_head(group))}"
         head = ["pair", *(_fact_head(k[len(group) + 1:] if group else k) for k in gkeys)]
-        out.append((title, "table", (head, [[name, *(f.get(k, "") for k in gkeys)]
-                                            for name, f in pairs.items()])))
+        # a pair without this group (the cha-cha/rumba check on a waltz) gets no empty row
+        body = [[name, *(f.get(k, "") for k in gkeys)] for name, f in pairs.items()
+                if any(k in f for k in gkeys)]
+        out.append((title, "table", (head, body)))
     if isinstance(ev.get("definitions"), dict):
         out.append(("Alignment evidence: definitions", "table",
                     (["name", "definition"], [[k, v] for k, v in
@@ -382,47 +407,129 @@ def _evidence_sections(ev: Any) -> list[tuple[str, str, Any]]:
     return out
 
 
-def _gallery_head(name: str, figures: dict[str, str]) -> str | None:
-    """The heading before the first alignment picture, saying how many there are."""
+#: split names as words (dataset rows keep ``val``; the CLI's JSON says ``validation``)
+_SPLIT_WORDS = {"train": "train", "val": "validation", "test": "test"}
+
+#: how wide the page shows a figure (px); the full PNG is one click away
+FULL_WIDTH_PX = 880
+THUMB_WIDTH_PX = 400
+#: palette size of the inlined images: plots use few colours, so 128 keeps them crisp
+THUMB_COLOURS = 128
+
+
+def _summary_lines(meta: dict, summary: dict) -> list[str]:
+    """The report's opening: what the dataset holds and how far to trust it, in sentences."""
+    c = meta["counts"]
+    per_split = " · ".join(f"{_SPLIT_WORDS.get(k, k)} {v['windows']} "
+                           f"({v['sessions']} session{'s' * (v['sessions'] != 1)})"
+                           for k, v in summary["splits"].items() if v["windows"])
+    dropped = c.get("dropped_by_reason", {})
+    lines = [
+        f"{summary['windows']} windows ({per_split}) from {c['pairs']} pairs; "
+        f"window {_window_text(meta, summary)} at {meta['config'].get('fps')} fps.",
+        f"Audio used by windows: {summary['audio_used_h']:.3f} h of "
+        f"{summary['audio_total_h']:.3f} h of tracks; motion used: "
+        f"{summary['motion_used_h']:.3f} h on the motion stream's own clock.",
+        f"{sum(dropped.values())} candidate windows dropped ({_dropped(dropped)}); "
+        f"{c['problems']} input problem{'s' * (c['problems'] != 1)} "
+        "(listed in build.json and by motionpair scan).",
+        f"{len(meta.get('assumptions', {}))} assumptions in force, named in the "
+        "Assumptions table and on every window.",
+    ]
+    ev = meta.get("alignment_evidence")
+    if isinstance(ev, dict) and isinstance(ev.get("summary"), dict):
+        es = ev["summary"]
+        flagged = es.get("drift_flagged") or []
+        passes = es.get("offset_passes") or []
+        lines.append(
+            f"Alignment evidence for {es.get('pairs', 0)} pairs: {len(flagged)} drift more "
+            f"than 0.5 s by their end under their clock map; {len(passes)} offset "
+            f"estimate{'s' * (len(passes) != 1)} pass{'es' * (len(passes) == 1)} the "
+            "confidence test" + (f" ({', '.join(_short(x) for x in passes)})" if passes
+                                 else "") + "; nothing is applied to the windows.")
+    return lines
+
+
+def _figure_groups(figures: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(heading, figure names) in page order: distributions, samples, alignment pictures."""
+    previews = [n for n in figures if n.startswith("preview_")]
     gallery = [n for n in figures if n.startswith("alignment_")]
-    if not gallery or name != gallery[0]:
-        return None
-    return f"Alignment evidence pictures: all {len(gallery)}, one per scored pair"
+    plots = [n for n in figures if n not in previews and n not in gallery]
+    groups = [("Distributions", plots), ("One sample window per split", previews)]
+    if gallery:
+        groups.append((f"Alignment evidence pictures: all {len(gallery)}, one per scored "
+                       "pair", gallery))
+    return [(h, names) for h, names in groups if names]
 
 
-def _write_html(path: Path, title: str, sections: list, figures: dict[str, str],
-                pngs: Path) -> None:
+def _inline_png(path: Path, width_px: int) -> str:
+    """``path`` scaled down to at most ``width_px`` wide, on a fixed palette, as a base64
+    PNG: a few tens of kB where the full figure is 100-200 kB (deterministic: Pillow's
+    median-cut palette and zlib only)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    if rgb.width > width_px:
+        rgb = rgb.resize((width_px, round(rgb.height * width_px / rgb.width)),
+                         Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    rgb.quantize(colors=THUMB_COLOURS).save(buf, "PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _html_figure(name: str, caption: str, pngs: Path, width_px: int) -> str:
+    """An inlined small copy linking to the full PNG beside report.html."""
+    b64 = _inline_png(pngs / name, width_px)
+    return (f"<figure><a href='{html.escape(name)}' title='full size: {html.escape(name)}'>"
+            f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'></a>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _write_html(path: Path, title: str, summary_lines: list[str], sections: list,
+                figures: dict[str, str], pngs: Path) -> None:
+    """Summary, then every figure (inlined small, each a link to its full PNG beside the
+    page), then the tables: the page opens offline and stays well under 1 MB."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
-    for head, kind, payload in sections:
+             f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             "<h2>Summary</h2><ul class='summary'>",
+             *(f"<li>{html.escape(line)}</li>" for line in summary_lines),
+             "</ul><p class='note'>Figures first (click one for its full-size PNG, which "
+             "sits next to this page), tables after: "
+             + " · ".join(f"<a href='#t{k}'>{html.escape(head)}</a>"
+                          for k, (head, _kind, _p) in enumerate(sections)) + "</p>"]
+    for head, names in _figure_groups(figures):
         parts.append(f"<h2>{html.escape(head)}</h2>")
+        full = head == "Distributions"
+        parts.append("<div class='plots'>" if full else "<div class='grid'>")
+        parts += [_html_figure(n, figures[n], pngs, FULL_WIDTH_PX if full else THUMB_WIDTH_PX)
+                  for n in names]
+        parts.append("</div>")
+    parts.append("<h2>Tables</h2>")
+    for k, (head, kind, payload) in enumerate(sections):
+        parts.append(f"<h3 id='t{k}'>{html.escape(head)}</h3>")
         if kind == "table":
             parts.append(_html_table(*payload))
         else:
             parts.append(f"<pre>{html.escape(json.dumps(payload, indent=2))}</pre>")
-    parts.append("<h2>Distributions and samples</h2>")
-    for name, caption in figures.items():
-        if (head := _gallery_head(name, figures)) is not None:
-            parts.append(f"<h2>{html.escape(head)}</h2>")
-        b64 = base64.b64encode((pngs / name).read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>\n")
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -> None:
-    parts = [f"# {title}\n"]
-    for head, kind, payload in sections:
+def _write_md(path: Path, title: str, summary_lines: list[str], sections: list,
+              figures: dict[str, str]) -> None:
+    parts = [f"# {title}\n", "## Summary\n", *(f"- {line}" for line in summary_lines), ""]
+    for head, names in _figure_groups(figures):
         parts.append(f"## {head}\n")
+        parts += [f"![{figures[n]}]({n})\n\n{figures[n]}\n" for n in names]
+    parts.append("## Tables\n")
+    for head, kind, payload in sections:
+        parts.append(f"### {head}\n")
         parts.append(_md_table(*payload) if kind == "table"
                      else "```json\n" + json.dumps(payload, indent=2) + "\n```")
         parts.append("")
-    parts.append("## Distributions and samples\n")
-    for name, caption in figures.items():
-        if (head := _gallery_head(name, figures)) is not None:
-            parts.append(f"## {head}\n")
-        parts.append(f"![{caption}]({name})\n\n{caption}\n")
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
@@ -460,8 +567,9 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
             figures.update(_evidence_pictures(d, meta, tmp))
             title = f"motionpair dataset report: {d.resolve().name}"
             sections = _sections(meta, summary)
-            _write_html(tmp / "report.html", title, sections, figures, tmp)
-            _write_md(tmp / "report.md", title, sections, figures)
+            lines = _summary_lines(meta, summary)
+            _write_html(tmp / "report.html", title, lines, sections, figures, tmp)
+            _write_md(tmp / "report.md", title, lines, sections, figures)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
                                               encoding="utf-8")
             check_out(final, "report", inputs=[d], inside_inputs_ok=True)
