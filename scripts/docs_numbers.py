@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
 """Numbers in README.md and docs/*.md that a build produces, written from a build.
 
-    python scripts/docs_numbers.py out/tang2018            # rewrite the marked regions
-    python scripts/docs_numbers.py out/tang2018 --check    # exit 1 naming each stale one
+    python scripts/docs_numbers.py out/tang2018 --beatwise out/tang2018-beats   # rewrite
+    python scripts/docs_numbers.py out/tang2018 --beatwise out/tang2018-beats --check
 
 ``out/tang2018`` is the default build of the real tang2018 data
-(``motionpair build ../shared/data/tang2018 --out out/tang2018``). A number the build
+(``motionpair build ../shared/data/tang2018 --out out/tang2018``), ``out/tang2018-beats``
+the same data with ``--clock beatwise --window-beats 8 --hop-beats 4 --frames-per-beat 16``
+(the linear-vs-beatwise comparison; ``beatwise.*`` regions). A number the build
 produces is written between markers, inline or as a block of lines::
 
     <!-- numbers:align.drift_flagged -->12 of 14<!-- /numbers -->
 
 and this script computes the text of every such region from the build's ``dataset.json``
-(:func:`numbers`), so no number can go stale: ``tests/test_docs_numbers.py`` builds tang2018
-once (the session's shared build) and fails when any marked region differs from what the
-build gives, or names a region this script does not know. Exit 0 when every region is
+(:func:`numbers`), so no number can go stale: ``tests/test_docs_numbers.py`` uses the test
+session's shared builds (``built``, ``built_beatwise`` in tests/conftest.py) and fails
+when any marked region differs from what the builds give, or names a region this script
+does not know. Exit 0 when every region is
 current (``--check``) or was rewritten; 1 when ``--check`` found stale regions or a file
 names an unknown region; 2 when DATASET is not a built dataset.
 
-Numbers from other configurations (a beatwise build, the planted-shift benchmark, timings)
-are not regenerated here; the docs say which command measured them.
+Numbers from other runs (the planted-shift benchmark, timings, the beat-accuracy benchmark)
+are not regenerated here; the docs say which command measured them and on what load.
 """
 
 from __future__ import annotations
@@ -72,23 +75,86 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def numbers(dataset_dir: str | Path) -> dict[str, str]:
+def _meta(dataset_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(dataset_dir) / "dataset.json").read_text(encoding="utf-8"))
+
+
+def numbers(dataset_dir: str | Path, beatwise_dir: str | Path | None = None) -> dict[str, str]:
     """Every named number the docs may mark, computed from the build ``dataset_dir``.
 
     Parameters
     ----------
-    dataset_dir : a built dataset (read: ``dataset.json`` only).
+    dataset_dir : the default build (read: ``dataset.json`` only).
+    beatwise_dir : the same data built with ``--clock beatwise --window-beats 8 --hop-beats 4
+        --frames-per-beat 16``; gives the ``beatwise.*`` regions (linear vs beatwise).
 
     Returns
     -------
     ``{region name: text}``; texts of block regions start and end with a newline.
     """
-    meta = json.loads((Path(dataset_dir) / "dataset.json").read_text(encoding="utf-8"))
+    meta = _meta(dataset_dir)
     out = _dataset_numbers(meta)
     ev = meta.get("alignment_evidence")
     if isinstance(ev, dict) and ev.get("pairs"):
         out.update(_evidence_numbers(ev))
+        if beatwise_dir is not None:
+            out.update(_beatwise_numbers(ev, _meta(beatwise_dir)))
     return out
+
+
+def _beatwise_numbers(ev: dict[str, Any], bmeta: dict[str, Any]) -> dict[str, str]:
+    """Linear (default build) vs beatwise clock maps, pair by pair."""
+    lin = {_session(k): v for k, v in sorted(ev["pairs"].items())}
+    bw = {_session(k): v for k, v in sorted(bmeta["alignment_evidence"]["pairs"].items())}
+    both = [s for s in lin if s in bw]
+
+    def get(p: dict[str, Any], what: str) -> float:
+        if what == "drift":
+            return p["tempo"]["drift_end_s"]
+        if what == "vs_beats":
+            return p["tempo"]["drift_vs_beats_s"]
+        if what == "other":
+            return p["null_other_tracks"]["bailando"]["percentile"]
+        return p["null_circular_shift"][what]["percentile"]
+
+    cols = [("drift", "drift by end, linear / beatwise (s)", "+.2f"),
+            ("vs_beats", "drift vs detected beats, linear / beatwise (s)", "+.2f"),
+            ("bailando", "BAS bailando pct (shift null), linear / beatwise", ".0f"),
+            ("fact", "BAS fact pct (shift null), linear / beatwise", ".0f"),
+            ("other", "bailando pct vs other tracks, linear / beatwise", ".0f")]
+    lines = ["| pair | style | " + " | ".join(c[1] for c in cols) + " |",
+             "|" + "---|" * (len(cols) + 2)]
+    for s in both:
+        lines.append(f"| {s} | {lin[s].get('style', '')} | " + " | ".join(
+            f"{format(get(lin[s], w) + 0.0, f)} / {format(get(bw[s], w) + 0.0, f)}"
+            for w, _h, f in cols) + " |")
+
+    def med(src: dict[str, Any], w: str, names: list[str] | None = None) -> float:
+        vals = [get(src[s], w) for s in (names or both)]
+        return _median([abs(v) for v in vals] if w in ("drift", "vs_beats") else vals)
+
+    lines.append("| **median** (abs for drift) | | " + " | ".join(
+        f"{med(lin, w):{'.2f' if w in ('drift', 'vs_beats') else '.0f'}} / "
+        f"{med(bw, w):{'.2f' if w in ('drift', 'vs_beats') else '.0f'}}"
+        for w, _h, _f in cols) + " |")
+    n = len(both)
+    flag_l = sum(bool(lin[s]["tempo"].get("drift_flag")) for s in both)
+    flag_b = sum(bool(bw[s]["tempo"].get("drift_flag")) for s in both)
+    chacha = [get(bw[s], "bailando") for s in both if lin[s].get("style") == "cha-cha"]
+    waltz = [s for s in both if lin[s].get("style") == "waltz"]
+    return {
+        "beatwise.table": "\n" + "\n".join(lines) + "\n",
+        "beatwise.windows": str(bmeta["counts"]["windows"]),
+        "beatwise.flagged": f"linear {flag_l}/{n}, beatwise {flag_b}/{n}",
+        "beatwise.summary": (f"median |drift by end| {med(lin, 'drift'):.2f} → "
+                             f"{med(bw, 'drift'):.2f} s, drift against the detected beats "
+                             f"{med(lin, 'vs_beats'):.2f} → {med(bw, 'vs_beats'):.2f} s; "
+                             f"median BAS percentile {med(lin, 'bailando'):.0f} → "
+                             f"{med(bw, 'bailando'):.0f} (bailando)"),
+        "beatwise.chacha_range": (f"{min(chacha):.0f}–{max(chacha):.0f}" if chacha else "none"),
+        "beatwise.waltz_median": (f"{_pct(med(lin, 'bailando', waltz))} → "
+                                  f"{_pct(med(bw, 'bailando', waltz))}" if waltz else "none"),
+    }
 
 
 def _dataset_numbers(meta: dict[str, Any]) -> dict[str, str]:
@@ -215,19 +281,27 @@ def rewrite(text: str, values: dict[str, str]) -> tuple[str, list[str], list[str
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path, help="the default tang2018 build")
+    ap.add_argument("--beatwise", type=Path, metavar="DIR",
+                    help="the beatwise build (--clock beatwise --window-beats 8 --hop-beats 4 "
+                         "--frames-per-beat 16) for the beatwise.* regions; without it they "
+                         "are left as they are")
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
     args = ap.parse_args(argv)
-    if not (args.dataset / "dataset.json").is_file():
-        print(f"{args.dataset}: not a built dataset (no dataset.json)", file=sys.stderr)
-        return 2
-    values = numbers(args.dataset)
+    for d in (args.dataset, args.beatwise):
+        if d is not None and not (d / "dataset.json").is_file():
+            print(f"{d}: not a built dataset (no dataset.json)", file=sys.stderr)
+            return 2
+    values = numbers(args.dataset, args.beatwise)
     bad = 0
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
         new, changed, unknown = rewrite(text, values)
         for name in unknown:
+            if name.startswith("beatwise.") and args.beatwise is None:
+                print(f"{path.relative_to(REPO)}: {name} not checked (no --beatwise build)")
+                continue
             print(f"{path.relative_to(REPO)}: unknown region {name!r}", file=sys.stderr)
-        bad += len(unknown)
+            bad += 1
         if changed and args.check:
             print(f"{path.relative_to(REPO)}: stale: {', '.join(changed)}", file=sys.stderr)
             bad += len(changed)

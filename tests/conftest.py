@@ -63,6 +63,22 @@ def built(tang_dir, tmp_path_factory, cache_dir):
     return summary
 
 
+#: the beatwise build the docs describe (docs/alignment.md "Linear vs beatwise"):
+#: ``--clock beatwise --window-beats 8 --hop-beats 4 --frames-per-beat 16``
+BEATWISE = {"clock": "beatwise", "window_beats": 8, "hop_beats": 4, "frames_per_beat": 16}
+
+
+@pytest.fixture(scope="session")
+def built_beatwise(tang_dir, tmp_path_factory, cache_dir):
+    """The real tang2018 data built with beatwise clock maps and 8-beat windows, once per
+    test session (beat-grid tests and the docs' linear-vs-beatwise numbers share it)."""
+    from motionpair.build.dataset import build
+    from motionpair.config import BuildConfig
+
+    out = tmp_path_factory.mktemp("ds") / "beats"
+    return build([tang_dir], out, BuildConfig(**BEATWISE), workers=2, cache_dir=cache_dir)
+
+
 @pytest.fixture(scope="session")
 def dancer_video() -> Path:
     """The real ``video/dancer.avi`` (GPL-3 media: read in place, never copied into the repo)."""

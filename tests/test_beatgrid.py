@@ -41,14 +41,11 @@ def test_cut_beat_windows_respects_coverage():
     assert dict(dropped) == {"partial_pose": 1}
 
 
-def test_beatwise_build_on_real_data(built, tmp_path, cache_dir, tang_dir):
-    from motionpair.build.dataset import build
-    from motionpair.config import BuildConfig
+def test_beatwise_build_on_real_data(built_beatwise):
     from motionpair.consumers.verify import verify
     from motionpair.store import load_window, read_dataset_json
 
-    cfg = BuildConfig(clock="beatwise", window_beats=8, hop_beats=4, frames_per_beat=16)
-    summary = build([tang_dir], tmp_path / "beats", cfg, workers=2, cache_dir=cache_dir)
+    summary = built_beatwise  # --clock beatwise --window-beats 8 --hop-beats 4 (conftest)
     assert verify(summary.out)[0] == []
     meta = read_dataset_json(summary.out)
     kinds = {p["clock_map"]["kind"] for p in meta["pairs"]}

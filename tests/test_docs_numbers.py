@@ -1,15 +1,17 @@
 """Numbers in README.md and docs/*.md that a build produces match the real tang2018 build.
 
 Every ``<!-- numbers:NAME -->TEXT<!-- /numbers -->`` region must hold exactly what
-``scripts/docs_numbers.py`` computes from the session's shared build (``built``), so a change
-to the pipeline that moves a number fails here until ``python scripts/docs_numbers.py
-out/tang2018`` rewrites the docs.
+``scripts/docs_numbers.py`` computes from the session's shared builds (``built`` and
+``built_beatwise``, tests/conftest.py), so a change to the pipeline that moves a number fails
+here until ``python scripts/docs_numbers.py out/tang2018 --beatwise out/tang2018-beats``
+rewrites the docs.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,8 @@ dn = _script()
 
 
 @pytest.fixture(scope="module")
-def values(built) -> dict[str, str]:
-    return dn.numbers(built.out)
+def values(built, built_beatwise) -> dict[str, str]:
+    return dn.numbers(built.out, built_beatwise.out)
 
 
 def test_every_marked_number_matches_the_build(values):
@@ -46,11 +48,13 @@ def test_every_marked_number_matches_the_build(values):
         stale += [f"{path.name}: {name}" for name in changed]
         for m in dn.REGION.finditer(text):
             seen[m.group("name")] = seen.get(m.group("name"), 0) + 1
-    assert stale == [], ("stale numbers; run `python scripts/docs_numbers.py out/tang2018` "
-                         f"on a fresh default build: {stale}")
+    assert stale == [], ("stale numbers; run `python scripts/docs_numbers.py out/tang2018 "
+                         "--beatwise out/tang2018-beats` on fresh builds (see its docstring): "
+                         f"{stale}")
     # the issue-20 stale claims are under the mechanism now
     for name in ("align.table", "align.bas_top", "align.tempo:DANCE_R_5", "align.drift_flagged",
-                 "align.bas_median_pct", "tang.windows"):
+                 "align.bas_median_pct", "tang.windows", "beatwise.table",
+                 "beatwise.summary"):
         assert seen.get(name), name
     assert sum(seen.values()) >= 30
 
@@ -65,6 +69,9 @@ def test_values_are_the_builds(built, values):
     assert f"measured {r5['measured_bpm']:.1f} bpm" in values["align.tempo:DANCE_R_5"]
     table = values["align.table"].strip().splitlines()
     assert len(table) == 2 + len(meta["alignment_evidence"]["pairs"])
+    # beatwise maps: no drift against the beats they are built from (by construction)
+    assert re.search(r"drift against the detected beats \d+\.\d\d → 0\.00 s",
+                     values["beatwise.summary"]), values["beatwise.summary"]
 
 
 def test_rewrite_replaces_stale_and_reports_unknown():
@@ -76,7 +83,10 @@ def test_rewrite_replaces_stale_and_reports_unknown():
     assert dn.rewrite(new, {"x": "new", "t": "\n| 2 |\n", "nope": "?"})[1:] == ([], [])
 
 
-def test_script_check_mode(built, tmp_path, capsys):
+def test_script_check_mode(built, built_beatwise, tmp_path, capsys):
+    assert dn.main([str(built.out), "--beatwise", str(built_beatwise.out), "--check"]) == 0
+    # without the beatwise build its regions are named as not checked, not failed
     assert dn.main([str(built.out), "--check"]) == 0
+    assert "beatwise.table not checked" in capsys.readouterr().out
     assert dn.main([str(tmp_path), "--check"]) == 2
     assert "not a built dataset" in capsys.readouterr().err
