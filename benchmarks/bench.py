@@ -102,7 +102,8 @@ def loader_throughput(root: Path, workers: int, *, epochs: int = 3) -> dict[str,
         for batch in dl:
             n += len(batch["id"])
     wall = time.perf_counter() - t0
-    return {"windows": n, "wall_s": wall, "windows_per_s": n / wall}
+    # the loader shares the cores with everything else: its number means little without this
+    return {"windows": n, "wall_s": wall, "windows_per_s": n / wall, "load_avg_after": _load()}
 
 
 def machine() -> dict[str, object]:
@@ -163,7 +164,8 @@ def main() -> None:
     try:
         res["loader"] = {f"workers_{n}": loader_throughput(work / "ds", n) for n in (0, 2)}
         for k, v in res["loader"].items():
-            _say(f"loader {k}: {v['windows_per_s']:.0f} windows/s ({v['windows']} windows)")
+            _say(f"loader {k}: {v['windows_per_s']:.0f} windows/s ({v['windows']} windows; "
+                 f"load average {v['load_avg_after']} on {os.cpu_count()} cores)")
     except ImportError as exc:
         res["loader"] = {"skipped": f"motionpair.torch not importable: {exc}"}
         _say(f"loader: skipped ({exc})")
