@@ -46,8 +46,12 @@ def test_every_marked_number_matches_the_build(values):
         new, changed, unknown = dn.rewrite(text, values)
         assert unknown == [], f"{path.name}: regions scripts/docs_numbers.py does not know"
         stale += [f"{path.name}: {name}" for name in changed]
-        for m in dn.REGION.finditer(text):
+        found = list(dn.REGION.finditer(text))
+        for m in found:
             seen[m.group("name")] = seen.get(m.group("name"), 0) + 1
+        # every opening marker is closed before the next one opens (no region swallows prose)
+        assert len(found) == text.count("<!-- numbers:") == text.count("<!-- /numbers -->")
+        assert not any("<!-- numbers:" in m.group("text") for m in found), path.name
     assert stale == [], ("stale numbers; run `python scripts/docs_numbers.py out/tang2018 "
                          "--beatwise out/tang2018-beats` on fresh builds (see its docstring): "
                          f"{stale}")
