@@ -37,7 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 #: ``<!-- numbers:NAME -->TEXT<!-- /numbers -->``; TEXT may span lines (a table)
-REGION = re.compile(r"(<!-- numbers:(?P<name>[\w.:-]+) -->)(?P<text>.*?)(<!-- /numbers -->)",
+REGION = re.compile(r"(<!-- numbers:(?P<name>[\w.:/-]+) -->)(?P<text>.*?)(<!-- /numbers -->)",
                     re.S)
 
 #: a BAS percentile at or below this reads as "below chance" (the null's bottom quarter)
