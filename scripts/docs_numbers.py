@@ -94,12 +94,24 @@ def numbers(dataset_dir: str | Path, beatwise_dir: str | Path | None = None) -> 
     """
     meta = _meta(dataset_dir)
     out = _dataset_numbers(meta)
+    out["tang.hours"] = _hours(dataset_dir, meta)
     ev = meta.get("alignment_evidence")
     if isinstance(ev, dict) and ev.get("pairs"):
         out.update(_evidence_numbers(ev))
         if beatwise_dir is not None:
             out.update(_beatwise_numbers(ev, _meta(beatwise_dir)))
     return out
+
+
+def _hours(dataset_dir: str | Path, meta: dict[str, Any]) -> str:
+    """Hours of audio and how much the windows use, as ``motionpair report`` counts them."""
+    from motionpair.consumers.report import summarise
+    from motionpair.store import read_manifest
+
+    s = summarise(meta, read_manifest(Path(dataset_dir)))
+    per = ", ".join(f"{k} {v['audio_used_h']:.3f} h" for k, v in s["splits"].items())
+    return (f"{s['audio_total_h']:.3f} h of audio in {len(s['sessions'])} tracks, "
+            f"{s['audio_used_h']:.3f} h used by windows ({per})")
 
 
 def _beatwise_numbers(ev: dict[str, Any], bmeta: dict[str, Any]) -> dict[str, str]:
