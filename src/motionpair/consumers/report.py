@@ -432,7 +432,7 @@ def _summary_lines(meta: dict, summary: dict) -> list[str]:
         f"{summary['motion_used_h']:.3f} h on the motion stream's own clock.",
         f"{sum(dropped.values())} candidate windows dropped ({_dropped(dropped)}); "
         f"{c['problems']} input problem{'s' * (c['problems'] != 1)} "
-        "(listed in build.json and by motionpair scan).",
+        "(listed in inventory.json and by motionpair scan).",
         f"{len(meta.get('assumptions', {}))} assumptions in force, named in the "
         "Assumptions table and on every window.",
     ]
@@ -441,9 +441,11 @@ def _summary_lines(meta: dict, summary: dict) -> list[str]:
         es = ev["summary"]
         flagged = es.get("drift_flagged") or []
         passes = es.get("offset_passes") or []
+        cfg = (ev.get("definitions") or {}).get("config") or {}
         lines.append(
             f"Alignment evidence for {es.get('pairs', 0)} pairs: {len(flagged)} drift more "
-            f"than 0.5 s by their end under their clock map; {len(passes)} offset "
+            f"than {cfg.get('drift_flag_s', 0.5):g} s by their end under their clock map; "
+            f"{len(passes)} offset "
             f"estimate{'s' * (len(passes) != 1)} pass{'es' * (len(passes) == 1)} the "
             "confidence test" + (f" ({', '.join(_short(x) for x in passes)})" if passes
                                  else "") + "; nothing is applied to the windows.")
