@@ -95,6 +95,7 @@ def numbers(dataset_dir: str | Path, beatwise_dir: str | Path | None = None) -> 
     meta = _meta(dataset_dir)
     out = _dataset_numbers(meta)
     out["tang.hours"] = _hours(dataset_dir, meta)
+    out.update(_time_block_numbers(dataset_dir))
     ev = meta.get("alignment_evidence")
     if isinstance(ev, dict) and ev.get("pairs"):
         out.update(_evidence_numbers(ev))
@@ -112,6 +113,32 @@ def _hours(dataset_dir: str | Path, meta: dict[str, Any]) -> str:
     per = ", ".join(f"{k} {v['audio_used_h']:.3f} h" for k, v in s["splits"].items())
     return (f"{s['audio_total_h']:.3f} h of audio in {len(s['sessions'])} tracks, "
             f"{s['audio_used_h']:.3f} h used by windows ({per})")
+
+
+def _time_block_numbers(dataset_dir: str | Path) -> dict[str, str]:
+    """What ``--split-by time-block`` makes of the same windows: the build's own
+    :func:`motionpair.build.splits.assign_time_blocks` on the default build's rows (a
+    time-block build differs from the default one only in ``split``)."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from motionpair.build.splits import assign_time_blocks
+    from motionpair.config import BuildConfig
+    from motionpair.store import read_manifest
+
+    rows = read_manifest(Path(dataset_dir))
+    pair_of = {(p["session"], p["track"]): p["pair_id"] for p in _meta(dataset_dir)["pairs"]}
+    by_pair: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_pair[pair_of[(r.session, r.track)]].append(r)
+    results = [SimpleNamespace(pair_id=k, rows=v) for k, v in sorted(by_pair.items())]
+    _rows, info = assign_time_blocks(results, BuildConfig(),  # type: ignore[arg-type]
+                                     n_sessions=len(results))
+    n = info["windows"]
+    return {"tang.time_block": (f"train {n.get('train', 0)} / val {n.get('val', 0)} / test "
+                                f"{n.get('test', 0)} and puts {info['guard_rows']} of "
+                                f"{len(rows)} windows"),
+            "tang.time_block_guard": f"{info['guard_rows']} of {len(rows)}"}
 
 
 def _beatwise_numbers(ev: dict[str, Any], bmeta: dict[str, Any]) -> dict[str, str]:

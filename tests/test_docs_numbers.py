@@ -94,3 +94,21 @@ def test_script_check_mode(built, built_beatwise, tmp_path, capsys):
     assert "beatwise.table not checked" in capsys.readouterr().out
     assert dn.main([str(tmp_path), "--check"]) == 2
     assert "not a built dataset" in capsys.readouterr().err
+
+
+def test_time_block_numbers_are_a_real_time_block_build(values, tang_dir, tmp_path, cache_dir,
+                                                        built):
+    """The docs' time-block counts come from the default build's rows through the build's
+    own split function; a real ``--split-by time-block`` build (features from the session
+    cache: seconds) gives the same counts."""
+    from collections import Counter
+
+    from motionpair.build.dataset import build
+    from motionpair.config import BuildConfig
+
+    res = build([tang_dir], tmp_path / "tb", BuildConfig(split_by="time-block"), workers=1,
+                cache_dir=cache_dir)
+    n = Counter(r.split for r in read_manifest(res.out))
+    assert values["tang.time_block"] == (
+        f"train {n['train']} / val {n['val']} / test {n['test']} and puts {n['guard']} of "
+        f"{sum(n.values())} windows")
