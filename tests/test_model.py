@@ -226,19 +226,118 @@ def test_train_refuses_unknown_cond(tiny_ds, tmp_path):
 
 
 def test_evaluate_table(tiny_ds, tiny_run):
-    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), str(tiny_ds)])
+    """The older form ``evaluate RUN DATASET`` still scores the test split."""
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), str(tiny_ds), "--steps", "2"])
     assert res.exit_code == 0, res.output
     ev = json.loads((tiny_run / "eval_test.json").read_text())
     names = [r["row"] for r in ev["rows"]]
     assert names == ["ground truth (split-half)", "random train window",
-                     "nearest train window by audio", "mean pose",
-                     "FlowGenerator1Step, 10 steps", "FlowGenerator1Step, 1 step"]
+                     "nearest train window by audio", "mean pose", "net, 1 step",
+                     "net, 2 steps", "net, 1 step, shuffled music"]
+    assert ev["split"] == "test"
     for r in ev["rows"]:
-        assert set(r) >= {"fid_k", "div_k", "fid_g", "div_g", "bas", "pfc"}
-        assert all(np.isfinite(v) for k, v in r.items() if k != "row")
+        assert set(r) >= {"fid_k", "div_k", "fid_g", "div_g", "bas", "bas_shuffled", "pfc",
+                          "acc_per_frame2", "power_above_5hz", "bone_cv", "ref_fid_k",
+                          "ref_div_k", "ref_fid_g", "ref_div_g", "ref_bas",
+                          "ref_bas_shuffled"}
     mean_pose = ev["rows"][3]
     assert mean_pose["div_k"] == 0 and mean_pose["bas"] == 0  # a still pose has no beats
-    assert len(ev["goals"]) == 6 and "FID_k" in res.output
+    assert mean_pose["acc_per_frame2"] == pytest.approx(0, abs=1e-9)
+    gt = ev["rows"][0]
+    assert all(np.isfinite(v) for k, v in gt.items() if k != "row")
+    assert 0 < gt["power_above_5hz"] < 0.5 and 0 < gt["bone_cv"] < 0.5
+    assert "FID_k" in res.output and "literal" in res.output
+
+
+@pytest.fixture(scope="module")
+def no_train_ds(tang_dir, tmp_path_factory, cache_dir) -> Path:
+    """Real-derived: two real folders built with every session in the test split (no train
+    split, so no norm statistics of its own)."""
+    from motionpair.build.dataset import build
+    from motionpair.config import BuildConfig
+
+    tmp = tmp_path_factory.mktemp("notrain")
+    src = real_subset(tang_dir, tmp / "in", writable=False, sessions=("DANCE_W_7", "DANCE_W_8"))
+    out = tmp / "ds"
+    build([src], out, BuildConfig(split_ratios=(0.0, 0.0, 1.0)), workers=1,
+          cache_dir=cache_dir)
+    return out
+
+
+def test_evaluate_on_dataset_without_train_split(tiny_run, no_train_ds, tmp_path):
+    from motionpair.store import read_manifest
+
+    assert {r.split for r in read_manifest(no_train_ds)} == {"test"}
+    js = tmp_path / "ev.json"
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), "--on", str(no_train_ds),
+                                   "--steps", "2", "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    ev = json.loads(js.read_text())
+    assert ev["split"] is None and ev["n_query"] >= 3
+    assert ev["sessions"] == ["DANCE_W_7", "DANCE_W_8"]
+    assert ev["train_pool"]["windows"] > 0  # the run's own train windows, not the dataset's
+    assert (tiny_run / f"eval_{no_train_ds.name}_all.json").is_file()
+    gt = ev["rows"][0]
+    assert gt["fid_k"] is not None and np.isfinite(gt["fid_k"])
+    # a split the dataset lacks: one line, exit 2
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), "--on", str(no_train_ds),
+                                   "--split", "train"])
+    assert res.exit_code == 2 and "has no windows" in res.output
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run)])
+    assert res.exit_code == 2 and "--on" in res.output
+
+
+def test_reference_metrics_as_written(tiny_ds):
+    """The literal AIST++ energy expenditure (its misplaced bracket) equals a direct loop
+    transcription; zero-start changes it (it depends on absolute position), not the
+    project's; the 60 fps resampling keeps the span."""
+    from motionpair.model import metrics as mm
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose",))
+    pos = mm.to_metres(ds.arrays(0)[0]["pose"], "cm")[:40]
+
+    def loop(p, ft=1 / 60, w=2):
+        out = []
+        for j in range(p.shape[1]):
+            val = 0.0
+            for i in range(1, len(p)):
+                cw, a = 0, np.zeros(3)
+                for k in range(-w, w + 1):
+                    if i + k - 1 < 0 or i + k + 1 >= len(p):
+                        continue
+                    v2 = (p[i + k + 1][j] - p[i + k][j]) / ft
+                    v1 = (p[i + k][j] - p[i + k - 1][j] / ft)
+                    a += (v2 - v1) / ft
+                    cw += 1
+                val += np.linalg.norm(a / cw)
+            out.append(val / (len(p) - 1))
+        return np.array(out)
+
+    lit = mm.kinetic_features_as_written(pos).reshape(-1, 3)
+    np.testing.assert_allclose(lit[:, 2], loop(pos), rtol=1e-10)
+    zs = mm.zero_start(pos, (7, 16))
+    assert not np.allclose(mm.kinetic_features_as_written(zs), mm.kinetic_features_as_written(pos))
+    np.testing.assert_allclose(mm.kinetic_features(zs), mm.kinetic_features(pos), atol=1e-9)
+    p60 = mm.resample(pos, 30.0)
+    assert len(p60) == 2 * len(pos) - 1
+    np.testing.assert_allclose(p60[::2], pos)
+
+
+def test_style_classifier_on_real_windows(tiny_ds):
+    """Real-derived: the three sessions as three classes; the classifier separates its own
+    training windows far above chance, and balanced accuracy weighs classes equally."""
+    from motionpair.model import metrics as mm
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose",))
+    idx = list(range(0, len(ds), 2))
+    x = np.stack([mm.kinetic_features(mm.to_metres(ds.arrays(i)[0]["pose"], "cm"))
+                  for i in idx])
+    y = [ds.rows[i].session for i in idx]
+    clf = mm.fit_style_classifier(x, y)
+    assert mm.balanced_accuracy(y, clf.predict(x)) > 0.8
+    assert mm.balanced_accuracy(["a", "a", "a", "b"], ["a", "a", "a", "a"]) == 0.5
 
 
 def test_metrics_on_real_windows(tiny_ds):
