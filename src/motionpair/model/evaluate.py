@@ -333,7 +333,9 @@ def _features(pm: np.ndarray, fps: float, roles: dict | None,
     out["k_ref"] = np.stack([mm.kinetic_features_as_written(p) for p in lit])
     if roles:
         out["g"] = np.stack([mm.geometric_features(p, roles, fps) for p in pm])
-        out["g_ref"] = np.stack([mm.geometric_features(p, roles, mm.REF_FPS) for p in lit])
+        # the reference's velocity helpers use their default time per frame, 1/120 s
+        out["g_ref"] = np.stack([mm.geometric_features(p, roles, 120.0, y_min_per_frame=True)
+                                 for p in lit])
     return out
 
 

@@ -95,7 +95,8 @@ def joint_roles(meta_skeleton: dict, source: str | None = None
     return None
 
 
-def _named(pos: np.ndarray, roles: dict) -> dict[str, np.ndarray]:
+def _named(pos: np.ndarray, roles: dict, y_min_per_frame: bool = False
+           ) -> dict[str, np.ndarray]:
     out = {}
     for name, j in roles.items():
         out[name] = pos[:, j] if isinstance(j, int) else pos[:, list(j)].mean(axis=1)
@@ -105,7 +106,8 @@ def _named(pos: np.ndarray, roles: dict) -> dict[str, np.ndarray]:
     out["zero"] = np.zeros((T, 3))
     out["y_unit"] = np.tile([0.0, 1.0, 0.0], (T, 1))
     out["minus_y_unit"] = -out["y_unit"]
-    out["y_min"] = np.tile([0.0, pos[..., 1].min(), 0.0], (T, 1))
+    out["y_min"] = np.zeros((T, 3))
+    out["y_min"][:, 1] = pos[..., 1].min(axis=1) if y_min_per_frame else pos[..., 1].min()
     return out
 
 
@@ -117,9 +119,14 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-9)
 
 
-def geometric_features(pos: np.ndarray, roles: dict, fps: float = 30.0) -> np.ndarray:
-    """(32,) AIST++ manual features: the fraction of frames where each relation holds."""
-    P = _named(pos, roles)
+def geometric_features(pos: np.ndarray, roles: dict, fps: float = 30.0, *,
+                       y_min_per_frame: bool = False) -> np.ndarray:
+    """(32,) AIST++ manual features: the fraction of frames where each relation holds.
+
+    The floor ``y_min`` is the lowest joint over the whole window (the reference code: of
+    each frame, ``y_min_per_frame``); velocities are displacements times ``fps`` (the
+    reference code's helpers default to a time per frame of 1/120 s whatever the rate)."""
+    P = _named(pos, roles, y_min_per_frame)
     dt = 1.0 / fps
     hl = float(np.linalg.norm(P["lshoulder"] - P["lelbow"], axis=-1).mean())  # humerus
     sw = float(np.linalg.norm(P["lshoulder"] - P["rshoulder"], axis=-1).mean())
