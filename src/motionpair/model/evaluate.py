@@ -43,6 +43,7 @@ import numpy as np
 from motionpair.consumers.loader import MotionPairDataset
 from motionpair.model import data as mdata
 from motionpair.model import metrics as mm
+from motionpair.model.adapter import generate_windows, load_model, mean_pose
 from motionpair.store import read_dataset_json
 
 GT, RANDOM, NEAREST, MEAN_POSE = ("ground truth (split-half)", "random train window",
@@ -52,46 +53,6 @@ NET1, SHUFFLED = "net, 1 step", "net, 1 step, shuffled music"
 
 def net_steps_row(steps: int) -> str:
     return f"net, {steps} steps"
-
-
-# -- the model adapter: the only place that knows the run's sampling API ------------------
-def load_model(run: str | Path, device: str = "cpu") -> dict[str, Any]:
-    """The run as evaluate/generate use it: network, config record, representation stats,
-    conditioning statistics."""
-    from motionpair.model.train import load_run
-
-    net, rec, stats = load_run(run, device)
-    cst = Path(run) / mdata.COND_FILE
-    if not cst.is_file():
-        raise FileNotFoundError(f"{cst}: missing (the run's music-feature statistics)")
-    with np.load(cst, allow_pickle=False) as z:
-        cond_stats = {"mean": z["mean"].astype(np.float32), "std": z["std"].astype(np.float32)}
-    return {"net": net, "rec": rec, "stats": stats, "cond_stats": cond_stats,
-            "device": device, "cond": rec["train"]["cond"],
-            "frames": int(rec["net"]["frames"]),
-            "skeleton": (int(rec["skeleton"]["n_joints"]), int(rec["skeleton"]["dims"]))}
-
-
-def generate_windows(model: dict[str, Any], cond: np.ndarray, *, steps: int, seed: int,
-                     batch: int = 64) -> np.ndarray:
-    """Positions (N, T, J, D) in dataset units sampled for normalised conditioning windows
-    (N, T, C); noise per window from ``default_rng([seed, k])`` so every row shares it."""
-    import torch
-
-    from motionpair.model.objective import sample
-
-    J, D = model["skeleton"]
-    n_motion = J * D + D
-    T = cond.shape[1]
-    device = model["device"]
-    out = []
-    for s in range(0, len(cond), batch):
-        c = torch.from_numpy(np.ascontiguousarray(cond[s: s + batch], dtype=np.float32))
-        e = np.stack([np.random.default_rng([seed, s + k]).standard_normal((T, n_motion))
-                      for k in range(len(c))]).astype(np.float32)
-        x = sample(model["net"], c.to(device), torch.from_numpy(e).to(device), steps=steps)
-        out.append(mdata.rep_to_pose(x.cpu().numpy().astype(np.float64), model["stats"], J, D))
-    return np.concatenate(out)
 
 
 # -- windows ------------------------------------------------------------------------------
@@ -221,12 +182,8 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
                                                                       len(B))]}
     say("nearest train window by audio")
     motions[NEAREST] = tr["pose"][_nearest_by_audio(q_cond, tr["cond"])]
-    J, D = model["skeleton"]
-    stats = model["stats"]
-    mean_rep = np.tile(stats["mean"].astype(np.float64), (q_pose.shape[1], 1))
-    mean_rep[:, J * D:] = 0.0  # held still: no root displacement
-    still = mdata.from_rep(mean_rep, J, D, stats["root0"])
-    motions[MEAN_POSE] = np.broadcast_to(still, q_pose.shape).copy()
+    motions[MEAN_POSE] = np.broadcast_to(mean_pose(model, q_pose.shape[1]),
+                                         q_pose.shape).copy()
     for n, name in ((1, NET1), (steps, net_steps_row(steps))):
         say(f"sampling {len(B)} windows in {n} step(s)")
         motions[name] = generate_windows(model, q_cond, steps=n, seed=seed)

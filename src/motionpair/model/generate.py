@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.model import data as mdata
-
 CHUNK_S = 300.0
 """Seconds of output frames per feature chunk."""
 CONTEXT_S = 15.0
@@ -207,16 +205,13 @@ def stream_dance(model: dict[str, Any], audio: str | Path, *, steps: int = 1, se
     """Generate the dance for AUDIO window by window; positions (frames, J, D) go to
     ``on_frames`` in order as they become final, the music beat one-hot to ``on_beats``.
     Returns the window starts and the frame count."""
-    import torch
-
-    from motionpair.model.objective import sample
+    from motionpair.model.adapter import n_motion, sample_rep
 
     rec, stats = model["rec"], model["stats"]
     cs = model["cond_stats"]
     J, D = model["skeleton"]
     T = model["frames"]
     hop = T // 2
-    device = model["device"]
     rng = np.random.default_rng(seed)
     joiner = _Joiner(J, D, stats["root0"], on_frames)
     cond = np.zeros((0, len(cs["mean"])), dtype=np.float32)
@@ -225,22 +220,18 @@ def stream_dance(model: dict[str, Any], audio: str | Path, *, steps: int = 1, se
     n = 0
 
     def run_window(s: int) -> None:
-        noise = torch.from_numpy(rng.standard_normal((1, T, J * D + D)).astype(np.float32))
-        c = torch.from_numpy(np.ascontiguousarray(cond[None, s - c0: s - c0 + T]))
+        noise = rng.standard_normal((1, T, n_motion(model)))
+        c = cond[None, s - c0: s - c0 + T]
         keep = mask = None
         prev = joiner.overlap(s) if starts else np.zeros((0,))
         ov = len(prev)
         if steps > 1 and ov:
-            known = np.zeros((T, J * D + D))
-            known[:ov] = prev
-            known[0, J * D:] = 0.0  # the model's frame 0 has no displacement
-            keep = torch.from_numpy(mdata.normalise(known, stats)[None]).to(device)
-            m = np.zeros((1, T, 1), dtype=np.float32)
-            m[0, :ov] = 1
-            mask = torch.from_numpy(m).to(device)
-        x = sample(model["net"], c.to(device), noise.to(device), steps=steps, keep=keep,
-                   keep_mask=mask)
-        joiner.add(s, mdata.denormalise(x[0].cpu().numpy().astype(np.float64), stats))
+            keep = np.zeros((1, T, n_motion(model)))
+            keep[0, :ov] = prev
+            keep[0, 0, J * D:] = 0.0  # the model's frame 0 has no displacement
+            mask = np.zeros((1, T, 1), dtype=np.float32)
+            mask[0, :ov] = 1
+        joiner.add(s, sample_rep(model, c, noise, steps=steps, keep=keep, keep_mask=mask)[0])
         starts.append(s)
         if progress is not None:
             progress(s + T)
@@ -273,7 +264,7 @@ def generate_dance(run: str | Path, audio: str | Path, *, steps: int = 1, seed: 
                    device: str = "cpu") -> dict[str, Any]:
     """Positions (N, J, D) in dataset units for the whole song, in memory (short songs and
     tests; :func:`generate_to` streams to disk)."""
-    from motionpair.model.evaluate import load_model
+    from motionpair.model.adapter import load_model
 
     check_audio(audio)
     model = load_model(run, device)
@@ -301,6 +292,11 @@ class _NpyStream:
         self.f.write(a.tobytes())
         self.n += len(a)
 
+    def abort(self) -> None:
+        """Remove the side file of rows (a failed run leaves no half-written array)."""
+        self.f.close()
+        self.raw.unlink(missing_ok=True)
+
     def close(self) -> None:
         self.f.close()
         out = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype,
@@ -322,7 +318,7 @@ def generate_to(run: str | Path, audio: str | Path, out: str | Path, *, steps: i
                 chunk_s: float = CHUNK_S, context_s: float = CONTEXT_S) -> dict[str, Any]:
     """Stream the dance of AUDIO into ``out``: motion.npy, music_beat.npy, generate.json,
     strip.png and (optionally) dance.mp4. Memory does not grow with the song's length."""
-    from motionpair.model.evaluate import load_model
+    from motionpair.model.adapter import load_model
 
     native_sr, n_native = check_audio(audio)
     model = load_model(run, device)
@@ -335,10 +331,15 @@ def generate_to(run: str | Path, audio: str | Path, out: str | Path, *, steps: i
     motion = _NpyStream(out / "motion.npy", "float32", (J, D))
     beats = _NpyStream(out / "music_beat.npy", "uint8", ())
     say = progress or (lambda what, k, n: None)
-    res = stream_dance(model, audio, steps=steps, seed=seed, on_frames=motion.write,
-                       on_beats=beats.write, progress=lambda k: say("frames", min(k, total),
-                                                                     total),
-                       chunk_s=chunk_s, context_s=context_s)
+    try:
+        res = stream_dance(model, audio, steps=steps, seed=seed, on_frames=motion.write,
+                           on_beats=beats.write,
+                           progress=lambda k: say("frames", min(k, total), total),
+                           chunk_s=chunk_s, context_s=context_s)
+    except BaseException:
+        motion.abort()
+        beats.abort()
+        raise
     motion.close()
     beats.close()
     pose = np.load(out / "motion.npy", mmap_mode="r", allow_pickle=False)
