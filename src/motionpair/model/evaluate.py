@@ -310,7 +310,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
          one["div_k"] <= 1.25 * gt["div_k"]),
         ("1-step FID_k within 20% of the multi-step row", one["fid_k"], multi["fid_k"],
          abs(one["fid_k"] - multi["fid_k"]) <= 0.2 * multi["fid_k"]),
-        ("mean |acc| <= 1.5x ground truth", one["acc_per_frame2"],
+        ("mean \\|acc\\| <= 1.5x ground truth", one["acc_per_frame2"],
          1.5 * gt["acc_per_frame2"], one["acc_per_frame2"] <= 1.5 * gt["acc_per_frame2"]),
         ("velocity power > 5 Hz <= 2x ground truth", one["power_above_5hz"],
          2 * gt["power_above_5hz"], one["power_above_5hz"] <= 2 * gt["power_above_5hz"]),
@@ -332,7 +332,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 PROJECT_COLS = [("fid_k", "FID_k ↓"), ("div_k", "Div_k"), ("fid_g", "FID_g ↓"),
                 ("div_g", "Div_g"), ("bas", "BAS"), ("bas_shuffled", "BAS shuffled music"),
-                ("pfc", "PFC ↓"), ("acc_per_frame2", "mean |acc|"),
+                ("pfc", "PFC ↓"), ("acc_per_frame2", "mean \\|acc\\|"),
                 ("power_above_5hz", "vel. power > 5 Hz"), ("bone_cv", "bone-length CV"),
                 ("style_acc", "style acc.")]
 REFERENCE_COLS = [("ref_fid_k", "FID_k ↓"), ("ref_div_k", "Div_k"), ("ref_fid_g", "FID_g ↓"),

@@ -29,6 +29,7 @@ the dataset's units) at ``fps`` frames per second.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,10 +219,12 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance of Gaussians fitted to feature sets a (N, F) and b (M, F)."""
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(len(s1)) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    with warnings.catch_warnings():  # a singular product is expected (few windows, many
+        warnings.simplefilter("ignore")  # features): handled below, not shown to the user
+        covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+        if not np.isfinite(covmean).all():
+            eps = np.eye(len(s1)) * 1e-6
+            covmean, _ = linalg.sqrtm((s1 + eps) @ (s2 + eps), disp=False)
     covmean = np.real(covmean)
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
