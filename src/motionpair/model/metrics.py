@@ -62,7 +62,7 @@ def kinetic_features(pos: np.ndarray, fps: float = 30.0, *, up: int = 1,
     lo = np.clip(i - sliding_window - 1, 0, T - 1)
     hi = np.clip(i + sliding_window, 0, T - 1)
     v = _window_mean(d, lo, hi) / dt  # (T-1, J, 3)
-    flat = [k for k in range(3) if k != up]
+    flat = [k for k in range(pos.shape[-1]) if k != up]
     ke_h = (np.linalg.norm(v[..., flat], axis=-1) ** 2).mean(0)
     ke_v = (v[..., up] ** 2).mean(0)
     a2 = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) / dt**2  # a2[k] centred on frame k+1
@@ -297,7 +297,7 @@ def pfc(pos: np.ndarray, feet: list[int], root: int | tuple[int, ...], fps: floa
     if scale <= 0:
         return 0.0
     root_a = root_a / scale
-    flat = [k for k in range(3) if k != up]
+    flat = [k for k in range(pos.shape[-1]) if k != up]
     f = pos[:, feet][..., flat]
     foot_v = np.linalg.norm(f[2:] - f[1:-1], axis=-1)  # (T-2, 4), per frame (EDGE: no /dt)
     left = np.minimum(foot_v[:, 0], foot_v[:, 1])
