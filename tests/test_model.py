@@ -448,8 +448,8 @@ def test_join_of_real_windows_is_exact(tiny_ds):
 def test_feature_stream_memory_does_not_grow(tang_dir, tmp_path):
     """Real-derived: 30 s and 90 s cut from a real song (WAV in tmp). Chunked features
     (10 s chunks, 3 s context) cover every frame once and match the whole clip's features
-    (mel within 0.05 dB, beats within a frame), and the peak traced memory of the stream
-    does not grow with the clip's length."""
+    (mel within 0.05 dB, >= 90 % of the beats on the same frame ±1), and the peak traced
+    memory of the stream does not grow with the clip's length."""
     import tracemalloc
 
     import soundfile as sf
@@ -463,22 +463,26 @@ def test_feature_stream_memory_does_not_grow(tang_dir, tmp_path):
     for secs in (30, 90):
         wav = tmp_path / f"clip{secs}.wav"
         sf.write(wav, y[: secs * sr], sr, subtype="FLOAT")  # bit-exact samples
-        tracemalloc.start()
-        parts = list(stream_features(wav, params, chunk_s=10, context_s=3))
+        whole = compute_features(y[: secs * sr], native_sr_hz=sr, track_id="w", **params)
+        firsts, lens, mel_err, got = [], [], 0.0, []
+        tracemalloc.start()  # only what the stream allocates; nothing yielded is kept
+        for f0, a in stream_features(wav, params, chunk_s=10, context_s=3):
+            firsts.append(f0)
+            lens.append(len(a["music_beat"]))
+            ref_mel = whole.arrays["mel"][f0: f0 + len(a["mel"])]
+            mel_err = max(mel_err, float(np.abs(a["mel"] - ref_mel).max()))
+            got += [f0 + int(k) for k in np.flatnonzero(a["music_beat"])]
         peaks[secs] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        firsts = [f0 for f0, _ in parts]
-        lens = [len(a["music_beat"]) for _, a in parts]
         assert firsts == list(np.cumsum([0, *lens[:-1]]))
-        whole = compute_features(y[: secs * sr], native_sr_hz=sr, track_id="w", **params)
         assert sum(lens) == len(whole.arrays["music_beat"])
-        if secs == 30:  # the chunks' context makes them the whole clip's features
-            mel = np.concatenate([a["mel"] for _, a in parts])
-            np.testing.assert_allclose(mel, whole.arrays["mel"], atol=0.05)  # dB
-            got = np.flatnonzero(np.concatenate([a["music_beat"] for _, a in parts]))
-            ref = np.flatnonzero(whole.arrays["music_beat"])
-            near = np.abs(got[:, None] - ref[None]).min(1) <= 1
-            assert near.mean() >= 0.9 and abs(len(got) - len(ref)) <= 2
+        # the chunks' context makes them the whole clip's features
+        assert mel_err < 0.05, mel_err  # dB
+        ref = np.flatnonzero(whole.arrays["music_beat"])
+        d = np.abs(np.array(got)[:, None] - ref[None]) <= 1
+        # per-chunk beat tracking (10 s chunks here, 300 s in generate): precision and
+        # recall of the whole clip's beats within one frame
+        assert d.any(1).mean() >= 0.9 and d.any(0).mean() >= 0.9, (len(got), len(ref))
     assert peaks[90] < 1.2 * peaks[30], peaks
 
 
