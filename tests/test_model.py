@@ -516,3 +516,23 @@ def test_export_onnx_parity_and_coreml_spec(tiny_run, tmp_path):
     assert cm["model_type"] == "mlProgram"
     assert cm["spec_inputs"] == {"noise": [1, 150, 72], "music": [1, 150, 35]}
     assert cm["spec_outputs"] == {"pose": [1, 150, 23, 3], "window": [1, 150, 72]}
+
+
+def test_truncated_checkpoint_is_one_line(tiny_run, tiny_ds, tang_dir, tmp_path):
+    """Real-derived: the tiny run's checkpoint cut in half; evaluate and generate say so in
+    one line (exit 2), no traceback, no output folder."""
+    import shutil
+
+    bad = tmp_path / "run"
+    bad.mkdir()
+    for name in ("config.json", "rep_stats.npz", "cond_stats.npz"):
+        shutil.copyfile(tiny_run / name, bad / name)
+    data = (tiny_run / "model.pt").read_bytes()
+    (bad / "model.pt").write_bytes(data[: len(data) // 2])
+    audio = tang_dir / "DANCE_W_4" / "audio.mp3"
+    for args in (["evaluate", str(bad), "--on", str(tiny_ds)],
+                 ["generate", str(bad), str(audio), "--out", str(tmp_path / "g")]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "not readable" in res.output, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert not (tmp_path / "g").exists()

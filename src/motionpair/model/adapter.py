@@ -25,7 +25,11 @@ def load_model(run: str | Path, device: str = "cpu") -> dict[str, Any]:
     for name in ("config.json", mdata.STATS_FILE, mdata.COND_FILE):
         if not (Path(run) / name).is_file():
             raise FileNotFoundError(f"{Path(run) / name}: missing (is {run} a training run?)")
-    net, rec, stats = load_run(run, device)
+    try:
+        net, rec, stats = load_run(run, device)
+    except (RuntimeError, EOFError, OSError, KeyError, TypeError) as exc:
+        # a truncated or foreign checkpoint: torch's message does not name the file
+        raise ValueError(f"{run}: the run's checkpoint is not readable ({exc})") from exc
     with np.load(Path(run) / mdata.COND_FILE, allow_pickle=False) as z:
         cond_stats = {"mean": z["mean"].astype(np.float32), "std": z["std"].astype(np.float32)}
     return {"net": net, "rec": rec, "stats": stats, "cond_stats": cond_stats,
