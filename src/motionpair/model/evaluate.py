@@ -247,7 +247,7 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
                         "query_styles": sorted(set(q_style)),
                         "n_scored": len(known), "n_unscored": len(B) - len(known)},
               "roles": "tang2018" if roles is mm.TANG2018_ROLES else None,
-              "rows": table}
+              "settings": settings(fps), "rows": table}
     result["goals"] = goals(result)
     name = tag or f"{dataset.name}_{split or 'all'}"
     out = Path(run)
@@ -255,6 +255,26 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
                                             encoding="utf-8")
     (out / f"eval_{name}.md").write_text(markdown_table(result) + "\n", encoding="utf-8")
     return result
+
+
+def settings(fps: float) -> dict[str, dict[str, Any]]:
+    """The metric settings of the plain columns and of the ``ref_*`` columns
+    (docs/metrics.md explains every difference)."""
+    return {
+        "project": {"motion_fps": fps, "kinetic_frame_time_s": 1.0 / fps,
+                    "energy_expenditure": "second difference (p[k+1] - 2 p[k] + p[k-1]) / dt²",
+                    "zero_start": False, "normalise": "std < 1e-6 -> 1",
+                    "bas_smoothing_s": 5 / 60, "bas_sigma_s": 3 / 60,
+                    "geometric_floor": "lowest joint of the window",
+                    "geometric_velocity_dt_s": 1.0 / fps},
+        "reference": {"motion_fps": mm.REF_FPS, "resampled_from_fps": fps,
+                      "kinetic_frame_time_s": 1.0 / mm.REF_FPS,
+                      "energy_expenditure": "AIST++ calc_average_acceleration as written",
+                      "zero_start": True, "normalise": "std + 1e-10",
+                      "bas_smoothing_frames": 5, "bas_sigma2_frames2": 9,
+                      "geometric_floor": "lowest joint of each frame",
+                      "geometric_velocity_dt_s": 1.0 / 120},
+    }
 
 
 def _nanmean(x: list[float]) -> float:
