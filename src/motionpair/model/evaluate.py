@@ -98,12 +98,14 @@ def train_pool(model: dict[str, Any], pool: list[str] | None, say: Callable[[str
             raise FileNotFoundError(f"{r}: the run's training dataset (RUN/config.json) is not "
                                     "a dataset here; pass --pool DATASET")
         ds = MotionPairDataset(r, split="train", features=("pose", model["cond"]))
-        idx = list(range(len(ds)))
-        say(f"train pool {r}: {len(ds)} windows")
+        idx = [i for i, row in enumerate(ds.rows) if row.pose_coverage >= 1.0]
+        say(f"train pool {r}: {len(idx)} windows"
+            + (f" ({len(ds) - len(idx)} with invalid pose frames left out)"
+               if len(idx) < len(ds) else ""))
         poses.append(_stack(ds, idx, "pose").astype(np.float64))
         conds.append(_normalise_cond(_stack(ds, idx, model["cond"]), model["cond_stats"]))
         st = styles_of(r)
-        labels += [st.get(row.session, "") for row in ds.rows]
+        labels += [st.get(ds.rows[i].session, "") for i in idx]
     return {"pose": np.concatenate(poses), "cond": np.concatenate(conds), "style": labels,
             "roots": roots}
 
@@ -158,6 +160,10 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
     cond_name = model["cond"]
     ev = MotionPairDataset(dataset, split=split, features=("pose", cond_name, "music_beat"))
     A, B = split_half(ev)
+    # metrics need every frame's pose: windows with invalid frames are left out, and counted
+    A_all, B_all = len(A), len(B)
+    A = [i for i in A if ev.rows[i].pose_coverage >= 1.0]
+    B = [i for i in B if ev.rows[i].pose_coverage >= 1.0]
     if len(A) < 3 or len(B) < 3:
         raise ValueError(f"{dataset}: {'split ' + repr(split) if split else 'the dataset'} is "
                          f"too small for a split-half evaluation ({len(A)} reference / "
@@ -241,6 +247,7 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
               "steps": steps, "cond": cond_name, "fps": fps, "units": units,
               "acc_units": ("cm" if units in mm.UNIT_TO_M else (units or "units")) + "/frame²",
               "n_reference": len(A), "n_query": len(B),
+              "n_left_out_invalid_pose": (A_all - len(A)) + (B_all - len(B)),
               "sessions": sorted({ev.rows[i].session for i in A + B}),
               "train_pool": {"datasets": tr["roots"], "windows": int(len(tr["pose"]))},
               "style": {"classes": clf.classes if clf else [],
