@@ -50,6 +50,54 @@ def test_load_dataset_gives_train_validation_test(small, tmp_path):
     assert set(ds["test"]["id"]) == ids
 
 
+def test_load_dataset_default_config_has_the_arrays(small, tmp_path):
+    """``load_dataset(DIR)`` rows carry every stored array as a typed feature, equal to the
+    shards; the ``manifest`` config keeps the light rows."""
+    datasets = pytest.importorskip("datasets")
+    from motionpair.store import load_window
+
+    ds = datasets.load_dataset(str(small.out), cache_dir=str(tmp_path / "hf"))
+    f = ds["train"].features
+    assert isinstance(f["mel"], datasets.Array2D) and f["mel"].shape == (150, 128)
+    assert isinstance(f["pose"], datasets.Array3D) and f["pose"].shape == (150, 23, 3)
+    assert f["baseline35"].shape == (150, 35) and f["pose_valid"].feature.dtype == "bool"
+    want = [r for r in small.rows if r.split == "val"]
+    got = ds["validation"].with_format("numpy")
+    for i in (0, len(want) - 1):
+        arrays = load_window(small.out, want[i])
+        assert got[i]["id"] == want[i].id
+        for k, a in arrays.items():
+            # datasets' numpy/torch formatters widen integers (uint8 one-hots) to int64
+            same = got[i][k].dtype == a.dtype or a.dtype.kind == "u"
+            assert same and np.array_equal(got[i][k], a), k
+    light = datasets.load_dataset(str(small.out), "manifest", cache_dir=str(tmp_path / "hf"))
+    assert "mel" not in light["train"].features and light["test"].num_rows == \
+        _counts(small)["test"]
+    card = (small.out / "README.md").read_text()
+    assert "&id0" not in card and "config_name: manifest" in card and "| `shards/*/*.npy` |" \
+        in card
+
+
+def test_readme_hf_training_loop_runs(small, tmp_path, monkeypatch):
+    """The README's training loop (datasets + torch only) runs as printed on a real build."""
+    pytest.importorskip("datasets")
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    import datasets
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = readme.split("<!-- hf-loop -->\n```python\n")[1].split("```")[0]
+    assert len(code.strip().splitlines()) <= 11 and "motionpair" not in code
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, *a, **k: real(
+        str(small.out) if path == "out/tang2018" else path, *a,
+        **{**k, "cache_dir": str(tmp_path / "hf")}))
+    scope: dict = {}
+    exec(compile(code, "README.md:hf-loop", "exec"), scope)  # noqa: S102 - our own README
+    assert float(scope["loss"]) > 0 and scope["batch"]["mel"].shape[1:] == (150, 128)
+
+
 def test_card_and_parquet_metadata(small):
     from motionpair.build.card import row_metadata
 

@@ -24,7 +24,12 @@ from motionpair.align import pair as pairevidence
 from motionpair.align.clock import refused_clock
 from motionpair.align.evidence import EvidenceConfig
 from motionpair.build import grid
-from motionpair.build.card import card_text, write_manifest_tables
+from motionpair.build.card import (
+    array_columns,
+    card_text,
+    write_array_tables,
+    write_manifest_tables,
+)
 from motionpair.build.normstats import write_norm_stats
 from motionpair.build.pair import (
     AUDIO_ARRAYS,
@@ -415,17 +420,21 @@ def _write_json(path: Path, obj: Any) -> None:
 def write_manifest(dirpath: Path, rows: list[WindowRow],
                    cfg: BuildConfig | None = None) -> dict[str, tuple[str, int]]:
     """``manifest.jsonl`` (one object per line), ``manifest.parquet`` with the same rows and
-    ``data/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
+    ``manifest/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
     metadata: schema version, config sha256). Returns the per-split files for the card."""
 
     dicts = [r.to_dict() for r in rows]
     with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    return write_manifest_tables(dirpath, rows, _parquet_kv(cfg))
+
+
+def _parquet_kv(cfg: BuildConfig | None) -> dict[str, str]:
     kv = {"schema_version": SCHEMA_VERSION}
     if cfg is not None:
         kv["config_sha256"] = cfg.sha256()
-    return write_manifest_tables(dirpath, rows, kv)
+    return kv
 
 
 def _library_versions() -> dict[str, str]:
@@ -465,7 +474,10 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
     step("dataset card")
-    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
+    columns, left_out = array_columns(staged, rows)
+    array_files = write_array_tables(staged, rows, _parquet_kv(cfg), columns)
+    (staged / "README.md").write_text(card_text(record, split_files, array_files, columns,
+                                                left_out, dirpath=staged), encoding="utf-8")
     step("preview")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
