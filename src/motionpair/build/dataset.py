@@ -523,6 +523,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                 "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"],
                 "units": facts[0].get("units", source_of(facts[0]["source"]).MOTION_UNITS),
                 "joint_names": facts[0].get("joint_names"), "mirror_permutation": None,
+                **_source_skeleton(facts),
                 "edges": json.loads(edges.most_common(1)[0][0]) if edges else None,
                 "edges_method": "inferred: minimum spanning tree over std + 0.05*mean of "
                                 "joint-pair distances, most common tree across pairs "
@@ -534,7 +535,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                  "fps_asked": cfg.fps_asked, "from": cfg.grid_from, "sr_hz": cfg.sr_hz,
                  "rule": "features are never resampled: every track's features are on this "
                          "grid (NPZ tracks on another grid are reported and skipped)"},
-        "assumptions": {a: text.get(a, "") for a in used},
+        "assumptions": {**{a: text.get(a, "") for a in used}, **_layout_assumption(facts)},
         "splits": split_info,
         "counts": {"pairs": len(results), "windows": len(rows),
                    "windows_by_split": split_info["windows"],
@@ -545,6 +546,22 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
         "pairs": facts,
         "libraries": _library_versions(),
     }
+
+
+def _source_skeleton(facts: list[dict]) -> dict[str, Any]:
+    """The source's own joint layout (names, mirror permutation, root) when every pair is of
+    one source that has one (``Source.skeleton``, optional) and the pairs name no joints."""
+    names = {f["source"] for f in facts}
+    if len(names) != 1 or facts[0].get("joint_names"):
+        return {}
+    layout = getattr(source_of(facts[0]["source"]), "skeleton", None)
+    return (layout(facts[0]["n_joints"]) or {}) if layout is not None else {}
+
+
+def _layout_assumption(facts: list[dict]) -> dict[str, str]:
+    """The assumption behind a source's derived joint layout, for ``dataset.json``."""
+    key = _source_skeleton(facts).get("layout_assumption")
+    return {key: assumption_text().get(key, "")} if key else {}
 
 
 def _window_record(cfg: BuildConfig) -> dict[str, Any]:
