@@ -314,13 +314,17 @@ def card_text(record: dict[str, Any], files: dict[str, tuple[str, int]],
     lines += ["", f"Split method: {record['splits'].get('method', 'session')}, seed "
               f"{c['seed']}, ratios {c['split_ratios']}"
               + (f". Warning: {record['splits']['warning']}" if "warning" in
-                 record["splits"] else "."), "",
-              "## Grid", "",
-              f"- frame rate {c['fps_exact']} fps (audio sr {c['sr_hz']} Hz, hop {c['hop']} "
+                 record["splits"] else "."), ""]
+    lines += [f"- Warning, small split: {w}" for w in record["splits"].get("small_splits", [])]
+    lines += (["", "## Grid", ""] if record["splits"].get("small_splits") else ["## Grid", ""])
+    lines += [f"- frame rate {c['fps_exact']} fps (audio sr {c['sr_hz']} Hz, hop {c['hop']} "
               f"samples), {c['n_mels']} mel bands",
               f"- windows: {w['rule']}",
               f"- skeleton: {skel['n_joints']} joints x {skel['dims']} dims, units "
-              f"{skel['units']}", "",
+              f"{skel['units']}"
+              + (f"; joints {', '.join(skel['joint_names'])}" if skel.get("joint_names") else "")
+              + (f"; left/right pairs from `{skel['layout_assumption']}`"
+                 if skel.get("layout_assumption") else ""), "",
               "## Sources and licences", ""]
     for s in sources:
         note = SOURCE_NOTES.get(s, {})

@@ -41,7 +41,14 @@ from motionpair.build.pair import (
 )
 from motionpair.build.preview import choose_sample, sample_preview, sample_summary
 from motionpair.build.scan import Inventory, scan
-from motionpair.build.splits import assign_splits, assign_time_blocks, merged_groups
+from motionpair.build.splits import (
+    assign_splits,
+    assign_time_blocks,
+    merged_groups,
+    pinned_splits,
+    small_split_warnings,
+    stratified_splits,
+)
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
 from motionpair.features import audio, beats, motion, numba_cache
@@ -388,7 +395,24 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     if cfg.split_by == "time-block":
         return assign_time_blocks(results, cfg, n_sessions=len(sessions), merged=merged)
     groups = sorted({merged.get(s, s) for s in sessions})
-    split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
+    if cfg.split_list is not None:
+        try:  # pinned per session: a duplicate recording's copies must be pinned alike
+            split_of, info = pinned_splits(sessions, cfg.split_list)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        torn = [f"{s} ({split_of[s]}) and {merged[s]} ({split_of[merged[s]]})"
+                for s in sessions if s in merged and split_of[s] != split_of[merged[s]]]
+        if torn:
+            raise BuildError("--splits puts copies of one recording in two splits: "
+                             + "; ".join(torn) + "; pin each copy to one split")
+        merged = {}
+    elif cfg.stratify == "style":
+        style = {merged.get(r.rows[0].session, r.rows[0].session): r.rows[0].style or ""
+                 for r in results if r.rows}
+        split_of, info = stratified_splits(groups, style, ratios=cfg.split_ratios,
+                                           seed=cfg.seed)
+    else:
+        split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
     split_of = {s: split_of[merged.get(s, s)] for s in sessions}
     joined = defaultdict(list)
     for s in sessions:
@@ -409,6 +433,9 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     info["sessions"] = {s: sorted(g for g in sessions if split_of[g] == s)
                         for s in ("train", "val", "test")}
     info["windows"] = dict(sorted(Counter(r.split for r in rows).items()))
+    small = small_split_warnings(info["sessions"], info["windows"])
+    if small:
+        info["small_splits"] = small
     return rows, info
 
 
