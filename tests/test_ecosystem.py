@@ -95,7 +95,7 @@ def test_readme_hf_training_loop_runs(small, tmp_path, monkeypatch):
         **{**k, "cache_dir": str(tmp_path / "hf")}))
     scope: dict = {}
     exec(compile(code, "README.md:hf-loop", "exec"), scope)  # noqa: S102 - our own README
-    assert float(scope["loss"]) > 0 and scope["batch"]["mel"].shape[1:] == (150, 128)
+    assert scope["loss"].item() > 0 and scope["batch"]["mel"].shape[1:] == (150, 128)
 
 
 def test_card_and_parquet_metadata(small):
@@ -136,7 +136,7 @@ def test_webdataset_round_trip(small, tmp_path):
     wds = pytest.importorskip("webdataset")
     from motionpair.consumers.export import export, sample_key
 
-    rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40)
+    rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40, shuffle_seed=None)
     for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
         urls = [str(tmp_path / "wds" / f) for f in rec["splits"][hf]["files"]]
         want = _windows(small, split)
@@ -149,7 +149,8 @@ def test_webdataset_round_trip(small, tmp_path):
             for k, a in arrays.items():
                 assert g[f"{k}.npy"].dtype == a.dtype and np.array_equal(g[f"{k}.npy"], a)
     # byte-reproducible: a second export gives the same tars
-    again = export(small.out, tmp_path / "wds2", "webdataset", rows_per_tar=40)
+    again = export(small.out, tmp_path / "wds2", "webdataset", rows_per_tar=40,
+                   shuffle_seed=None)
     for f in again["splits"]["train"]["files"]:
         assert (tmp_path / "wds" / f).read_bytes() == (tmp_path / "wds2" / f).read_bytes()
 
@@ -158,7 +159,7 @@ def test_hf_save_to_disk_round_trip(small, tmp_path):
     datasets = pytest.importorskip("datasets")
     from motionpair.consumers.export import export
 
-    export(small.out, tmp_path / "hf", "hf")
+    export(small.out, tmp_path / "hf", "hf", shuffle_seed=None)
     dd = datasets.load_from_disk(str(tmp_path / "hf"))
     assert set(dd) == {"train", "validation", "test"}
     f = dd["train"].features
@@ -215,3 +216,68 @@ def test_generated_dance_pictures_draw_midpoint_segments():
     assert _end(p, 1).tolist() == [2.0, 4.0]
     assert _end(p, (0, 2)).tolist() == [2.0, 0.0]
     assert _end(p, (1,)).tolist() == [2.0, 4.0]
+
+
+def _no_absolute_paths(obj, where="export.json"):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _no_absolute_paths(v, f"{where}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _no_absolute_paths(v, f"{where}[{i}]")
+    elif isinstance(obj, str):
+        assert not obj.startswith("/"), f"{where}: absolute path {obj}"
+
+
+def test_webdataset_export_stands_alone(built, tmp_path):
+    """The real tang2018 build exported, then the source dataset moved away: the export
+    alone holds the statistics and metadata, and its first 100 train samples mix sessions."""
+    import os
+    import shutil
+
+    wds = pytest.importorskip("webdataset")
+    from motionpair.build.normstats import read_norm_stats
+    from motionpair.consumers.export import export
+
+    src = tmp_path / "tang2018"  # hard links: a private copy to move away, no bytes copied
+    shutil.copytree(built.out, src, copy_function=os.link)
+    out = tmp_path / "wds"
+    rec = export(src, out, "webdataset")
+    src.rename(tmp_path / "moved-away")
+    text = (out / "export.json").read_text()
+    assert str(tmp_path) not in text
+    meta = json.loads(text)
+    _no_absolute_paths(meta)
+    assert meta == rec and meta["order"]["shuffle_seed"] == 0
+    assert meta["fps"] == "30" and meta["units"]["motion"] == "cm"
+    assert len(meta["skeleton"]["joint_names"]) == 23 and meta["skeleton"]["mirror_permutation"]
+    assert meta["arrays"]["mel"]["shape"] == [150, 128] and meta["arrays"]["pose"]["dtype"] == \
+        "float32"
+    assert meta["files"] == {"dataset": "dataset.json", "norm_stats": "norm_stats.npz",
+                             "card": "DATASET_CARD.md"}
+    stats = read_norm_stats(out)
+    assert stats["mel"]["mean"].shape == (128,) and stats["pose"]["std"].shape == (23, 3)
+    assert json.loads((out / "dataset.json").read_text())["config_sha256"] == \
+        meta["config_sha256"]
+    assert "load_dataset" in (out / "DATASET_CARD.md").read_text()
+    urls = [str(out / f) for f in meta["splits"]["train"]["files"]]
+    first = [s["json"] for _, s in zip(range(100), wds.WebDataset(urls, shardshuffle=False)
+                                       .decode(), strict=False)]
+    assert len(first) == 100 and len({r["session"] for r in first}) >= 5
+    assert len({r["id"] for r in first}) == 100
+
+
+def test_hf_export_carries_metadata_and_shuffles(small, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from motionpair.consumers.export import export, shuffled
+
+    rec = export(small.out, tmp_path / "hf", "hf", shuffle_seed=7)
+    _no_absolute_paths(rec)
+    assert rec["order"]["shuffle_seed"] == 7
+    for f in ("dataset.json", "norm_stats.npz", "DATASET_CARD.md"):
+        assert (tmp_path / "hf" / f).is_file(), f
+    dd = datasets.load_from_disk(str(tmp_path / "hf"))
+    want = shuffled([r for r in small.rows if r.split == "train"], 7)
+    assert dd["train"]["id"] == [r.id for r in want]
+    sessions = {r.session for r in want}  # every train session interleaves from the start
+    assert len(sessions) >= 2 and {r.session for r in want[:20]} == sessions
