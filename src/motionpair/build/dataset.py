@@ -69,7 +69,8 @@ from motionpair.workers import WorkerDiedError, run_pool
 
 def assumption_text() -> dict[str, str]:
     """Assumption name -> text, from every registered source."""
-    return {k: v for src in sources().values() for k, v in src.ASSUMPTIONS.items()}
+    return {**{k: v for src in sources().values() for k, v in src.ASSUMPTIONS.items()},
+            audio.TRUNCATED: audio.TRUNCATED_TEXT}
 
 
 class BuildError(RuntimeError):

@@ -353,6 +353,14 @@ def load_pose(spec: PairSpec) -> PoseStream:
                       meta={"style": spec.style})
 
 
+def danced_span_s(spec: PairSpec) -> tuple[float, float]:
+    """The dance's span on the track clock, ``(S/25, E/25)`` s from config.json: the part of
+    the audio a pair needs (dense windows take no audio context outside it)."""
+    p = spec.params
+    return (float(frames_to_time(p["start_frame"], SONG_FPS)),
+            float(frames_to_time(p["end_frame"], SONG_FPS)))
+
+
 def stream_info(spec: PairSpec) -> StreamInfo:
     """A dense skeleton stream at its nominal rate: no row extras, no added assumption."""
     return StreamInfo()
