@@ -434,7 +434,8 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     info["sessions"] = {s: sorted(g for g in sessions if split_of[g] == s)
                         for s in ("train", "val", "test")}
     info["windows"] = dict(sorted(Counter(r.split for r in rows).items()))
-    small = small_split_warnings(info["sessions"], info["windows"])
+    # the too-few-sessions warning (everything in train) already says it
+    small = [] if "warning" in info else small_split_warnings(info["sessions"], info["windows"])
     if small:
         info["small_splits"] = small
     return rows, info
