@@ -147,8 +147,8 @@ def register(app: typer.Typer) -> None:
             ui.err().print(f"[yellow]warning[/]: {w}", highlight=False)
         if "warning" in summary.split_info:
             info.print(f"[yellow]split[/]: {summary.split_info['warning']}", highlight=False)
-        for w in summary.split_info.get("small_splits", []):  # shown even with -q
-            ui.err().print(f"[yellow]split warning[/]: {escape(w)}", highlight=False)
+        for w in summary.split_info.get("small_splits", []):  # a note: -q hides it
+            info.print(f"[yellow]split warning[/]: {escape(w)}", highlight=False)
         from motionpair.sources.motionmix.locations import unit_notes
 
         for line in unit_notes(summary.inventory.units):
