@@ -146,7 +146,7 @@ CASES = [
     Case("empty_audio", "DANCE_W_114", "audio.mp3", "empty file (0 bytes)",
          _replace("audio.mp3", lambda b: b"")),
     Case("truncated_audio", "DANCE_W_115", "audio.mp3", "truncated audio",
-         _replace("audio.mp3", lambda b: b[: len(b) // 2]), stage="pair"),
+         _replace("audio.mp3", lambda b: b[: len(b) // 2])),  # 41.9 s decode, dance ends 58.6 s
     Case("cut_header_audio", "DANCE_W_116", "audio.mp3", "not readable as audio",
          _replace("audio.mp3", lambda b: b[:50_000])),
     Case("non_audio", "DANCE_W_117", "audio.mp3", "not readable as audio", _audio_from_json),

@@ -50,6 +50,54 @@ def test_load_dataset_gives_train_validation_test(small, tmp_path):
     assert set(ds["test"]["id"]) == ids
 
 
+def test_load_dataset_default_config_has_the_arrays(small, tmp_path):
+    """``load_dataset(DIR)`` rows carry every stored array as a typed feature, equal to the
+    shards; the ``manifest`` config keeps the light rows."""
+    datasets = pytest.importorskip("datasets")
+    from motionpair.store import load_window
+
+    ds = datasets.load_dataset(str(small.out), cache_dir=str(tmp_path / "hf"))
+    f = ds["train"].features
+    assert isinstance(f["mel"], datasets.Array2D) and f["mel"].shape == (150, 128)
+    assert isinstance(f["pose"], datasets.Array3D) and f["pose"].shape == (150, 23, 3)
+    assert f["baseline35"].shape == (150, 35) and f["pose_valid"].feature.dtype == "bool"
+    want = [r for r in small.rows if r.split == "val"]
+    got = ds["validation"].with_format("numpy")
+    for i in (0, len(want) - 1):
+        arrays = load_window(small.out, want[i])
+        assert got[i]["id"] == want[i].id
+        for k, a in arrays.items():
+            # datasets' numpy/torch formatters widen integers (uint8 one-hots) to int64
+            same = got[i][k].dtype == a.dtype or a.dtype.kind == "u"
+            assert same and np.array_equal(got[i][k], a), k
+    light = datasets.load_dataset(str(small.out), "manifest", cache_dir=str(tmp_path / "hf"))
+    assert "mel" not in light["train"].features and light["test"].num_rows == \
+        _counts(small)["test"]
+    card = (small.out / "README.md").read_text()
+    assert "&id0" not in card and "config_name: manifest" in card and "| `shards/*/*.npy` |" \
+        in card
+
+
+def test_readme_hf_training_loop_runs(small, tmp_path, monkeypatch):
+    """The README's training loop (datasets + torch only) runs as printed on a real build."""
+    pytest.importorskip("datasets")
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    import datasets
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = readme.split("<!-- hf-loop -->\n```python\n")[1].split("```")[0]
+    assert len(code.strip().splitlines()) <= 11 and "motionpair" not in code
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, *a, **k: real(
+        str(small.out) if path == "out/tang2018" else path, *a,
+        **{**k, "cache_dir": str(tmp_path / "hf")}))
+    scope: dict = {}
+    exec(compile(code, "README.md:hf-loop", "exec"), scope)  # noqa: S102 - our own README
+    assert scope["loss"].item() > 0 and scope["batch"]["mel"].shape[1:] == (150, 128)
+
+
 def test_card_and_parquet_metadata(small):
     from motionpair.build.card import row_metadata
 
@@ -88,7 +136,7 @@ def test_webdataset_round_trip(small, tmp_path):
     wds = pytest.importorskip("webdataset")
     from motionpair.consumers.export import export, sample_key
 
-    rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40)
+    rec = export(small.out, tmp_path / "wds", "webdataset", rows_per_tar=40, shuffle_seed=None)
     for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
         urls = [str(tmp_path / "wds" / f) for f in rec["splits"][hf]["files"]]
         want = _windows(small, split)
@@ -101,7 +149,8 @@ def test_webdataset_round_trip(small, tmp_path):
             for k, a in arrays.items():
                 assert g[f"{k}.npy"].dtype == a.dtype and np.array_equal(g[f"{k}.npy"], a)
     # byte-reproducible: a second export gives the same tars
-    again = export(small.out, tmp_path / "wds2", "webdataset", rows_per_tar=40)
+    again = export(small.out, tmp_path / "wds2", "webdataset", rows_per_tar=40,
+                   shuffle_seed=None)
     for f in again["splits"]["train"]["files"]:
         assert (tmp_path / "wds" / f).read_bytes() == (tmp_path / "wds2" / f).read_bytes()
 
@@ -110,7 +159,7 @@ def test_hf_save_to_disk_round_trip(small, tmp_path):
     datasets = pytest.importorskip("datasets")
     from motionpair.consumers.export import export
 
-    export(small.out, tmp_path / "hf", "hf")
+    export(small.out, tmp_path / "hf", "hf", shuffle_seed=None)
     dd = datasets.load_from_disk(str(tmp_path / "hf"))
     assert set(dd) == {"train", "validation", "test"}
     f = dd["train"].features
@@ -167,3 +216,68 @@ def test_generated_dance_pictures_draw_midpoint_segments():
     assert _end(p, 1).tolist() == [2.0, 4.0]
     assert _end(p, (0, 2)).tolist() == [2.0, 0.0]
     assert _end(p, (1,)).tolist() == [2.0, 4.0]
+
+
+def _no_absolute_paths(obj, where="export.json"):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _no_absolute_paths(v, f"{where}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _no_absolute_paths(v, f"{where}[{i}]")
+    elif isinstance(obj, str):
+        assert not obj.startswith("/"), f"{where}: absolute path {obj}"
+
+
+def test_webdataset_export_stands_alone(built, tmp_path):
+    """The real tang2018 build exported, then the source dataset moved away: the export
+    alone holds the statistics and metadata, and its first 100 train samples mix sessions."""
+    import os
+    import shutil
+
+    wds = pytest.importorskip("webdataset")
+    from motionpair.build.normstats import read_norm_stats
+    from motionpair.consumers.export import export
+
+    src = tmp_path / "tang2018"  # hard links: a private copy to move away, no bytes copied
+    shutil.copytree(built.out, src, copy_function=os.link)
+    out = tmp_path / "wds"
+    rec = export(src, out, "webdataset")
+    src.rename(tmp_path / "moved-away")
+    text = (out / "export.json").read_text()
+    assert str(tmp_path) not in text
+    meta = json.loads(text)
+    _no_absolute_paths(meta)
+    assert meta == rec and meta["order"]["shuffle_seed"] == 0
+    assert meta["fps"] == "30" and meta["units"]["motion"] == "cm"
+    assert len(meta["skeleton"]["joint_names"]) == 23 and meta["skeleton"]["mirror_permutation"]
+    assert meta["arrays"]["mel"]["shape"] == [150, 128] and meta["arrays"]["pose"]["dtype"] == \
+        "float32"
+    assert meta["files"] == {"dataset": "dataset.json", "norm_stats": "norm_stats.npz",
+                             "card": "DATASET_CARD.md"}
+    stats = read_norm_stats(out)
+    assert stats["mel"]["mean"].shape == (128,) and stats["pose"]["std"].shape == (23, 3)
+    assert json.loads((out / "dataset.json").read_text())["config_sha256"] == \
+        meta["config_sha256"]
+    assert "load_dataset" in (out / "DATASET_CARD.md").read_text()
+    urls = [str(out / f) for f in meta["splits"]["train"]["files"]]
+    first = [s["json"] for _, s in zip(range(100), wds.WebDataset(urls, shardshuffle=False)
+                                       .decode(), strict=False)]
+    assert len(first) == 100 and len({r["session"] for r in first}) >= 5
+    assert len({r["id"] for r in first}) == 100
+
+
+def test_hf_export_carries_metadata_and_shuffles(small, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from motionpair.consumers.export import export, shuffled
+
+    rec = export(small.out, tmp_path / "hf", "hf", shuffle_seed=7)
+    _no_absolute_paths(rec)
+    assert rec["order"]["shuffle_seed"] == 7
+    for f in ("dataset.json", "norm_stats.npz", "DATASET_CARD.md"):
+        assert (tmp_path / "hf" / f).is_file(), f
+    dd = datasets.load_from_disk(str(tmp_path / "hf"))
+    want = shuffled([r for r in small.rows if r.split == "train"], 7)
+    assert dd["train"]["id"] == [r.id for r in want]
+    sessions = {r.session for r in want}  # every train session interleaves from the start
+    assert len(sessions) >= 2 and {r.session for r in want[:20]} == sessions

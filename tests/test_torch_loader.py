@@ -141,26 +141,100 @@ def test_normalize_applies_the_train_statistics(root):
     assert abs(float(v.mean())) < 0.2 and 0.7 < float(v.std()) < 1.3
 
 
-def test_mirror_is_refused_without_permutation(root):
-    assert read_dataset_json(root)["motion"]["skeleton"]["mirror_permutation"] is None
+def _derived_copy(root: Path, d: Path, meta: dict) -> Path:
+    d.mkdir()
+    for name in ("manifest.jsonl", "norm_stats.npz"):
+        (d / name).write_bytes((root / name).read_bytes())
+    os.symlink(root / "shards", d / "shards")
+    (d / "dataset.json").write_text(json.dumps(meta), encoding="utf-8")
+    return d
+
+
+def test_mirror_is_refused_without_permutation(root, tmp_path):
+    """DERIVED fixture: the real build with its permutation blanked (a source naming none)."""
+    meta = read_dataset_json(root)
+    meta["motion"]["skeleton"]["mirror_permutation"] = None
+    d = _derived_copy(root, tmp_path / "no_perm", meta)
     with pytest.raises(ValueError, match="mirror_permutation is null"):
-        MotionPairDataset(root, augment=aug.Augment(mirror_p=0.5))
+        MotionPairDataset(d, augment=aug.Augment(mirror_p=0.5))
+
+
+def test_tang2018_joint_layout_mirrors_real_windows(root):
+    """tang2018's derived layout: 23 names, 11 left/right pairs; a mirror keeps every bone
+    length of the real motion up to the layout's measured asymmetry, and twice is identity."""
+    skel = read_dataset_json(root)["motion"]["skeleton"]
+    perm = np.array(skel["mirror_permutation"])
+    assert len(skel["joint_names"]) == 23 and skel["root_joint"] == 2
+    assert np.array_equal(perm[perm], np.arange(23)) and int((perm != np.arange(23)).sum()) == 22
+    assert "tang2018.joint_layout_derived_from_geometry" in read_dataset_json(root)["assumptions"]
+    plain = MotionPairDataset(root, split="val", features=("pose", "velocity"))
+    mirrored = MotionPairDataset(root, split="val", features=("pose", "velocity"),
+                                 augment={"mirror_p": 1.0})
+    a, b = plain[0]["pose"].numpy(), mirrored[0]["pose"].numpy()
+    want = a[:, perm, :].copy()
+    want[..., 0] *= -1
+    np.testing.assert_array_equal(b, want)
+    again = b[:, perm, :].copy()
+    again[..., 0] *= -1
+    np.testing.assert_array_equal(again, a)
+    # the mirrored dancer's bones have the lengths of the original's mirrored bones
+    edges = np.array(skel["edges"])
+    length = lambda p: np.linalg.norm(p[:, edges[:, 0]] - p[:, edges[:, 1]], axis=-1)  # noqa: E731
+    assert np.median(np.abs(length(b) - length(a[:, perm]))) < 1e-3
+    assert np.median(np.abs(length(b) - length(a))) < 3.0  # cm: the layout's asymmetry
+
+
+def test_denormalize_inverts_normalize(root):
+    from motionpair.consumers.loader import denormalize
+
+    raw = MotionPairDataset(root, split="test", features=("mel", "pose"))
+    norm = MotionPairDataset(root, split="test", features=("mel", "pose"), normalize=True)
+    for name in ("mel", "pose"):
+        x = norm[3][name]
+        np.testing.assert_allclose(norm.denormalize(name, x).numpy(), raw[3][name].numpy(),
+                                   rtol=1e-5, atol=1e-3)
+    batch = collate(norm.__getitems__([0, 1, 2]))
+    back = norm.denormalize("mel", batch["mel"])  # a (B, T, F) batch broadcasts
+    np.testing.assert_allclose(back[1].numpy(), raw[1]["mel"].numpy(), rtol=1e-5, atol=1e-3)
+    stats = read_norm_stats(root)["mel"]
+    np.testing.assert_allclose(denormalize(np.zeros(128, np.float32), stats["mean"],
+                                           stats["std"]), stats["mean"], rtol=1e-6)
+
+
+def test_root_relative_representation_and_its_inverse(root):
+    from motionpair.consumers.representation import from_root_relative, to_root_relative
+
+    absolute = MotionPairDataset(root, split="train", features=("pose", "mel"))
+    rel = MotionPairDataset(root, split="train", features=("pose", "mel"),
+                            representation="root_relative", normalize=True)
+    for i in (0, len(rel) // 2, len(rel) - 1):
+        item, want = rel[i], absolute[i]["pose"].numpy()
+        assert item["root_velocity"].shape == (150, 3) and item["root_start"].shape == (3,)
+        assert float(item["pose"][:, 2].abs().max()) == 0.0  # the pelvis is the origin
+        np.testing.assert_allclose(rel.to_absolute(item).numpy(), want, atol=1e-3)
+    batch = collate(rel.__getitems__([4, 5]))  # a collated batch inverts too
+    np.testing.assert_allclose(rel.to_absolute(batch)[1].numpy(), absolute[5]["pose"].numpy(),
+                               atol=1e-3)
+    p = absolute[7]["pose"].numpy()  # the joint centroid when a source names no root
+    np.testing.assert_allclose(from_root_relative(*to_root_relative(p, None)), p, atol=1e-3)
+    with pytest.raises(ValueError, match="needs 'pose'"):
+        MotionPairDataset(root, features=("mel",), representation="root_relative")
+    with pytest.raises(ValueError, match="does not normalise 'pose'"):
+        MotionPairDataset(root, features=("pose",), representation="root_relative",
+                          normalize=("pose",))
+    with pytest.raises(ValueError, match="unknown representation"):
+        MotionPairDataset(root, features=("pose",), representation="6d")
 
 
 def test_mirror_on_a_derived_copy(root, tmp_path):
     """DERIVED fixture: the real build with a made-up left/right permutation written into a
     copy of dataset.json, only to pin the mirror arithmetic (tang2018 publishes none)."""
-    d = tmp_path / "derived_mirror"
-    d.mkdir()
-    for name in ("manifest.jsonl", "norm_stats.npz"):
-        (d / name).write_bytes((root / name).read_bytes())
-    os.symlink(root / "shards", d / "shards")
     meta = read_dataset_json(root)
     perm = list(range(23))
     perm[1], perm[2] = 2, 1
     meta["motion"]["skeleton"]["mirror_permutation"] = perm
     meta["derived"] = "test fixture: made-up mirror permutation"
-    (d / "dataset.json").write_text(json.dumps(meta), encoding="utf-8")
+    d = _derived_copy(root, tmp_path / "derived_mirror", meta)
     plain = MotionPairDataset(d, split="val", features=("pose", "velocity", "baseline35"))
     mirrored = MotionPairDataset(d, split="val", features=("pose", "velocity", "baseline35"),
                                  augment={"mirror_p": 1.0})

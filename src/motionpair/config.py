@@ -48,6 +48,10 @@ class BuildConfig:
     context_s: tuple[float, float] = (4.0, 1.0)  # snapshot mode: audio seconds before, after
     cameras: str = "separate"  # separate | fused (MotionMix multi-camera sessions)
     split_by: str = "session"  # session | time-block
+    # --splits FILE: ((session, split), ...) pinned; --stratify style: splits inside each style.
+    # Both left out of resolved() when unset, so a default build's config hash is unchanged.
+    split_list: tuple[tuple[str, str], ...] | None = None
+    stratify: str | None = None
     fps_asked: str = ""  # what --fps said, kept when build() resolves "auto" (grid.py)
     grid_from: str = ""  # how the build's grid was chosen (grid.py), for dataset.json
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +134,14 @@ class BuildConfig:
             raise ValueError(f"--cameras must be separate or fused, not {self.cameras!r}")
         if self.split_by not in ("session", "time-block"):
             raise ValueError(f"--split-by must be session or time-block, not {self.split_by!r}")
+        if self.stratify not in (None, "style"):
+            raise ValueError(f"--stratify must be style, not {self.stratify!r}")
+        if self.split_list is not None and (self.stratify or self.split_by != "session"):
+            raise ValueError("--splits pins every session's split: it does not combine with "
+                             "--stratify or --split-by time-block")
+        if self.stratify and self.split_by != "session":
+            raise ValueError("--stratify style splits whole sessions: it does not combine "
+                             "with --split-by time-block")
         if sum(self.context_frames) <= 0 or min(self.context_s) < 0:
             raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and at least "
                              f"one frame in all at {format_rate(self.fps_exact)} fps")
@@ -139,6 +151,11 @@ class BuildConfig:
         d = asdict(self)
         d["split_ratios"] = list(self.split_ratios)
         d["context_s"] = list(self.context_s)
+        for key in ("split_list", "stratify"):
+            if d[key] is None:
+                del d[key]
+        if self.split_list is not None:
+            d["split_list"] = [list(x) for x in self.split_list]
         d.update(hop=self.hop, fps_exact=str(self.fps_exact), window_frames=self.window_frames,
                  hop_frames=self.hop_frames, context_frames=list(self.context_frames))
         return d

@@ -57,6 +57,9 @@ class AudioRef:
     kind: str = "audio"  # "audio" (decode + compute) | "npz" (precomputed features)
     duration_s: float | None = None  # when the source knows it without decoding
     sha256: str = ""  # content hash of the file at ``path`` (cache key, fingerprint)
+    #: set only for a truncated file kept because its dance lies inside what decodes: the
+    #: header's duration (``duration_s`` is then what decodes; build/scan.py audio_verdict)
+    declared_s: float | None = None
 
 
 @dataclass

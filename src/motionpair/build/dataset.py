@@ -24,7 +24,12 @@ from motionpair.align import pair as pairevidence
 from motionpair.align.clock import refused_clock
 from motionpair.align.evidence import EvidenceConfig
 from motionpair.build import grid
-from motionpair.build.card import card_text, write_manifest_tables
+from motionpair.build.card import (
+    array_columns,
+    card_text,
+    write_array_tables,
+    write_manifest_tables,
+)
 from motionpair.build.normstats import write_norm_stats
 from motionpair.build.pair import (
     AUDIO_ARRAYS,
@@ -36,7 +41,14 @@ from motionpair.build.pair import (
 )
 from motionpair.build.preview import choose_sample, sample_preview, sample_summary
 from motionpair.build.scan import Inventory, scan
-from motionpair.build.splits import assign_splits, assign_time_blocks, merged_groups
+from motionpair.build.splits import (
+    assign_splits,
+    assign_time_blocks,
+    merged_groups,
+    pinned_splits,
+    small_split_warnings,
+    stratified_splits,
+)
 from motionpair.cache import Cache, default_cache_dir, unwritable_reason
 from motionpair.config import SCHEMA_VERSION, BuildConfig
 from motionpair.features import audio, beats, motion, numba_cache
@@ -57,7 +69,8 @@ from motionpair.workers import WorkerDiedError, run_pool
 
 def assumption_text() -> dict[str, str]:
     """Assumption name -> text, from every registered source."""
-    return {k: v for src in sources().values() for k, v in src.ASSUMPTIONS.items()}
+    return {**{k: v for src in sources().values() for k, v in src.ASSUMPTIONS.items()},
+            audio.TRUNCATED: audio.TRUNCATED_TEXT}
 
 
 class BuildError(RuntimeError):
@@ -383,7 +396,24 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     if cfg.split_by == "time-block":
         return assign_time_blocks(results, cfg, n_sessions=len(sessions), merged=merged)
     groups = sorted({merged.get(s, s) for s in sessions})
-    split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
+    if cfg.split_list is not None:
+        try:  # pinned per session: a duplicate recording's copies must be pinned alike
+            split_of, info = pinned_splits(sessions, cfg.split_list)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        torn = [f"{s} ({split_of[s]}) and {merged[s]} ({split_of[merged[s]]})"
+                for s in sessions if s in merged and split_of[s] != split_of[merged[s]]]
+        if torn:
+            raise BuildError("--splits puts copies of one recording in two splits: "
+                             + "; ".join(torn) + "; pin each copy to one split")
+        merged = {}
+    elif cfg.stratify == "style":
+        style = {merged.get(r.rows[0].session, r.rows[0].session): r.rows[0].style or ""
+                 for r in results if r.rows}
+        split_of, info = stratified_splits(groups, style, ratios=cfg.split_ratios,
+                                           seed=cfg.seed)
+    else:
+        split_of, info = assign_splits(groups, ratios=cfg.split_ratios, seed=cfg.seed)
     split_of = {s: split_of[merged.get(s, s)] for s in sessions}
     joined = defaultdict(list)
     for s in sessions:
@@ -404,6 +434,10 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
     info["sessions"] = {s: sorted(g for g in sessions if split_of[g] == s)
                         for s in ("train", "val", "test")}
     info["windows"] = dict(sorted(Counter(r.split for r in rows).items()))
+    # the too-few-sessions warning (everything in train) already says it
+    small = [] if "warning" in info else small_split_warnings(info["sessions"], info["windows"])
+    if small:
+        info["small_splits"] = small
     return rows, info
 
 
@@ -415,17 +449,21 @@ def _write_json(path: Path, obj: Any) -> None:
 def write_manifest(dirpath: Path, rows: list[WindowRow],
                    cfg: BuildConfig | None = None) -> dict[str, tuple[str, int]]:
     """``manifest.jsonl`` (one object per line), ``manifest.parquet`` with the same rows and
-    ``data/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
+    ``manifest/<split>.parquet`` per split (typed schema, nulls for "not applicable", key-value
     metadata: schema version, config sha256). Returns the per-split files for the card."""
 
     dicts = [r.to_dict() for r in rows]
     with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    return write_manifest_tables(dirpath, rows, _parquet_kv(cfg))
+
+
+def _parquet_kv(cfg: BuildConfig | None) -> dict[str, str]:
     kv = {"schema_version": SCHEMA_VERSION}
     if cfg is not None:
         kv["config_sha256"] = cfg.sha256()
-    return write_manifest_tables(dirpath, rows, kv)
+    return kv
 
 
 def _library_versions() -> dict[str, str]:
@@ -465,7 +503,10 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
     step("dataset card")
-    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
+    columns, left_out = array_columns(staged, rows)
+    array_files = write_array_tables(staged, rows, _parquet_kv(cfg), columns)
+    (staged / "README.md").write_text(card_text(record, split_files, array_files, columns,
+                                                left_out, dirpath=staged), encoding="utf-8")
     step("preview")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)
@@ -511,6 +552,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                 "n_joints": facts[0]["n_joints"], "dims": facts[0]["dims"],
                 "units": facts[0].get("units", source_of(facts[0]["source"]).MOTION_UNITS),
                 "joint_names": facts[0].get("joint_names"), "mirror_permutation": None,
+                **_source_skeleton(facts),
                 "edges": json.loads(edges.most_common(1)[0][0]) if edges else None,
                 "edges_method": "inferred: minimum spanning tree over std + 0.05*mean of "
                                 "joint-pair distances, most common tree across pairs "
@@ -522,7 +564,7 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
                  "fps_asked": cfg.fps_asked, "from": cfg.grid_from, "sr_hz": cfg.sr_hz,
                  "rule": "features are never resampled: every track's features are on this "
                          "grid (NPZ tracks on another grid are reported and skipped)"},
-        "assumptions": {a: text.get(a, "") for a in used},
+        "assumptions": {**{a: text.get(a, "") for a in used}, **_layout_assumption(facts)},
         "splits": split_info,
         "counts": {"pairs": len(results), "windows": len(rows),
                    "windows_by_split": split_info["windows"],
@@ -533,6 +575,22 @@ def dataset_record(inv: Inventory, results: list[PairResult], rows: list[WindowR
         "pairs": facts,
         "libraries": _library_versions(),
     }
+
+
+def _source_skeleton(facts: list[dict]) -> dict[str, Any]:
+    """The source's own joint layout (names, mirror permutation, root) when every pair is of
+    one source that has one (``Source.skeleton``, optional) and the pairs name no joints."""
+    names = {f["source"] for f in facts}
+    if len(names) != 1 or facts[0].get("joint_names"):
+        return {}
+    layout = getattr(source_of(facts[0]["source"]), "skeleton", None)
+    return (layout(facts[0]["n_joints"]) or {}) if layout is not None else {}
+
+
+def _layout_assumption(facts: list[dict]) -> dict[str, str]:
+    """The assumption behind a source's derived joint layout, for ``dataset.json``."""
+    key = _source_skeleton(facts).get("layout_assumption")
+    return {key: assumption_text().get(key, "")} if key else {}
 
 
 def _window_record(cfg: BuildConfig) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
 
 
 #: Decoded audio shorter than this share of its header's duration is a truncated file.
-MIN_DECODED_SHARE = 0.99
+MIN_DECODED_SHARE = audio.MIN_DECODED_SHARE
 
 
 def _refuse_truncated(spec: PairSpec, decoded_s: float) -> None:
@@ -151,6 +151,8 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     assumptions = src.assumptions_for(clock)
     if info.assumptions:
         assumptions = sorted({*assumptions, *info.assumptions})
+    if spec.track.declared_s is not None:  # a cut tail, kept by build/scan.audio_verdicts
+        assumptions = sorted({*assumptions, audio.TRUNCATED})
     n_audio = min(feats.n_frames, n_frames_covering(feats.duration_s, cfg.fps_exact))
     # memos get their own counters: "hits" counts the audio and motion stages only
     memo_cache = Cache(cache.root)
@@ -318,6 +320,9 @@ def pair_facts(spec: PairSpec, feats: AudioFeatures, clock: ClockMap, *, shard: 
     if stream is not None:
         facts.update({"units": s["units"], "joint_names": s["joint_names"]})
     facts["edges"] = motion["edges"]
+    cut = audio.truncation_facts(spec.track)
+    if cut is not None:
+        facts["audio_truncated"] = cut
     return facts
 
 

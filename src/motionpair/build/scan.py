@@ -5,12 +5,13 @@ and returns an :class:`Inventory` of pairs, problems and per-unit facts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motionpair.build import grid
 from motionpair.build.splits import find_duplicates
+from motionpair.features.audio import MIN_DECODED_SHARE, decodable_s, truncation_facts
 from motionpair.sources.base import Source, source_of, sources
 from motionpair.sources.common import refused_pickles
 from motionpair.types import PairSpec, Problem
@@ -99,11 +100,68 @@ def scan(paths: Sequence[str | Path], *, cache: Cache | None = None) -> Inventor
         inv.problems += problems
         inv.units += units
     inv.pairs.sort(key=lambda p: p.pair_id)
+    inv.pairs, cut = audio_verdicts(inv.pairs)
+    inv.problems += cut
+    _mark_units(inv, {(p.source, p.session) for p in cut})
     # the grid check of a default build (--fps auto), so scan reports what build would refuse
     inv.problems += grid.scan_problems(inv.pairs)
     inv.duplicates = find_duplicates(inv.pairs)
     inv.problems = [_names_its_file(p) for p in inv.problems]
     return inv
+
+
+def audio_verdicts(pairs: list[PairSpec]) -> tuple[list[PairSpec], list[Problem]]:
+    """Keep, rewrite or refuse each pair by how much of its audio file decodes.
+
+    A file decoding to at least :data:`MIN_DECODED_SHARE` of its header is kept as is. A
+    shorter one (a cut tail) is kept when its source names the danced span on the track
+    clock (``Source.danced_span_s``, optional) and that span ends inside what decodes: its
+    track then says ``duration_s`` = what decodes, ``declared_s`` = the header's, and every
+    row carries :data:`motionpair.features.audio.TRUNCATED`. Otherwise it is a ``bad``
+    problem naming the file. Scan and build share this one verdict (build scans first).
+    """
+    kept: list[PairSpec] = []
+    problems: list[Problem] = []
+    for spec in pairs:
+        t = spec.track
+        if t.kind != "audio" or not t.duration_s or t.declared_s is not None:
+            kept.append(spec)
+            continue
+        try:
+            decoded = decodable_s(t.path, t.duration_s, min_share=MIN_DECODED_SHARE)
+        except ValueError as exc:
+            problems.append(Problem(path=t.path, source=spec.source, session=spec.session,
+                                    kind="bad", reason=str(exc)))
+            continue
+        if decoded >= MIN_DECODED_SHARE * t.duration_s:
+            kept.append(spec)
+            continue
+        span = getattr(source_of(spec), "danced_span_s", None)
+        end = span(spec)[1] if span is not None else None
+        if end is not None and end <= decoded:
+            kept.append(replace(spec, track=replace(t, duration_s=decoded,
+                                                    declared_s=t.duration_s)))
+            continue
+        why = (f"the dance ends at {end:.2f} s of the track, after what decodes"
+               if end is not None else f"source {spec.source} names no danced span to check")
+        problems.append(Problem(path=t.path, source=spec.source, session=spec.session,
+                                kind="bad", reason=f"{t.path}: truncated audio: the header "
+                                f"declares {t.duration_s:.2f} s but only {decoded:.2f} s "
+                                f"decode; {why}"))
+    return kept, problems
+
+
+def _mark_units(inv: Inventory, refused: set[tuple[str | None, str | None]]) -> None:
+    """Unit facts after the audio verdicts: a unit left with no pair is not paired; a kept
+    truncated track's unit records the missing seconds (``audio_truncated``)."""
+    kept = {(p.source, p.session): p for p in inv.pairs}
+    for u in inv.units:
+        key = (u.get("source"), u.get("session"))
+        if key in refused and key not in kept:
+            u["paired"] = False
+        cut = truncation_facts(kept[key].track) if key in kept else None
+        if cut is not None:
+            u["audio_truncated"] = cut
 
 
 def _names_its_file(p: Problem) -> Problem:

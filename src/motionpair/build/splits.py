@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from collections import Counter, defaultdict
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -244,4 +246,142 @@ def guard_gap_violations(windows: list[tuple[str, str, float, float]], *,
                     out.append(f"{session}: a {split} window at {a:.3f} s starts "
                                f"{a - end:.3f} s after a {other} window ends (guard {guard_s:g} s)")
             max_end[split] = max(max_end.get(split, float("-inf")), b)
+    return out
+
+
+#: A split smaller than this share of the windows, or than this many sessions, is warned of.
+MIN_SPLIT_SHARE = 0.05
+MIN_SPLIT_SESSIONS = 2
+
+
+def read_split_list(path: str | Path) -> tuple[tuple[str, str], ...]:
+    """Session -> split pairs of a split list file, sorted by session.
+
+    Text: one ``<session> <split>`` per line (space, tab or comma between; ``#`` comments and
+    blank lines skipped), or JSON ``{"<session>": "<split>", ...}``. Split names: ``train``,
+    ``validation`` (or ``val``), ``test``. Sessions are folder names as in the manifest's
+    ``session`` column (``DANCE_C_2``). ``ValueError`` names the file and line of a problem.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--splits {p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    pairs: list[tuple[int, str, str]] = []
+    if text.lstrip().startswith("{"):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--splits {p}: not valid JSON ({exc})") from None
+        pairs = [(0, str(k), str(v)) for k, v in obj.items()]
+    else:
+        for n, line in enumerate(text.splitlines(), 1):
+            parts = [x for x in re.split(r"[\s,]+", line.split("#", 1)[0].strip()) if x]
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise ValueError(f"--splits {p}: line {n}: want '<session> <split>', got "
+                                 f"{line.strip()!r}")
+            pairs.append((n, parts[0], parts[1]))
+    out: dict[str, str] = {}
+    for n, session, split in pairs:
+        stored = _SPLIT_ALIASES.get(split)
+        where = f"line {n}" if n else f"key {session!r}"
+        if stored is None:
+            raise ValueError(f"--splits {p}: {where}: unknown split {split!r}; use train, "
+                             "validation (or val) or test")
+        if out.get(session, stored) != stored:
+            raise ValueError(f"--splits {p}: {where}: session {session} is listed twice with "
+                             "different splits")
+        out[session] = stored
+    if not out:
+        raise ValueError(f"--splits {p}: no '<session> <split>' line")
+    return tuple(sorted(out.items()))
+
+
+_SPLIT_ALIASES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+
+
+def pinned_splits(groups: list[str], split_list: tuple[tuple[str, str], ...]
+                  ) -> tuple[dict[str, str], dict[str, Any]]:
+    """Map each group (session) to the split a split list pins it to.
+
+    ``ValueError`` lists the build's sessions the list does not name (a pinned split never
+    guesses); listed sessions absent from the build are recorded, not an error.
+    """
+    pinned = dict(split_list)
+    uniq = sorted(set(groups))
+    missing = [g for g in uniq if g not in pinned]
+    if missing:
+        raise ValueError(f"--splits: {len(missing)} session(s) of this build are not in the "
+                         f"list: {', '.join(missing)}; add a '<session> train|validation|test' "
+                         "line for each")
+    out = {g: pinned[g] for g in uniq}
+    counts = Counter(out.values())
+    info: dict[str, Any] = {"method": "pinned", "group": "session", "n_groups": len(uniq),
+                            "listed_not_built": sorted(set(pinned) - set(uniq)),
+                            "list_sha256": hashlib.sha256(canonical_pairs(split_list)
+                                                          .encode()).hexdigest(),
+                            "groups_per_split": {s: counts.get(s, 0) for s in SPLIT_NAMES}}
+    return out, info
+
+
+def canonical_pairs(split_list: tuple[tuple[str, str], ...]) -> str:
+    """The split list as text, one ``session split`` per line, sorted (hashed for the record)."""
+    return "".join(f"{s} {t}\n" for s, t in sorted(split_list))
+
+
+def stratified_splits(groups: list[str], strata: dict[str, str], *,
+                      ratios: tuple[float, ...] = (0.8, 0.1, 0.1), seed: int = 0
+                      ) -> tuple[dict[str, str], dict[str, Any]]:
+    """:func:`assign_splits` inside each stratum (``strata``: group -> style), so every style
+    with enough sessions is in every split; a style with fewer sessions than non-zero ratios
+    goes to train whole (named in the record).
+
+    >>> g = ["a1", "a2", "a3", "b1", "b2", "b3"]
+    >>> out, _ = stratified_splits(g, {x: x[0] for x in g}, ratios=(1, 1, 1))
+    >>> sorted(out[x] for x in g if x[0] == "a")
+    ['test', 'train', 'val']
+    """
+    out: dict[str, str] = {}
+    per: dict[str, Any] = {}
+    for stratum in sorted(set(strata[g] for g in groups)):
+        members = sorted({g for g in groups if strata[g] == stratum})
+        part, info = assign_splits(members, ratios=ratios, seed=seed)
+        out.update(part)
+        per[stratum] = {"sessions": len(members), "groups_per_split": info["groups_per_split"]}
+        if "warning" in info:
+            per[stratum]["note"] = (f"{len(members)} session(s): too few to split; all in "
+                                    "train")
+    counts = Counter(out.values())
+    return out, {"method": "stratified", "group": "session", "stratify": "style", "seed": seed,
+                 "ratios": list(ratios), "n_groups": len(set(groups)), "strata": per,
+                 "groups_per_split": {s: counts.get(s, 0) for s in SPLIT_NAMES}}
+
+
+def small_split_warnings(sessions_by_split: dict[str, list[str]],
+                         windows_by_split: dict[str, int]) -> list[str]:
+    """One warning, with the fix, per split holding fewer than :data:`MIN_SPLIT_SESSIONS`
+    sessions or under :data:`MIN_SPLIT_SHARE` of the windows (empty splits are not warned:
+    a zero ratio asks for them).
+
+    >>> small_split_warnings({"train": ["a", "b"], "val": ["c"], "test": []},
+    ...                      {"train": 90, "val": 10})[0][:44]
+    'validation: 1 session(s) (c), 10 windows (10'
+    """
+    total = sum(windows_by_split.get(s, 0) for s in SPLIT_NAMES)
+    out = []
+    for s in SPLIT_NAMES:
+        n_w, sess = windows_by_split.get(s, 0), sessions_by_split.get(s, [])
+        if not n_w or total == 0:
+            continue
+        if len(sess) < MIN_SPLIT_SESSIONS or n_w / total < MIN_SPLIT_SHARE:
+            name = "validation" if s == "val" else s
+            shown = ", ".join(sess[:4]) + (", ..." if len(sess) > 4 else "")
+            use = "a model trained on it learns" if s == "train" else "a score on it measures"
+            out.append(f"{name}: {len(sess)} session(s) ({shown}), {n_w} windows "
+                       f"({100 * n_w / total:.1f} %): {use} "
+                       f"{'one session' if len(sess) == 1 else 'few windows'}, not the data; "
+                       "fix: more sessions or a larger share (--split-ratios), --stratify "
+                       "style, a pinned list (--splits FILE), or --split-by time-block")
     return out

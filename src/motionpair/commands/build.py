@@ -62,6 +62,13 @@ def register(app: typer.Typer) -> None:
                                                   "inside sessions")] = SplitBy.session,
         context_s: Annotated[str, typer.Option(
             help="snapshot pairing: audio seconds before,after each snapshot")] = "4,1",
+        splits: Annotated[Path | None, typer.Option(
+            "--splits", metavar="FILE", dir_okay=False,
+            help="pin each session's split: lines '<session> train|validation|test' (or a JSON "
+                 "object), as AIST++'s split lists")] = None,
+        stratify: Annotated[str | None, typer.Option(
+            metavar="style", help="split sessions inside each dance style (every style with "
+                                  "enough sessions in every split)")] = None,
         wait: Annotated[bool, typer.Option(
             "--wait", help="if another build is writing --out, wait for it instead of refusing")]
         = False,
@@ -70,6 +77,7 @@ def register(app: typer.Typer) -> None:
         """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
         from motionpair.build.dataset import BuildError
         from motionpair.build.dataset import build as do_build
+        from motionpair.build.splits import read_split_list
         from motionpair.config import BuildConfig
 
         try:
@@ -83,6 +91,8 @@ def register(app: typer.Typer) -> None:
                               cameras=cameras.value, split_by=split_by.value,
                               context_s=cast(tuple[float, float], _numbers(context_s,
                                                                            "--context-s", 2)),
+                              split_list=None if splits is None else read_split_list(splits),
+                              stratify=stratify,
                               ).validate()
             if on_downbeats:
                 raise ValueError("--on-downbeats: no source here publishes downbeats and "
@@ -137,6 +147,8 @@ def register(app: typer.Typer) -> None:
             ui.err().print(f"[yellow]warning[/]: {w}", highlight=False)
         if "warning" in summary.split_info:
             info.print(f"[yellow]split[/]: {summary.split_info['warning']}", highlight=False)
+        for w in summary.split_info.get("small_splits", []):  # a note: -q hides it
+            info.print(f"[yellow]split warning[/]: {escape(w)}", highlight=False)
         from motionpair.sources.motionmix.locations import unit_notes
 
         for line in unit_notes(summary.inventory.units):

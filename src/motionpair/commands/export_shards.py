@@ -28,6 +28,11 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[str | None, typer.Option(
             "--json", metavar="FILE|-", help="write export.json's record ('-' = stdout)")]
         = None,
+        shuffle_seed: Annotated[int, typer.Option(
+            help="seed of the shuffle across sessions inside each split (recorded in "
+                 "export.json)")] = 0,
+        no_shuffle: Annotated[bool, typer.Option(
+            "--no-shuffle", help="keep manifest (session, time) order")] = False,
     ) -> None:
         """Export a built dataset: webdataset tar shards (.npy arrays + .json row per window)
         or an HF DatasetDict (Array2D/3D features) saved with save_to_disk."""
@@ -42,7 +47,9 @@ def register(app: typer.Typer) -> None:
         with ui.progress("windows") as prog:  # windows done/total, ETA (stderr, TTY only)
             task = prog.add_task(f"export {fmt.value}", total=total)
             try:
-                rec = export(dataset, out, fmt.value, progress=lambda n: prog.advance(task, n))
+                rec = export(dataset, out, fmt.value,
+                             shuffle_seed=None if no_shuffle else shuffle_seed,
+                             progress=lambda n: prog.advance(task, n))
             except ExportError as exc:
                 ui.error(str(exc))
                 raise typer.Exit(2) from exc

@@ -4,7 +4,8 @@
   ``motion.skeleton.mirror_permutation`` and negate the lateral coordinate
   (``skeleton.mirror_axis``, default 0 = x) of pose, velocity and acceleration.
   The mirror plane is lateral-coordinate = 0 of the capture frame. Refused (ValueError)
-  when the permutation is null — as for tang2018, which publishes no joint names.
+  when the permutation is null (a source that names no joints). tang2018's permutation is
+  derived from its real geometry (``sources/tang2018.py`` ``JOINT_LAYOUT`` assumption).
 - **time jitter** (``jitter_frames = J``): the window start moves by ``j`` frames, ``j``
   uniform in ``[-J, J]``, ``J <= hop_frames``. The shifted window is assembled exactly from
   the overlapping neighbour window of the same shard (the row that starts one hop later for
@@ -66,7 +67,7 @@ def mirror_permutation(meta: dict[str, Any]) -> tuple[np.ndarray, int]:
     if perm is None:
         raise ValueError("mirror augmentation refused: dataset.json motion.skeleton."
                          "mirror_permutation is null (this source publishes no joint names or "
-                         "left/right pairs, e.g. tang2018), so a mirror would scramble joints")
+                         "left/right pairs), so a mirror would scramble joints")
     p = np.asarray(perm, dtype=np.int64)
     n = int(skel["n_joints"])
     if sorted(p.tolist()) != list(range(n)) or not np.array_equal(p[p], np.arange(n)):

@@ -10,8 +10,16 @@
   Read with ``datasets.load_from_disk(OUT)``.
 
 Both libraries are optional (``pip install -e '.[export]'``); the export is written into a
-staging folder beside ``OUT`` and published atomically, with ``export.json`` naming what it
-holds.
+staging folder beside ``OUT`` and published atomically.
+
+An export is self-contained: beside the samples it holds the source's ``dataset.json``,
+``norm_stats.npz`` (train-split statistics) and dataset card (``DATASET_CARD.md``), and
+``export.json`` states what a trainer needs without them: frame rate, units, skeleton (joint
+names, edges, mirror permutation), every array's name, shape, dtype and unit, split names,
+and the shuffle seed. Every path in it is relative to the export (the source dataset is
+named, never located). Samples are shuffled across sessions inside each split by
+``numpy.random.default_rng(shuffle_seed)`` (recorded), so a streaming reader of the first
+tar sees many sessions; ``shuffle_seed=None`` keeps manifest order.
 """
 
 from __future__ import annotations
@@ -33,6 +41,11 @@ from motionpair.types import WindowRow
 FORMATS = ("webdataset", "hf")
 #: Windows per webdataset tar (about 0.3 MB each at the default grid: ~80 MB tars).
 ROWS_PER_TAR = 256
+#: Default seed of the cross-session shuffle of each split's samples.
+SHUFFLE_SEED = 0
+#: Files of the source dataset copied into every export (what a trainer needs besides samples).
+COPIED = {"dataset.json": "dataset.json", "norm_stats.npz": "norm_stats.npz",
+          "README.md": "DATASET_CARD.md"}
 
 
 class ExportError(ValueError):
@@ -61,10 +74,21 @@ def _arrays_by_split(root: Path, rows: list[WindowRow]) -> dict[str, list[str]]:
     return out
 
 
+def shuffled(rows: list[WindowRow], seed: int | None) -> list[WindowRow]:
+    """Each split's rows in a ``default_rng(seed)`` permutation (manifest order for None)."""
+    if seed is None:
+        return list(rows)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return [rows[int(i)] for i in order]
+
+
 def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
-           rows_per_tar: int = ROWS_PER_TAR,
+           rows_per_tar: int = ROWS_PER_TAR, shuffle_seed: int | None = SHUFFLE_SEED,
            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Export ``dataset_dir`` to ``out`` as ``fmt``; returns the ``export.json`` record."""
+    """Export ``dataset_dir`` to ``out`` as ``fmt``; returns the ``export.json`` record.
+
+    ``shuffle_seed``: seed of the per-split shuffle across sessions (None: manifest order).
+    """
     root, out = Path(dataset_dir).resolve(), Path(out).resolve()
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -75,18 +99,24 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
     if out.exists() and not (out / "export.json").is_file():
         raise ExportError(f"--out {out} exists and is not a motionpair export; "
                           "motionpair never replaces what it did not write")
-    rows = read_manifest(root)
     meta = read_dataset_json(root)
+    rows = read_manifest(root)
     names = _arrays_by_split(root, rows)
+    by_split = {s: shuffled([r for r in rows if r.split == s], shuffle_seed) for s in names}
     staged = staging_dir(out)
     staged.chmod(0o755)  # mkdtemp makes 0700; exports are for others to read
     try:
         if fmt == "webdataset":
-            splits = _write_webdataset(root, rows, names, staged, rows_per_tar, progress)
+            splits = _write_webdataset(root, by_split, names, staged, rows_per_tar, progress)
         else:
-            splits = _write_hf(root, rows, names, staged, progress)
-        record = {"format": fmt, "dataset": str(root), "schema_version": meta["schema_version"],
-                  "config_sha256": meta["config_sha256"], "splits": splits,
+            splits = _write_hf(root, by_split, names, staged, progress)
+        copied = _copy_metadata(root, staged)
+        record = {"format": fmt, **_trainer_record(root, meta, rows, names),
+                  "order": {"shuffle_seed": shuffle_seed,
+                            "rule": "per split: numpy.random.default_rng(shuffle_seed)."
+                                    "permutation of the split's manifest rows"
+                            if shuffle_seed is not None else "manifest order (not shuffled)"},
+                  "files": copied, "splits": splits,
                   "split_names": {HF_SPLIT[k]: k for k in names}}
         (staged / "export.json").write_text(json.dumps(record, indent=2) + "\n",
                                             encoding="utf-8")
@@ -97,13 +127,51 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
     return record
 
 
+def _copy_metadata(root: Path, staged: Path) -> dict[str, str]:
+    """Copy dataset.json, norm_stats.npz and the card into the export; ``{role: file}``."""
+    out = {}
+    for src, dst in COPIED.items():
+        if (root / src).is_file():
+            shutil.copyfile(root / src, staged / dst)
+            out[src.split(".")[0] if src != "README.md" else "card"] = dst
+    return out
+
+
+def _trainer_record(root: Path, meta: dict[str, Any], rows: list[WindowRow],
+                    names: dict[str, list[str]]) -> dict[str, Any]:
+    """What a trainer needs besides the samples: grid, units, skeleton, array specs.
+
+    The source dataset is named by its folder name and config hash only: an export moves.
+    """
+    specs = {**meta["audio"].get("arrays", {}), **meta["motion"].get("arrays", {})}
+    first = load_window(root, rows[0])
+    arrays = {}
+    for name in sorted({n for v in names.values() for n in v}):
+        a = first.get(name)
+        spec = specs.get(name, {})
+        arrays[name] = {"shape": list(a.shape) if a is not None else None,
+                        "dtype": str(a.dtype) if a is not None else None,
+                        **{k: v for k, v in spec.items() if k not in ("shape", "dtype")}}
+    skel = meta["motion"]["skeleton"]
+    return {"dataset": {"name": root.name, "schema_version": meta["schema_version"],
+                        "config_sha256": meta["config_sha256"]},
+            "schema_version": meta["schema_version"], "config_sha256": meta["config_sha256"],
+            "fps": meta["grid"]["fps"], "fps_float": meta["grid"]["fps_float"],
+            "sr_hz": meta["grid"].get("sr_hz"), "window_frames": rows[0].n_frames,
+            "units": {"motion": skel.get("units"), "time": "s", "frames": "frames at fps"},
+            "skeleton": skel, "arrays": arrays,
+            "normalisation": "norm_stats.npz: train-split mean/std per channel; "
+                             "x_norm = (x - mean) / std"}
+
+
 def _samples(root: Path, rows: list[WindowRow], names: list[str]) -> Iterator[tuple[WindowRow,
                                                                                     dict]]:
     for r in rows:
         yield r, load_window(root, r, tuple(names))
 
 
-def _write_webdataset(root: Path, rows: list[WindowRow], names: dict[str, list[str]],
+def _write_webdataset(root: Path, by_split: dict[str, list[WindowRow]],
+                      names: dict[str, list[str]],
                       staged: Path, rows_per_tar: int,
                       progress: Callable[[int], None] | None) -> dict[str, Any]:
     try:
@@ -115,7 +183,7 @@ def _write_webdataset(root: Path, rows: list[WindowRow], names: dict[str, list[s
     for split, arrays in names.items():
         hf = HF_SPLIT[split]
         (staged / hf).mkdir()
-        part = [r for r in rows if r.split == split]
+        part = by_split[split]
         # mtime 0: the tars are a function of the data only; verbose 0: no prints on stdout
         with wds.ShardWriter(str(staged / hf / f"{hf}-%06d.tar"), maxcount=rows_per_tar,
                              verbose=0, mtime=0) as sink:
@@ -151,7 +219,8 @@ def hf_array_feature(shape: tuple[int, ...], dtype: np.dtype) -> Any:
     raise ExportError(f"no datasets feature for arrays of shape {shape}")
 
 
-def _write_hf(root: Path, rows: list[WindowRow], names: dict[str, list[str]], staged: Path,
+def _write_hf(root: Path, by_split: dict[str, list[WindowRow]], names: dict[str, list[str]],
+              staged: Path,
               progress: Callable[[int], None] | None) -> dict[str, Any]:
     try:
         import datasets
@@ -163,7 +232,7 @@ def _write_hf(root: Path, rows: list[WindowRow], names: dict[str, list[str]], st
     parts, splits = {}, {}
     work = staged / ".hf-build-cache"  # datasets' generator cache: inside the staging folder
     for split, arrays in names.items():
-        part = [r for r in rows if r.split == split]
+        part = by_split[split]
         first = load_window(root, part[0], tuple(arrays))
         feats = datasets.Features({**row_features, **{
             k: hf_array_feature(v.shape, v.dtype) for k, v in first.items()}})

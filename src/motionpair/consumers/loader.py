@@ -11,7 +11,11 @@ Shards are memory-mapped lazily in the process that reads them (a worker opens i
 maps on first use; the dataset object pickles without them), and only the requested rows
 are copied out. Items keep the stored dtypes (float32 features, uint8 one-hots, bool
 masks, float64 ``times_s``). ``normalize=True`` applies ``(x - mean) / std`` with the
-train-split statistics of ``norm_stats.npz`` to every selected float array that has them.
+train-split statistics of ``norm_stats.npz`` to every selected float array that has them;
+:meth:`MotionPairDataset.denormalize` (or :func:`denormalize`) is its inverse.
+``representation="root_relative"`` returns ``pose`` relative to the root joint plus
+``root_velocity`` and ``root_start`` (:mod:`motionpair.consumers.representation`);
+:meth:`MotionPairDataset.to_absolute` is its inverse.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 from motionpair.build.card import HF_SPLIT, canonical_split
 from motionpair.build.normstats import read_norm_stats, safe_std
 from motionpair.consumers import augment as aug
+from motionpair.consumers import representation as rep
 from motionpair.store import read_dataset_json, read_manifest, shard_path
 from motionpair.timebase import frames_to_time
 
@@ -52,11 +57,16 @@ class MotionPairDataset(Dataset):
     features : array names to return (validated against dataset.json); None = all.
     normalize : True for every selected float array with statistics, or a tuple of names.
     augment : :class:`motionpair.consumers.augment.Augment` (or its fields as a dict); None = off.
+    representation : "absolute" (stored joints) or "root_relative" (``pose`` minus the root
+        joint per frame, plus ``root_velocity`` (T, D) per frame and ``root_start`` (D,);
+        needs ``pose`` among the features; pose statistics are absolute, so ``pose`` is not
+        normalised in this representation).
     """
 
     def __init__(self, root: str | Path, split: str | None = "train",
                  features: Iterable[str] | None = None, normalize: bool | Iterable[str] = False,
-                 augment: aug.Augment | dict | None = None) -> None:
+                 augment: aug.Augment | dict | None = None,
+                 representation: str = "absolute") -> None:
         self.root = Path(root)
         meta = read_dataset_json(self.root)
         stored = None if split is None else canonical_split(split)
@@ -77,6 +87,23 @@ class MotionPairDataset(Dataset):
             raise ValueError(f"{self.root / 'dataset.json'}: unknown feature(s) {unknown}; "
                              f"this dataset stores {list(avail)}")
         self.split = split
+        if representation not in rep.REPRESENTATIONS:
+            raise ValueError(f"unknown representation {representation!r}: use one of "
+                             f"{', '.join(rep.REPRESENTATIONS)}")
+        if representation == "root_relative" and "pose" not in self.features:
+            raise ValueError("representation='root_relative' needs 'pose' among the features")
+        if representation == "root_relative" and normalize is not False:
+            # the statistics are of absolute joints: pose stays in its units
+            if normalize is not True and "pose" in (normalize := tuple(normalize)):
+                raise ValueError("representation='root_relative' does not normalise 'pose' "
+                                 "(norm_stats.npz holds absolute-joint statistics); drop it "
+                                 "from normalize")
+            if normalize is True:
+                stats = read_norm_stats(self.root)
+                normalize = tuple(f for f in self.features if f != "pose" and f in stats)
+        self.representation = representation
+        root_j = meta["motion"]["skeleton"].get("root_joint")
+        self.root_joint = None if root_j is None else int(root_j)
         self.hop_frames = int(meta["windows"].get("hop_frames") or 0)
         self._norm = self._load_norm(normalize)
         self.augment = aug.Augment(**augment) if isinstance(augment, dict) else augment
@@ -137,6 +164,24 @@ class MotionPairDataset(Dataset):
         r = self.rows[i]
         return self._array(r.shard, name)[r.row]
 
+    def denormalize(self, name: str, x: Any) -> Any:
+        """Inverse of ``normalize``: ``x * std + mean`` for array ``name`` (numpy or torch,
+        any leading batch axes); ``x`` unchanged when ``name`` was not normalised."""
+        if name not in self._norm:
+            return x
+        mean, inv_std = self._norm[name]
+        return denormalize(x, mean, 1.0 / inv_std)
+
+    def to_absolute(self, item: dict[str, Any]) -> Any:
+        """Absolute ``(…, T, J, D)`` joints of an item or collated batch of this dataset
+        (the inverse of ``representation="root_relative"``; the stored pose as is otherwise)."""
+        if self.representation == "absolute":
+            return item["pose"]
+        arrays = [item[k] for k in ("pose", "root_velocity", "root_start")]
+        as_np = [a.numpy() if isinstance(a, torch.Tensor) else a for a in arrays]
+        out = rep.from_root_relative(*as_np)
+        return torch.from_numpy(out) if isinstance(arrays[0], torch.Tensor) else out
+
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -164,6 +209,9 @@ class MotionPairDataset(Dataset):
         if rng is not None and a is not None and a.mirror_p > 0 and rng.random() < a.mirror_p:
             assert self._perm is not None  # set with mirroring
             aug.mirror(out, perm=self._perm[0], axis=self._perm[1])
+        if self.representation == "root_relative":
+            out["pose"], out["root_velocity"], out["root_start"] = rep.to_root_relative(
+                out["pose"], self.root_joint)
         for name, (mean, inv_std) in self._norm.items():
             if name in out:
                 _normalise(out[name], mean, inv_std)
@@ -197,7 +245,8 @@ class MotionPairDataset(Dataset):
         memory map into one ``(B, ...)`` tensor per array (in shared memory inside a
         worker); items are views of it and :func:`collate` hands the tensor on uncopied.
         """
-        if self.augment is not None and self.augment.active:
+        if (self.augment is not None and self.augment.active) or \
+                self.representation != "absolute":
             return [self[i] for i in indices]
         idx = [int(i) for i in indices]
         in_worker = get_worker_info() is not None
@@ -215,6 +264,15 @@ class MotionPairDataset(Dataset):
             batch[name] = out
         return [{**{n: batch[n][pos] for n in self.features}, **self._meta(i, 0)}
                 for pos, i in enumerate(idx)]
+
+
+def denormalize(x: Any, mean: np.ndarray, std: np.ndarray) -> Any:
+    """``x * std + mean`` (the inverse of ``(x - mean) / std``), for numpy arrays or torch
+    tensors with any leading batch axes; ``mean``/``std`` as in ``norm_stats.npz``
+    (:func:`motionpair.build.normstats.read_norm_stats`, std through ``safe_std``)."""
+    if isinstance(x, torch.Tensor):
+        return x * torch.as_tensor(std, dtype=x.dtype) + torch.as_tensor(mean, dtype=x.dtype)
+    return np.asarray(x) * std.astype(np.asarray(x).dtype) + mean.astype(np.asarray(x).dtype)
 
 
 def _normalise(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionpair.build.card import HF_SPLIT
+from motionpair.build.card import ARRAYS_DIR, HF_SPLIT, MANIFEST_DIR
 from motionpair.build.dataset import ARRAY_NAMES, shard_checksums
 from motionpair.build.normstats import check_norm_stats
 from motionpair.build.splits import guard_gap_violations
@@ -105,22 +105,25 @@ def _check_parquet(d: Path, raw: list[dict]) -> list[str]:
 
 
 def _check_split_parquets(d: Path, ids: list, splits: list) -> list[str]:
-    """The per-split files the dataset card points to hold that split's rows, in order."""
+    """The per-split files of the card's two configs (``data/``: rows with arrays,
+    ``manifest/``: light rows) hold that split's rows, in order."""
     import pyarrow.parquet as pq
 
     out = []
-    for stored, hf in HF_SPLIT.items():
-        want = [i for i, s in zip(ids, splits, strict=True) if s == stored]
-        path = d / "data" / f"{hf}.parquet"
-        if not want and not path.exists():
-            continue
-        try:
-            got = pq.read_table(path, columns=["id"]).column("id").to_pylist()
-        except Exception as exc:  # missing or unreadable: named
-            out.append(f"data/{hf}.parquet: unreadable ({exc})")
-            continue
-        if got != want:
-            out.append(f"data/{hf}.parquet ids differ from the {stored} rows of manifest.jsonl")
+    for folder in (ARRAYS_DIR, MANIFEST_DIR):
+        for stored, hf in HF_SPLIT.items():
+            want = [i for i, s in zip(ids, splits, strict=True) if s == stored]
+            path = d / folder / f"{hf}.parquet"
+            if not want and not path.exists():
+                continue
+            try:
+                got = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+            except Exception as exc:  # missing or unreadable: named
+                out.append(f"{folder}/{hf}.parquet: unreadable ({exc})")
+                continue
+            if got != want:
+                out.append(f"{folder}/{hf}.parquet ids differ from the {stored} rows of "
+                           "manifest.jsonl")
     return out
 
 

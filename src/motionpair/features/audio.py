@@ -15,7 +15,7 @@ import numpy as np
 
 from motionpair.features import beats
 from motionpair.timebase import frame_rate, frames_to_onehot, frames_to_time
-from motionpair.types import AudioFeatures
+from motionpair.types import AudioFeatures, AudioRef
 
 #: Bump when the feature recipe changes: it is part of every cache key.
 AUDIO_STAGE_VERSION = "audio-2"  # audio-2: beat tempo from motionpair.features.beats
@@ -44,6 +44,49 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if data.shape[0] == 0:
         raise ValueError(f"{path}: audio file decodes to zero samples")
     return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(native_sr)
+
+
+#: Decoded audio shorter than this share of its header's duration is a truncated file.
+MIN_DECODED_SHARE = 0.99
+#: The assumption of a pair built from a truncated file's decodable part.
+TRUNCATED = "audio.truncated_tail_after_dance"
+TRUNCATED_TEXT = ("the audio file decodes shorter than its header declares (cut tail); the "
+                  "danced span lies inside what decodes, so the pair is built from the "
+                  "decoded audio; features near the cut (beat tracking, onsets) see no music "
+                  "after it; the missing seconds are in dataset.json pairs[].audio_truncated")
+
+
+def truncation_facts(track: AudioRef) -> dict[str, float] | None:
+    """``{declared_s, decoded_s, missing_s}`` of a track kept from a truncated file, else None."""
+    t = track
+    if t.declared_s is None or t.duration_s is None:
+        return None
+    return {"declared_s": round(t.declared_s, 6), "decoded_s": round(t.duration_s, 6),
+            "missing_s": round(t.declared_s - t.duration_s, 6)}
+
+
+def decodable_s(path: str | Path, declared_s: float, *, min_share: float = 0.99) -> float:
+    """Seconds of ``path`` that decode: ``declared_s`` when audio decodes at ``min_share`` of
+    the header's duration (checked by one seek and a 1 s read, ~15 ms), else the length of a
+    full decode (a truncated file: libsndfile decodes a cut MP3 up to the cut, silently).
+
+    ``ValueError`` naming the file when it cannot be opened.
+    """
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            frames, sr = f.frames, f.samplerate
+            try:
+                f.seek(int(min_share * frames))
+                if len(f.read(min(sr, frames), dtype="float32")):
+                    return declared_s
+            except sf.LibsndfileError:  # a seek past the decodable end of a cut file
+                pass
+    except Exception as exc:  # libsndfile's errors do not name the file
+        raise ValueError(f"{path}: not decodable audio ({exc})") from exc
+    y, native_sr = decode_audio(path)
+    return frames_to_time(len(y), native_sr)  # samples -> s
 
 
 def resample(y: np.ndarray, *, orig_sr_hz: int, sr_hz: int) -> np.ndarray:
