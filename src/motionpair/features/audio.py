@@ -21,6 +21,12 @@ from motionpair.types import AudioFeatures
 #: Bump when the feature recipe changes: it is part of every cache key.
 AUDIO_STAGE_VERSION = "audio-2"  # audio-2: beat tempo from motionpair.features.beats
 
+#: What computing features imports. librosa loads its submodules lazily and numba compiles
+#: some of their functions at import (about 2 CPU-s per process): a worker pool's
+#: forkserver imports these once, and every worker forked from it starts with them.
+PRELOAD_MODULES = ("librosa", "librosa.core", "librosa.feature", "librosa.feature.rhythm",
+                   "librosa.beat", "librosa.onset", "scipy.signal", "soundfile", "soxr")
+
 BASELINE35_LAYOUT = (
     ("onset_env", 1),
     ("mfcc", 20),
