@@ -156,8 +156,7 @@ def base_features(y_native: np.ndarray, *, native_sr_hz: int, track_id: str, sr_
     mfcc = librosa.feature.mfcc(S=mel_db, sr=sr_hz, n_mfcc=n_mfcc)
     c_grid = chroma_grid(fps) or (sr_hz, hop)
     y_c = resample(y_native, orig_sr_hz=native_sr_hz, sr_hz=c_grid[0])
-    tuning = float(librosa.estimate_tuning(y=y_c, sr=c_grid[0],
-                                           bins_per_octave=CHROMA_BINS_PER_OCTAVE))
+    tuning = chroma_tuning(y_c, c_grid[0])
     peaks = librosa.onset.onset_detect(onset_envelope=env, sr=sr_hz, hop_length=hop)
     # the tempo's reference rate is usually the build's: the same soxr call, not done twice
     y_ref = y if sr_hz == beats.TEMPO_REF_SR_HZ else None
@@ -192,6 +191,54 @@ CHROMA_BINS_PER_OCTAVE = 36
 #: the resamplers' transients, with margin. With 4 s every frame inside the span is
 #: bit-identical to the whole-track computation on every tang2018 track (tests/test_perf.py).
 CHROMA_PAD_S = 4.0
+
+
+#: ``librosa.piptrack``'s defaults, as ``estimate_tuning`` calls it.
+PIPTRACK_N_FFT = 2048
+PIPTRACK_FMIN_HZ = 150.0
+PIPTRACK_FMAX_HZ = 4000.0
+PIPTRACK_THRESHOLD = 0.1
+
+
+def chroma_tuning(y_c: np.ndarray, sr_hz: int) -> float:
+    """``librosa.estimate_tuning(y=y_c, sr=sr_hz, bins_per_octave=36)`` (what ``chroma_cens``
+    estimates when given no tuning), the same value at about half the cost.
+
+    ``piptrack`` keeps peaks only in 150 <= f < 4000 Hz, yet interpolates and searches
+    every STFT bin; this does the same arithmetic on the kept bins and one neighbour on
+    each side (every step is local along frequency; the per-frame threshold still uses
+    all bins), so the pitches, their magnitudes and the tuning are identical
+    (tests/test_perf.py compares it with librosa on real tracks). In fractions of a bin at
+    36 bins per octave.
+    """
+    import librosa
+    from librosa.core.pitch import _parabolic_interpolation
+
+    n_fft = PIPTRACK_N_FFT
+    S = np.abs(np.abs(librosa.stft(y_c, n_fft=n_fft, center=True, window="hann",
+                                   pad_mode="constant")) ** 1)
+    freqs = librosa.fft_frequencies(sr=sr_hz, n_fft=n_fft)
+    band = np.flatnonzero((max(PIPTRACK_FMIN_HZ, 0.0) <= freqs)
+                          & (freqs < min(PIPTRACK_FMAX_HZ, float(sr_hz) / 2)))
+    if band.size == 0 or S.shape[-1] == 0:
+        return float(librosa.estimate_tuning(y=y_c, sr=sr_hz,
+                                             bins_per_octave=CHROMA_BINS_PER_OCTAVE))
+    b0, b1 = int(band[0]), int(band[-1]) + 1
+    lo, hi = max(b0 - 1, 0), min(b1 + 1, S.shape[0])
+    Sb = S[lo:hi]
+    shift = _parabolic_interpolation(Sb, axis=-2)
+    dskew = 0.5 * np.gradient(Sb, axis=-2) * shift
+    ref = np.expand_dims(PIPTRACK_THRESHOLD * np.max(S, axis=-2), -2)
+    keep = librosa.util.localmax(Sb * (Sb > ref), axis=-2)[b0 - lo:b1 - lo]
+    fi, ti = np.nonzero(keep)
+    fb = fi + (b0 - lo)
+    # float32 like piptrack's output arrays
+    pitch = (((fi + b0) + shift[fb, ti]) * float(sr_hz) / n_fft).astype(S.dtype)
+    mag = (Sb[fb, ti] + dskew[fb, ti]).astype(S.dtype)
+    voiced = pitch > 0
+    threshold = np.median(mag[voiced]) if voiced.any() else 0.0
+    return float(librosa.pitch_tuning(pitch[(mag >= threshold) & voiced], resolution=0.01,
+                                      bins_per_octave=CHROMA_BINS_PER_OCTAVE))
 
 
 def chroma_span(y_c: np.ndarray, params: dict[str, Any], lo: int, hi: int, *,
