@@ -38,6 +38,21 @@ def _chroma_rate(y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     return audio.resample(y, orig_sr_hz=sr, sr_hz=c_sr), c_sr
 
 
+def test_stereo_mix_is_numpy_mean_bit_for_bit(tang_dir):
+    """The decoder's cheaper stereo mix equals ``mean(axis=1)`` on a whole real track."""
+    import soundfile as sf
+
+    data, _ = sf.read(str(tang_dir / "DANCE_W_8" / "audio.mp3"), dtype="float32",
+                      always_2d=True)
+    assert data.shape[1] == 2
+    want = data.mean(axis=1)
+    got = audio._mono(data)
+    assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    mono = data[:, :1]
+    np.testing.assert_array_equal(audio._mono(mono), mono.mean(axis=1))
+
+
 def test_band_limited_tuning_equals_librosa(clips):
     import librosa
 

