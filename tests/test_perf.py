@@ -163,3 +163,30 @@ def test_lazy_pool_starts_nothing_until_asked():
     futures = [pool.submit(_square, k) for k in range(4)]
     pool.close()
     assert [f.result() for f in futures] == [0, 1, 4, 9]
+
+
+def test_prestarted_forkserver_is_stopped_when_nothing_pairs(tmp_path, monkeypatch):
+    """--no-cache with several workers starts the pool's forkserver before the scan; a scan
+    that finds nothing to pair stops it again (no importing process left behind)."""
+    import time
+    from multiprocessing import forkserver
+    from pathlib import Path
+
+    from motionpair.build import dataset
+    from motionpair.config import BuildConfig
+    from motionpair.features import numba_cache
+
+    monkeypatch.setattr(numba_cache, "checked", lambda loc=None: True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(dataset.BuildError, match="nothing to pair"):
+        dataset.build([tmp_path / "empty"], tmp_path / "out", BuildConfig(), workers=2,
+                      cache_dir=False)
+    pid = forkserver._forkserver._forkserver_pid
+    assert pid is not None  # it was started
+    status = Path(f"/proc/{pid}/status")
+    for _ in range(200):  # SIGTERM sent: it ends (a zombie until the next pool reaps it)
+        state = status.read_text().split("State:")[1].split()[0] if status.exists() else "gone"
+        if state in ("Z", "gone"):
+            break
+        time.sleep(0.05)
+    assert state in ("Z", "gone")

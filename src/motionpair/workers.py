@@ -169,3 +169,22 @@ class LazyPool:
         else:
             self._pool.shutdown(wait=True)
         self._pool = None
+
+
+def start_forkserver(preload: Sequence[str]) -> None:
+    """Start the forkserver now (it imports ``preload`` in the background), so that a pool
+    created later forks workers from it at once. No-op when one is already running."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
+def stop_forkserver() -> None:
+    """End this process's forkserver, if any (a later pool starts a new one)."""
+    from multiprocessing import forkserver
+
+    fs_pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if fs_pid:
+        with contextlib.suppress(OSError):
+            os.kill(fs_pid, signal.SIGTERM)

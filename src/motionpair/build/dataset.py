@@ -52,7 +52,13 @@ from motionpair.safeio import describe_pair
 from motionpair.sources.base import source_of, sources
 from motionpair.sources.common import sha256_file
 from motionpair.types import PairSpec, Problem, WindowRow
-from motionpair.workers import LazyPool, WorkerDiedError, run_pool
+from motionpair.workers import (
+    LazyPool,
+    WorkerDiedError,
+    run_pool,
+    start_forkserver,
+    stop_forkserver,
+)
 
 
 def assumption_text() -> dict[str, str]:
@@ -202,7 +208,13 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         warnings.append(f"cache folder {cache} cannot be written ({why}): building without "
                         "the cache")
         cache = None
-    inv = scan(paths, cache=_memo_cache(cache))
+    prestarted = _prestart_pool(workers, cache)
+    try:
+        inv = scan(paths, cache=_memo_cache(cache))
+    except BaseException:
+        if prestarted:
+            stop_forkserver()
+        raise
     for src in sources().values():  # optional hook, e.g. MotionMix --cameras fused
         if hasattr(src, "pairs_for_build"):
             inv.pairs = src.pairs_for_build(inv.pairs, cfg)
@@ -215,6 +227,8 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         raise BuildError(str(exc)) from exc
     t_scan = time.perf_counter()
     if not inv.pairs:
+        if prestarted:
+            stop_forkserver()
         raise BuildError(_problem_text("nothing to pair", inv.problems))
     if on_pairs:
         on_pairs(len(inv.pairs))
@@ -271,6 +285,18 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
     return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
                         split_info=split_info, timings_s=timings, cache=cache_stats,
                         warnings=warnings, notes=notes)
+
+
+def _prestart_pool(workers: int | None, cache: Path | None) -> bool:
+    """Start the worker pool's forkserver before the scan, so that its imports (librosa's
+    submodules, ~2.6 CPU-s) run while this process scans, when the pool is sure to be
+    needed: no cache (every pair computes) and several workers. Only on a numba cache whose
+    self-check passed (:func:`motionpair.features.numba_cache.checked`): the forkserver then
+    only reads compiled code, never races the warm-up child that writes it."""
+    if cache is not None or (workers or os.cpu_count() or 1) <= 1 or not numba_cache.checked():
+        return False
+    start_forkserver(["motionpair.build.pair", *audio.PRELOAD_MODULES])
+    return True
 
 
 def _output_error_text(out: Path, exc: BaseException) -> str:
