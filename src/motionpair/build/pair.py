@@ -239,6 +239,10 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
             assumptions=assumptions, max_dt_s=max_gap_s, extras=info.row_extras)
     if pose is not None:
         motion_facts = sparse_motion_facts(pose, grid, clock, rows, max_gap_s)
+    if given is None and "baseline35" in arrays and np.isnan(arrays["baseline35"]).any():
+        # the chroma span missed a frame a window reads: never write such a shard
+        raise RuntimeError(f"{spec.pair_id}: a window reads chroma outside the computed span "
+                           f"{span[0]}..{span[1]} (a motionpair bug; please report it)")
     stage(spec.pair_id, "shard write")
     write_shard(Path(out_dir) / shard, arrays)
     stream = None if pose is None else {
