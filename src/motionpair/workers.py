@@ -141,3 +141,50 @@ def _signal_name(num: int) -> str:
         return signal.Signals(num).name
     except ValueError:
         return f"signal {num}"
+
+
+class LazyPool:
+    """A process pool started by its first ``submit`` (no process at all when nothing is
+    submitted), for work kept off the critical path: a build's pictures are drawn here
+    while the build writes the rest of the dataset.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker process; returns its future."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             mp_context=multiprocessing.get_context("forkserver"))
+        return self._pool.submit(fn, *args)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for the submitted work (or, with ``cancel``, drop it and end the workers)."""
+        if self._pool is None:
+            return
+        if cancel:
+            stop_pool(self._pool)
+        else:
+            self._pool.shutdown(wait=True)
+        self._pool = None
+
+
+def start_forkserver(preload: Sequence[str]) -> None:
+    """Start the forkserver now (it imports ``preload`` in the background), so that a pool
+    created later forks workers from it at once. No-op when one is already running."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
+def stop_forkserver() -> None:
+    """End this process's forkserver, if any (a later pool starts a new one)."""
+    from multiprocessing import forkserver
+
+    fs_pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if fs_pid:
+        with contextlib.suppress(OSError):
+            os.kill(fs_pid, signal.SIGTERM)

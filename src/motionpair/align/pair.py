@@ -29,7 +29,7 @@ from motionpair.align.evidence import (
 )
 from motionpair.cache import Cache, cache_key
 from motionpair.features.beats import tempo_check
-from motionpair.memo import code_sha256, memo_file, value_digest
+from motionpair.memo import code_sha256, value_digest
 from motionpair.safeio import guard
 from motionpair.sources.base import source_of
 from motionpair.timebase import frames_to_time
@@ -218,25 +218,89 @@ def alignment_pictures(block: dict, series: dict[str, dict], out_dir: Path,
     ``on_picture(k, n)`` is called before the k-th of n pictures (for a progress display).
 
     Fourteen matplotlib figures cost several seconds: far more than the rest of a fully
-    cached rebuild.
+    cached rebuild. :class:`PictureJobs` draws them in other processes instead.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    code = code_sha256("motionpair.align.plot", "motionpair.align.pair",
+    return PictureJobs(block, series, out_dir, cache).finish(on_picture)
+
+
+def picture_code() -> str:
+    """Digest of the code an alignment picture depends on (part of its memo key)."""
+    return code_sha256("motionpair.align.plot", "motionpair.align.pair",
                        "motionpair.align.evidence", "motionpair.timebase")
-    paths = []
-    for k, (pid, rec) in enumerate(block["pairs"].items(), start=1):
-        if on_picture is not None:
-            on_picture(k, len(block["pairs"]))
-        payload = {"code": code, "matplotlib": version("matplotlib"), "pair": pid,
-                   "record": value_digest(rec), "series": value_digest(series[pid])}
-        path, why = guard(out_dir / png_name(pid), memo_file, cache, "alignplot", payload,
-                          out_dir / png_name(pid),
-                          lambda p, pid=pid, rec=rec: alignplot.draw_pair(pid, rec, series[pid], p))
-        if path is None:  # a picture never stops a build: the record says why it is missing
-            _picture_failed(rec, out_dir / png_name(pid), str(why))
-        else:
-            paths.append(path)
-    return paths
+
+
+def draw_picture_file(pair_id: str, record: dict, series: dict, png: Path) -> str | None:
+    """Draw one pair's picture into ``png``; None, or why it could not be drawn (a worker
+    process's job: top-level and picklable)."""
+    path, why = guard(png, alignplot.draw_pair, pair_id, record, series, png)
+    return None if path is not None else str(why)
+
+
+#: A picture copied from the memo (its job's key).
+HIT = "memo hit"
+
+
+class PictureJobs:
+    """The alignment pictures of a build: memo hits copied at once, the rest drawn by
+    ``submit`` (an executor's ``submit``: other processes, while the build writes the rest)
+    or, without one, one by one in :meth:`finish`.
+
+    The same PNG bytes either way: a picture is a function of its record and series.
+    """
+
+    def __init__(self, block: dict, series: dict[str, dict], out_dir: Path,
+                 cache: Cache | None, submit: Callable[..., Any] | None = None):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.block, self.series, self.out_dir, self.cache = block, series, out_dir, cache
+        code, mpl = picture_code(), version("matplotlib")
+        # (pid, png, memo key, future); key HIT: copied from the memo, nothing to draw
+        self.jobs: list[tuple[str, Path, str | None, Any]] = []
+        for pid, rec in block["pairs"].items():
+            png = out_dir / png_name(pid)
+            key = None
+            if cache is not None and cache.root is not None:
+                key = cache_key("alignplot", {"code": code, "matplotlib": mpl, "pair": pid,
+                                              "record": value_digest(rec),
+                                              "series": value_digest(series[pid])})
+                hit = cache.get("alignplot", key, arrays=("data",))
+                if hit is not None:
+                    png.write_bytes(hit[0]["data"].tobytes())
+                    self.jobs.append((pid, png, HIT, None))
+                    continue
+            future = submit(draw_picture_file, pid, rec, series[pid], png) if submit else None
+            self.jobs.append((pid, png, key, future))
+
+    @property
+    def to_draw(self) -> int:
+        """How many pictures were not memo hits."""
+        return sum(1 for _, _, key, _ in self.jobs if key is not HIT)
+
+    def finish(self, on_picture: Callable[[int, int], None] | None = None) -> list[Path]:
+        """Wait for (or draw) every picture in pair order; memoise new ones; note on its
+        record why a picture is missing. Returns the PNGs written."""
+        paths = []
+        for k, (pid, png, key, future) in enumerate(self.jobs, start=1):
+            if on_picture is not None:
+                on_picture(k, len(self.jobs))
+            rec = self.block["pairs"][pid]
+            if future is not None:
+                try:
+                    why = future.result()
+                except Exception as exc:  # noqa: BLE001 - a dead drawing process: no picture
+                    why = f"{png}: drawing process failed ({type(exc).__name__}: {exc})"
+            elif key is HIT:
+                why = None
+            else:
+                why = draw_picture_file(pid, rec, self.series[pid], png)
+            if why is not None:  # a picture never stops a build: the record says why
+                _picture_failed(rec, png, why)
+                continue
+            if key is not None and key is not HIT and self.cache is not None:
+                self.cache.put("alignplot", key,
+                               {"data": np.frombuffer(png.read_bytes(), dtype=np.uint8)},
+                               {"bytes": png.stat().st_size})
+            paths.append(png)
+        return paths
 
 
 def _picture_failed(record: dict, png: Path, why: str) -> None:

@@ -64,7 +64,13 @@ from motionpair.safeio import describe_pair
 from motionpair.sources.base import source_of, sources
 from motionpair.sources.common import sha256_file
 from motionpair.types import PairSpec, Problem, WindowRow
-from motionpair.workers import WorkerDiedError, run_pool
+from motionpair.workers import (
+    LazyPool,
+    WorkerDiedError,
+    run_pool,
+    start_forkserver,
+    stop_forkserver,
+)
 
 
 def assumption_text() -> dict[str, str]:
@@ -160,10 +166,13 @@ def run_pairs(specs: list[PairSpec], cfg: BuildConfig, out: Path, *, workers: in
             if on_done:
                 on_done(specs[i])
         return results  # type: ignore[return-value]
+    # longest tracks first: the last pairs to finish are short ones, so no worker idles
+    # long at the end (results still come back in ``specs`` order)
+    todo.sort(key=lambda i: (-(specs[i].track.duration_s or 0.0), i))
     jobs = [(specs[i], cfg, str(out), cache) for i in todo]
     try:
         outcomes = run_pool(_run_pair, jobs, workers=workers,
-                            preload=["motionpair.build.pair", "librosa", "scipy.signal"],
+                            preload=["motionpair.build.pair", *audio.PRELOAD_MODULES],
                             on_done=(lambda j, _r: on_done(specs[todo[j]])) if on_done else None)
     except WorkerDiedError as exc:  # one line naming pair, stage and signal; nothing published
         raise WorkerCrashError(str(exc)) from exc
@@ -212,7 +221,13 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         warnings.append(f"cache folder {cache} cannot be written ({why}): building without "
                         "the cache")
         cache = None
-    inv = scan(paths, cache=_memo_cache(cache))
+    prestarted = _prestart_pool(workers, cache)
+    try:
+        inv = scan(paths, cache=_memo_cache(cache))
+    except BaseException:
+        if prestarted:
+            stop_forkserver()
+        raise
     for src in sources().values():  # optional hook, e.g. MotionMix --cameras fused
         if hasattr(src, "pairs_for_build"):
             inv.pairs = src.pairs_for_build(inv.pairs, cfg)
@@ -225,6 +240,8 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
         raise BuildError(str(exc)) from exc
     t_scan = time.perf_counter()
     if not inv.pairs:
+        if prestarted:
+            stop_forkserver()
         raise BuildError(_problem_text("nothing to pair", inv.problems))
     if on_pairs:
         on_pairs(len(inv.pairs))
@@ -252,7 +269,7 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
             raise BuildError(_problem_text("no window could be cut", problems))
         t_pairs = time.perf_counter()
         _write_dataset(staged, inv, results, rows, problems, split_info, cfg, cache_dir=cache,
-                       on_step=on_step)
+                       on_step=on_step, workers=workers)
         cache_stats = {k: sum(r.cache.get(k, 0) for r in results) for k in ("hits", "misses")}
         if (n_failed := sum(r.cache.get("write_errors", 0) for r in results)):
             warnings.append(f"{n_failed} cache entr{'y' if n_failed == 1 else 'ies'} could "
@@ -281,6 +298,18 @@ def _build_locked(paths: Sequence[str | Path], out: Path, cfg: BuildConfig, *,
     return BuildSummary(out=out, inventory=inv, rows=rows, problems=problems,
                         split_info=split_info, timings_s=timings, cache=cache_stats,
                         warnings=warnings, notes=notes)
+
+
+def _prestart_pool(workers: int | None, cache: Path | None) -> bool:
+    """Start the worker pool's forkserver before the scan, so that its imports (librosa's
+    submodules, ~2.6 CPU-s) run while this process scans, when the pool is sure to be
+    needed: no cache (every pair computes) and several workers. Only on a numba cache whose
+    self-check passed (:func:`motionpair.features.numba_cache.checked`): the forkserver then
+    only reads compiled code, never races the warm-up child that writes it."""
+    if cache is not None or (workers or os.cpu_count() or 1) <= 1 or not numba_cache.checked():
+        return False
+    start_forkserver(["motionpair.build.pair", *audio.PRELOAD_MODULES])
+    return True
 
 
 def _output_error_text(out: Path, exc: BaseException) -> str:
@@ -482,24 +511,55 @@ def _library_versions() -> dict[str, str]:
 def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
                    rows: list[WindowRow], problems: list[Problem], split_info: dict,
                    cfg: BuildConfig, *, cache_dir: Path | None = None,
-                   on_step: Callable[[str], None] | None = None) -> None:
-    step = on_step or (lambda label: None)
+                   on_step: Callable[[str], None] | None = None, workers: int = 1) -> None:
+    """Every file of the dataset but the shards and build.json.
+
+    With ``workers > 1`` the pictures (alignment pictures, the preview) are drawn in worker
+    processes while this process writes the tables, statistics and checksums: matplotlib
+    is most of the time spent here. The files are the same either way.
+    """
+    pool = LazyPool(workers) if workers > 1 else None
+    try:
+        _write_dataset_files(staged, inv, results, rows, problems, split_info, cfg,
+                             cache_dir=cache_dir, on_step=on_step or (lambda label: None),
+                             submit=pool.submit if pool else None)
+    except BaseException:
+        if pool:
+            pool.close(cancel=True)
+        raise
+    if pool:
+        pool.close()
+
+
+def _write_dataset_files(staged: Path, inv: Inventory, results: list[PairResult],
+                         rows: list[WindowRow], problems: list[Problem], split_info: dict,
+                         cfg: BuildConfig, *, cache_dir: Path | None,
+                         on_step: Callable[[str], None],
+                         submit: Callable[..., Any] | None) -> None:
+    step = on_step
+    record = dataset_record(inv, results, rows, problems, split_info, cfg)
+    for src in sources().values():  # source blocks (MotionMix: matching counts, out-of-track)
+        record.update(src.dataset_block(inv.units))
+    # the pictures first: drawn (by ``submit``) while the tables and statistics are written
+    evidence, pictures = _alignment_evidence(staged, results, cfg, cache_dir=cache_dir,
+                                             submit=submit)
+    sample = choose_sample(rows)
+    (staged / "preview").mkdir(exist_ok=True)
+    preview_args = (staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir),
+                    {"audio": record["audio"], "motion": record["motion"]})
+    preview = submit(sample_preview, *preview_args) if submit else None
     step("manifest")
     split_files = write_manifest(staged, rows, cfg)
     inv_dict = inv.to_dict()
     inv_dict["problems"] = [p.to_dict() for p in problems]
     _write_json(staged / "inventory.json", inv_dict)
-    record = dataset_record(inv, results, rows, problems, split_info, cfg)
-    for src in sources().values():  # source blocks (MotionMix: matching counts, out-of-track)
-        record.update(src.dataset_block(inv.units))
     step("normalisation statistics")
     record["norm_stats"] = _norm_stats(staged, rows)
     step("shard checksums")
     record["shards_sha256"] = shard_checksums(staged)
     step("alignment evidence")
-    record["alignment_evidence"] = _alignment_evidence(
-        staged, results, cfg, cache_dir=cache_dir,
-        on_picture=lambda k, n: step(f"alignment pictures {k}/{n}"))
+    pictures.finish(on_picture=lambda k, n: step(f"alignment pictures {k}/{n}"))
+    record["alignment_evidence"] = evidence
     record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
     step("dataset card")
@@ -508,9 +568,10 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     (staged / "README.md").write_text(card_text(record, split_files, array_files, columns,
                                                 left_out, dirpath=staged), encoding="utf-8")
     step("preview")
-    sample = choose_sample(rows)
-    (staged / "preview").mkdir(exist_ok=True)
-    sample_preview(staged, sample, staged / "preview" / "sample.png", _memo_cache(cache_dir))
+    if preview is not None:
+        preview.result()
+    else:
+        sample_preview(*preview_args)
     _write_json(staged / "sample.json", sample_summary(staged, sample))
 
 
@@ -647,9 +708,11 @@ def _beats_block(record: dict) -> dict[str, Any]:
 
 
 def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfig, *,
-                        cache_dir: Path | None = None,
-                        on_picture: Callable[[int, int], None] | None = None) -> dict:
-    """Per-pair alignment evidence (dataset.json) and one picture per pair under alignment/."""
+                        cache_dir: Path | None = None, submit: Callable[..., Any] | None = None
+                        ) -> tuple[dict, pairevidence.PictureJobs]:
+    """Per-pair alignment evidence (dataset.json) and its pictures under alignment/, started
+    (memo hits copied, the rest submitted to ``submit``); the record is complete once the
+    returned jobs' ``finish()`` has run (a missing picture is noted on its pair)."""
 
     ordered = sorted(results, key=lambda r: r.pair_id)
     series = {r.pair_id: r.evidence_series for r in ordered}
@@ -658,7 +721,7 @@ def _alignment_evidence(staged: Path, results: list[PairResult], cfg: BuildConfi
                                 kin_order=cfg.kin_order)
     # memoised pictures (drawn directly when the cache is off): a fully cached rebuild
     # must not redraw 14 figures
-    pairevidence.alignment_pictures(block, series, staged / "alignment", _memo_cache(cache_dir),
-                                    on_picture=on_picture)
+    jobs = pairevidence.PictureJobs(block, series, staged / "alignment", _memo_cache(cache_dir),
+                                    submit=submit)
     block["pictures"] = "alignment/<source>__<session>.png"
-    return block
+    return block, jobs

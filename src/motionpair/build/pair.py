@@ -51,14 +51,39 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
     """Per-track features, from the cache when the audio bytes and recipe are unchanged.
 
     With ``cached_only`` a cache miss raises :class:`NotCachedError` instead of computing.
+    The whole track's features (chroma over every frame); the build itself computes the
+    chroma only over the frames its windows read (:func:`base_features`, :func:`with_chroma`).
     """
     given = source_of(spec).features(spec, cfg)  # precomputed by the source (MotionMix NPZ)
     if given is not None:
         return given
+    base = base_features(spec, cfg, cache, cached_only=cached_only)
+    return with_chroma(spec, base, (0, base.n_frames), cache, cached_only=cached_only)
+
+
+#: The arrays of a cached audio stage (:func:`motionpair.features.audio.base_features`).
+AUDIO_CACHE_ARRAYS = ("beat_times_s", "mel", "onset_env", "music_beat", "onset_peak",
+                      *audio.BASE_EXTRA_ARRAYS)
+#: Part of the audio stage's key: what an entry holds (the chroma is a stage of its own).
+AUDIO_CACHE_LAYOUT = "base-without-chroma"
+
+#: The chroma-rate track of the last track whose base features were computed here, so that
+#: :func:`with_chroma` does not decode it again: ``{audio sha256: y_c}``, one entry at most.
+_LAST_Y_CHROMA: dict[str, np.ndarray] = {}
+
+
+def base_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
+                  cached_only: bool = False) -> AudioFeatures:
+    """The whole-track part of a computed track's features
+    (:func:`motionpair.features.audio.base_features`: no ``baseline35`` yet), cached.
+
+    With ``cached_only`` a cache miss raises :class:`NotCachedError` instead of computing.
+    """
     params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
-    key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256})
-    hit = cache.get("audio", key, arrays=("beat_times_s", *AUDIO_ARRAYS),
+    key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256,
+                              "layout": AUDIO_CACHE_LAYOUT})
+    hit = cache.get("audio", key, arrays=AUDIO_CACHE_ARRAYS,
                     meta=("duration_s", "tempo_bpm", "params"))
     if hit is not None:
         arrays, meta = hit
@@ -70,13 +95,49 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
         raise NotCachedError(f"audio features of {spec.track.track_id}")
     y, native_sr = audio.decode_audio(spec.track.path)
     _refuse_truncated(spec, frames_to_time(len(y), native_sr))  # samples -> s
-    feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
-                                   sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
-                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
+    feats, y_c = audio.base_features(y, native_sr_hz=native_sr, track_id=spec.track.track_id,
+                                     sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
+                                     n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
+    _LAST_Y_CHROMA.clear()
+    _LAST_Y_CHROMA[spec.track.sha256] = y_c
     cache.put("audio", key, {**feats.arrays, "beat_times_s": feats.beat_times_s},
               {"duration_s": feats.duration_s, "tempo_bpm": feats.tempo_bpm,
                "params": feats.params})
     return feats
+
+
+def with_chroma(spec: PairSpec, base: AudioFeatures, span: tuple[int, int], cache: Cache, *,
+                cached_only: bool = False) -> AudioFeatures:
+    """``base`` with ``baseline35``, its chroma computed over frames ``span`` (lo, hi) only
+    (:func:`motionpair.features.audio.chroma_span`: the same values as over the whole
+    track), cached by track, recipe and span. Chroma frames outside ``span`` are NaN."""
+    lo, hi = span
+    key = cache_key("chroma", {"params": base.params, "input_sha256": spec.track.sha256,
+                               "span": [int(lo), int(hi)], "pad_s": audio.CHROMA_PAD_S})
+    hit = cache.get("chroma", key, arrays=("chroma",))
+    if hit is not None:
+        return audio.with_chroma(base, hit[0]["chroma"], lo)
+    if cached_only:
+        raise NotCachedError(f"chroma of {spec.track.track_id}")
+    y_c = _LAST_Y_CHROMA.pop(spec.track.sha256, None)
+    if y_c is None:  # the base features came from the cache: decode once more
+        y, native_sr = audio.decode_audio(spec.track.path)
+        _refuse_truncated(spec, frames_to_time(len(y), native_sr))  # samples -> s
+        y_c = audio.resample(y, orig_sr_hz=native_sr, sr_hz=int(base.params["chroma_sr_hz"]))
+    chroma = audio.chroma_span(y_c, base.params, lo, hi, n_frames=base.n_frames)
+    cache.put("chroma", key, {"chroma": chroma}, {"span": [int(lo), int(hi)]})
+    return audio.with_chroma(base, chroma, lo)
+
+
+def chroma_frames(grid: MotionGrid | None, n_audio: int, n_frames: int) -> tuple[int, int]:
+    """The frames whose chroma a pair needs: its motion grid's (every dense window lies
+    inside it) and one more (a beat window interpolates between a frame and the next, with
+    weight 0 on the last grid frame), clipped to the track; every frame without a grid."""
+    if grid is None:
+        return 0, n_frames
+    lo = min(max(grid.first_frame, 0), n_frames)
+    hi = max(min(grid.first_frame + len(grid.valid) + 1, n_audio + 1, n_frames), lo)
+    return lo, hi
 
 
 #: Decoded audio shorter than this share of its header's duration is a truncated file.
@@ -143,7 +204,9 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
         raise NotCachedError(f"{spec.pair_id} has no cacheable stage")
     info = src.stream_info(spec)
     stage(spec.pair_id, "audio features")
-    feats = track_features(spec, cfg, cache, cached_only=cached_only)
+    given = src.features(spec, cfg)  # precomputed by the source (MotionMix NPZ)
+    feats = given if given is not None else base_features(spec, cfg, cache,
+                                                          cached_only=cached_only)
     stage(spec.pair_id, "clock map")
     clock = clock_for(spec, feats, kind=cfg.clock)
     mode, why = pairing(src, info, cfg)
@@ -159,6 +222,10 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
     if mode == "snapshot":
         snapshot.refuse_beat_options(spec.pair_id, mode, why, cfg)
     pose, grid = pair_motion(spec, src, mode, clock, cfg, cache, cached_only=cached_only)
+    if given is None:  # chroma only where the windows read it
+        stage(spec.pair_id, "chroma")
+        span = chroma_frames(grid if mode == "dense" else None, n_audio, feats.n_frames)
+        feats = with_chroma(spec, feats, span, memo_cache, cached_only=cached_only)
     if pose is None:
         assert grid is not None
         motion_facts = dense_motion_facts(grid, cfg, memo_cache)
@@ -174,6 +241,10 @@ def process_pair(spec: PairSpec, cfg: BuildConfig, out_dir: str,
             assumptions=assumptions, max_dt_s=max_gap_s, extras=info.row_extras)
     if pose is not None:
         motion_facts = sparse_motion_facts(pose, grid, clock, rows, max_gap_s)
+    if given is None and "baseline35" in arrays and np.isnan(arrays["baseline35"]).any():
+        # the chroma span missed a frame a window reads: never write such a shard
+        raise RuntimeError(f"{spec.pair_id}: a window reads chroma outside the computed span "
+                           f"{span[0]}..{span[1]} (a motionpair bug; please report it)")
     stage(spec.pair_id, "shard write")
     write_shard(Path(out_dir) / shard, arrays)
     stream = None if pose is None else {

@@ -21,16 +21,23 @@ def choose_sample(rows: list[WindowRow]) -> WindowRow:
     return first[len(first) // 2]
 
 
-def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | Path) -> Path:
-    """Mel + music beats, onset envelope, mean joint speed + kinematic beats, pose strip."""
+def draw_window(dataset_dir: str | Path, window_id: str | None, out_png: str | Path, *,
+                row: WindowRow | None = None, meta: dict[str, Any] | None = None) -> Path:
+    """Mel + music beats, onset envelope, mean joint speed + kinematic beats, pose strip.
+
+    ``row`` and ``meta`` (dataset.json's ``audio`` and ``motion`` blocks at least): given by
+    a build that draws before its manifest and dataset.json are written; read otherwise.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_manifest(dataset_dir)
-    row = find_row(rows, window_id) if window_id else choose_sample(rows)
-    meta = read_dataset_json(dataset_dir)
+    if row is None:
+        rows = read_manifest(dataset_dir)
+        row = find_row(rows, window_id) if window_id else choose_sample(rows)
+    if meta is None:
+        meta = read_dataset_json(dataset_dir)
     w = load_window(dataset_dir, row)
     T = row.n_frames
     # beat-grid windows carry each frame's track time; fixed grids are start + k / fps
@@ -162,16 +169,19 @@ def sample_summary(dataset_dir: str | Path, row: WindowRow) -> dict[str, Any]:
     }
 
 
-def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache | None) -> Path:
+def sample_preview(dataset_dir: Path, row: WindowRow, target: Path, cache: Cache | None,
+                   meta: dict[str, Any] | None = None) -> Path:
     """``preview.draw_window`` for ``row``, memoised on everything the picture depends on.
 
     The picture depends on the manifest row, the window's arrays, the skeleton edges in
     ``dataset.json``, the drawing code and matplotlib's version; drawing costs ~1 s
     (matplotlib import + render), a large part of an otherwise fully cached rebuild.
     """
-    edges = read_dataset_json(dataset_dir)["motion"]["skeleton"].get("edges")
+    if meta is None:  # a build passes its record: the picture is drawn before it is written
+        meta = read_dataset_json(dataset_dir)
+    edges = meta["motion"]["skeleton"].get("edges")
     payload = {"code": code_sha256("motionpair.build.preview", "motionpair.store"),
                "matplotlib": version("matplotlib"), "row": row.to_dict(), "edges": edges,
                "arrays": value_digest(load_window(dataset_dir, row))}
     return memo_file(cache, "preview", payload, target,
-                     lambda path: draw_window(dataset_dir, row.id, path))
+                     lambda path: draw_window(dataset_dir, row.id, path, row=row, meta=meta))

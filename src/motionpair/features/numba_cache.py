@@ -313,6 +313,24 @@ def warm(*, sr_hz: int = 22050, hop: int = 735, n_mels: int = 128, n_fft: int = 
     return run
 
 
+def checked(loc: CacheLocation | None = None) -> bool:
+    """Whether a self-check passed on this cache and no cache file changed since (for any
+    recipe parameters): every import-time compiled function is then on disk, and a process
+    importing librosa only reads the cache (safe beside other processes)."""
+    loc = loc or location()
+    if loc.owner == "numba-default" or loc.path is None:
+        return False
+    for stamp in loc.path.glob(".warm-ok-*"):
+        try:
+            rec = json.loads(_read(stamp) or "")
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("params") and \
+                _read(stamp) == _fingerprint(loc, rec["params"]):
+            return True
+    return False
+
+
 def _stamp_path(loc: CacheLocation, params: dict[str, Any]) -> Path | None:
     """Where a passed check of ``params`` is recorded (None: numba's default location)."""
     if loc.owner == "numba-default" or loc.path is None:
