@@ -5,11 +5,14 @@ underscore)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from motionpair import ui
 
@@ -22,14 +25,214 @@ JsonOpt = Annotated[str | None, typer.Option(
 
 
 def _numbers(text: str, what: str, n: int) -> tuple[float, ...]:
-    """``n`` comma-separated numbers of option ``what``, or a usage error naming it."""
+    """``n`` comma-separated finite numbers of option ``what``, or a usage error naming it."""
+    import math
+
     try:
         parts = tuple(float(x) for x in text.split(","))
     except ValueError:
         parts = ()
     if len(parts) != n:
         raise typer.BadParameter(f"{what} takes {n} comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(x) for x in parts):
+        raise typer.BadParameter(f"{what} takes finite numbers (no nan/inf), got {text!r}")
     return parts
+
+
+#: Options of the app itself; accepted before or after the command (``build ... -q``).
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose", "--version")
+
+
+def hoist_global_flags(args: Sequence[str]) -> list[str]:
+    """``args`` with the global flags written after the command moved before it.
+
+    The global flags take no value, so the command is the first argument not starting with
+    ``-``; everything after a ``--`` is left alone. Short flags may be combined (``-qv``).
+    """
+    args = list(args)
+    cmd = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if cmd is None:
+        return args
+    front, rest = [], []
+    for i, a in enumerate(args[cmd + 1:], start=cmd + 1):
+        if a == "--":
+            rest += args[i:]
+            break
+        short = len(a) > 1 and a[0] == "-" and a[1] != "-" and set(a[1:]) <= {"q", "v"}
+        (front if a in GLOBAL_FLAGS or short else rest).append(a)
+    return front + args[:cmd + 1] + rest
+
+
+class Group(TyperGroup):
+    """The app's command group: global flags anywhere, and no traceback ever reaches a user.
+
+    Every command fixes its own known failures with one precise line; this is the last
+    resort for the unexpected: one line naming the command and the problem (``-v`` adds the
+    traceback), exit 2 for a missing path or one the system cannot encode, else 1. Library
+    warnings are shown (one line each) only with ``-v``.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_flags(args))
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort, TyperException):
+                raise
+            except MemoryError as exc:
+                _last_resort(ctx, exc, "out of memory")
+            except RecursionError as exc:
+                _last_resort(ctx, exc, "input nested too deeply to read")
+            except Exception as exc:  # noqa: BLE001 - the last resort, see the docstring
+                _last_resort(ctx, exc, None)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    if ui.STATE.verbose:
+        text = " ".join(str(message).split())
+        ui.err().print(f"warning: {category.__name__}: {text}", markup=False, highlight=False,
+                       soft_wrap=True)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for ``exc``: an OS error names its file and errno text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [n for n in (exc.filename, exc.filename2) if n is not None]
+        return f"{exc.strerror}" + "".join(f": {safe_path(n)}" for n in names)
+    if isinstance(exc, UnicodeError):
+        return f"a path or text that is not valid UTF-8 ({exc})"
+    text = " ".join(str(exc).split())
+    if type(exc) is ValueError and text:  # motionpair's own messages name file and problem
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _last_resort(ctx: typer.Context, exc: BaseException, what: str | None) -> None:
+    import traceback
+
+    sub = ctx.invoked_subcommand or ""
+    if ui.STATE.verbose:
+        ui.err().print("".join(traceback.format_exception(exc)), markup=False, highlight=False,
+                       soft_wrap=True)
+    hint = "" if ui.STATE.verbose or isinstance(exc, OSError) else " (-v shows the traceback)"
+    ui.err().print(f"error: motionpair {sub}: {what or describe_exception(exc)}{hint}",
+                   markup=False, highlight=False, soft_wrap=True)
+    missing = (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeError)
+    raise typer.Exit(EXIT_USAGE if isinstance(exc, missing) else EXIT_PROBLEMS) from exc
+
+
+def safe_path(path: str | bytes | Path) -> str:
+    """``path`` printable on any terminal: bytes that are not UTF-8 as ``\\xNN`` escapes."""
+    if isinstance(path, bytes):
+        return path.decode("utf-8", "backslashreplace")
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate-escaped bytes of a non-UTF-8 file name
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+def usage_error(msg: str) -> typer.Exit:
+    """Print ``error: msg`` (one line) and return the exit-2 to raise."""
+    ui.error(msg)
+    return typer.Exit(EXIT_USAGE)
+
+
+def path_problem(path: Path, what: str, *, folder: bool | None = None) -> str | None:
+    """Why ``path`` cannot serve as ``what`` (not found, wrong kind), or None.
+
+    ``what`` names the argument (``"AUDIO"``, ``"dataset"``); ``folder`` True/False asks
+    for a folder/a file, None for either.
+    """
+    p = safe_path(path)
+    if not path.exists():
+        if path.is_symlink():
+            return f"{what} {p}: dangling symlink (its target is not found)"
+        return f"{what} {p}: file or folder not found"
+    if folder is True and not path.is_dir():
+        return f"{what} {p}: is a file, expected a folder"
+    if folder is False and path.is_dir():
+        return f"{what} {p}: is a folder, expected a file"
+    return None
+
+
+def require_path(path: Path, what: str, *, folder: bool | None = None) -> None:
+    """Exit 2 with one line when ``path`` does not exist or is of the wrong kind."""
+    problem = path_problem(path, what, folder=folder)
+    if problem:
+        raise usage_error(problem)
+
+
+def dataset_problem(path: Path) -> str | None:
+    """Why ``path`` is not a built dataset folder (one line), or None."""
+    from motionpair.sources.common import read_json
+
+    problem = path_problem(path, "dataset", folder=True)
+    if problem:
+        return problem
+    meta = path / "dataset.json"
+    if not meta.is_file():
+        return (f"{safe_path(path)}: not a motionpair dataset (no dataset.json; build one "
+                "with motionpair build)")
+    try:
+        doc = read_json(meta)
+    except (OSError, ValueError, RecursionError) as exc:
+        return f"{safe_path(meta)}: unreadable ({describe_exception(exc)})"
+    if not isinstance(doc, dict):
+        return (f"{safe_path(meta)}: not a motionpair dataset.json (expected a JSON object, "
+                f"found {type(doc).__name__})")
+    return None
+
+
+def require_dataset(path: Path) -> None:
+    """Exit 2 with one line unless ``path`` is a built dataset folder."""
+    problem = dataset_problem(path)
+    if problem:
+        raise usage_error(problem)
+
+
+def require_paths(paths: Sequence[Path], what: str, *, folder: bool | None = None) -> None:
+    """:func:`require_path` for each of ``paths``, all problems printed before exit 2."""
+    problems = [p for p in (path_problem(x, what, folder=folder) for x in paths) if p]
+    for p in problems[:-1]:
+        ui.error(p)
+    if problems:
+        raise usage_error(problems[-1])
+
+
+def require_run(path: Path) -> None:
+    """Exit 2 with one line unless ``path`` is a run folder (``motionpair train`` output)."""
+    require_path(path, "run", folder=True)
+    if not (path / "model.pt").is_file() and not (path / "last.pt").is_file():
+        raise usage_error(f"{safe_path(path)}: not a motionpair run (no model.pt; train one "
+                          "with motionpair train)")
+
+
+def check_number(name: str, value: float | None, *, lo: float | None = None,
+                 hi: float | None = None, lo_open: bool = False,
+                 allow_none: bool = True) -> None:
+    """Exit 2 naming option ``name`` unless ``value`` is finite and within ``[lo, hi]``
+    (``(lo, hi]`` when ``lo_open``)."""
+    import math
+
+    if value is None:
+        if allow_none:
+            return
+        raise usage_error(f"{name} needs a value")
+    if not math.isfinite(value):
+        raise usage_error(f"{name} must be a finite number, got {value}")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise usage_error(f"{name} must be {'>' if lo_open else '>='} {lo:g}, got {value:g}")
+    if hi is not None and value > hi:
+        raise usage_error(f"{name} must be <= {hi:g}, got {value:g}")
 
 
 @contextmanager

@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_PROBLEMS, EXIT_USAGE, JsonOpt, _numbers, out_guard
+from motionpair.commands._shared import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    JsonOpt,
+    _numbers,
+    out_guard,
+    require_paths,
+)
 from motionpair.ui import Cameras, Clock, Pairing, SplitBy
 
 
@@ -70,8 +77,9 @@ def register(app: typer.Typer) -> None:
         """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
         from motionpair.build.dataset import BuildError
         from motionpair.build.dataset import build as do_build
-        from motionpair.config import BuildConfig
+        from motionpair.config import BuildConfig, check_range
 
+        require_paths(paths, "FOLDER", folder=True)  # not found: exit 2, one line
         try:
             cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                               window_n_frames=window_frames, hop_n_frames=hop_frames,
@@ -84,6 +92,7 @@ def register(app: typer.Typer) -> None:
                               context_s=cast(tuple[float, float], _numbers(context_s,
                                                                            "--context-s", 2)),
                               ).validate()
+            check_range("--workers", workers, 1, 4096)
             if on_downbeats:
                 raise ValueError("--on-downbeats: no source here publishes downbeats and "
                                  "motionpair does not estimate them yet; use --window-beats "

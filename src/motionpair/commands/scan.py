@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from motionpair import ui
-from motionpair.commands._shared import JsonOpt
+from motionpair.commands._shared import JsonOpt, require_paths
 
 
 def scan_table(inv_dict: dict) -> Table:
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
             unit_notes,
         )
 
+        require_paths(paths or [], "FOLDER", folder=True)  # not found: exit 2, one line
         con = ui.results(json_out)
         rep = None
         if not paths:  # no arguments: report the MotionMix default locations, scan what exists
