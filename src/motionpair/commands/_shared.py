@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -53,7 +54,8 @@ def hoist_global_flags(args: Sequence[str]) -> list[str]:
     cmd = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
     if cmd is None:
         return args
-    front, rest = [], []
+    front: list[str] = []
+    rest: list[str] = []
     for i, a in enumerate(args[cmd + 1:], start=cmd + 1):
         if a == "--":
             rest += args[i:]
@@ -72,10 +74,10 @@ class Group(TyperGroup):
     warnings are shown (one line each) only with ``-v``.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_flags(args))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         import warnings
 
         with warnings.catch_warnings():
@@ -114,7 +116,7 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _last_resort(ctx: typer.Context, exc: BaseException, what: str | None) -> None:
+def _last_resort(ctx: ClickContext, exc: BaseException, what: str | None) -> None:
     import traceback
 
     sub = ctx.invoked_subcommand or ""
