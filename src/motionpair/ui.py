@@ -114,8 +114,33 @@ def write_json(obj: Any, target: str | None) -> None:
     write_file_atomic(path, text)
 
 
+#: No table cell is longer (characters); longer text (a fix, a path list) belongs on its own
+#: line below the table.
+MAX_CELL = 200
+
+
+def clip_cells(table: Table, limit: int = MAX_CELL) -> Table:
+    """``table`` with every text cell longer than ``limit`` cut to ``limit`` (ending in …)."""
+    for col in table.columns:
+        cells = col._cells  # rich keeps the cells per column
+        for i, cell in enumerate(cells):
+            if isinstance(cell, str) and len(cell) > limit:
+                cells[i] = cell[: limit - 1] + "…"
+            elif isinstance(cell, Text) and len(cell.plain) > limit:
+                cut = cell.copy()
+                cut.truncate(limit - 1)
+                cut.append("…")
+                cells[i] = cut
+    return table
+
+
 def show_table(console: Console, table: Table) -> None:
-    """Print ``table``, or a vertical layout (one block per row) when it does not fit."""
+    """Print ``table``, or a vertical layout (one block per row) when it does not fit.
+
+    Cells are clipped to :data:`MAX_CELL` characters (the full text is printed by the
+    caller on its own lines).
+    """
+    clip_cells(table)
     need = Measurement.get(console, console.options.update_width(UNWRAPPED), table).maximum
     if need <= console.width or console.width >= UNWRAPPED:
         console.print(table)

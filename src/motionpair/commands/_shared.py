@@ -257,3 +257,40 @@ def out_guard(command: str) -> Iterator[None]:
         ui.err().print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
                   "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(128 + signum) from exc
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    """Exit 2 naming option ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise usage_error(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def check_device(value: str, *, auto: bool = True) -> None:
+    """Exit 2 unless ``--device`` names a torch device that exists on this machine."""
+    check_choice("--device", value, ("auto", "cpu", "cuda", "mps") if auto
+                 else ("cpu", "cuda", "mps"))
+    if value in ("auto", "cpu"):
+        return
+    import torch  # deferred: only commands that need torch call this
+
+    if value == "cuda" and not torch.cuda.is_available():
+        raise usage_error("--device cuda: no CUDA device is available here (use cpu or auto)")
+    mps = getattr(torch.backends, "mps", None)
+    if value == "mps" and not (mps is not None and mps.is_available()):
+        raise usage_error("--device mps: no Apple MPS device is available here (use cpu or "
+                          "auto)")
+
+
+@contextmanager
+def removed_on_failure(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` if the block fails and ``folder`` did not exist before it (so
+    everything in it was written by the block: nothing of the user's is touched)."""
+    import shutil
+
+    existed = folder.exists() or folder.is_symlink()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -136,8 +136,9 @@ def register(app: typer.Typer) -> None:
                 ui.err().print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
                                + (f": {exc.filename}" if exc.filename else ""), highlight=False)
                 raise typer.Exit(EXIT_PROBLEMS) from exc
-        for p in summary.problems:
-            info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
+        for p in summary.problems:  # one line each, also with -q (an input was skipped)
+            ui.err().print(f"[yellow]{p.kind}[/]: {escape(p.reason)}", highlight=False,
+                           soft_wrap=True)
         from motionpair.build.scan import duplicate_lines
 
         for line in duplicate_lines(summary.inventory.duplicates):

@@ -7,10 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_number,
+    require_path,
+    require_paths,
+    usage_error,
+)
 
 #: A sync peak less than this far above the best other lag is flagged (beats repeat).
 LOW_SYNC_RATIO = 1.2
@@ -23,8 +28,8 @@ def _rate(text: str) -> float | None:
         r = float(text)
     except ValueError:
         r = -1.0
-    if not r > 0:
-        raise typer.BadParameter(f"--rate-hz takes a positive number or 'full', got {text!r}")
+    if not 0 < r <= 1000:
+        raise typer.BadParameter(f"--rate-hz takes a number in (0, 1000] or 'full', got {text!r}")
     return r
 
 
@@ -53,7 +58,11 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.session import CaptureConfig
         from motionpair.capture.session import capture as do_capture
 
-        con, err = Console(), Console(stderr=True)
+        con, err = ui.out(), ui.err()
+        require_paths(videos, "VIDEO", folder=False)
+        check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        check_number("--sr", sr, lo=1000, hi=384_000)
+        check_number("--n-mels", n_mels, lo=1, hi=1024)
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
@@ -124,12 +133,16 @@ def register(app: typer.Typer) -> None:
         """Draw a captured skeleton over the video frame it came from."""
         from motionpair.capture.overlay import overlay
 
+        require_path(session, "SESSION", folder=True)
+        require_path(video, "VIDEO", folder=False)
+        check_number("--time-s", time_s, lo=0, hi=10**7)
+
         try:
             facts = overlay(session, video, out, camera=camera, time_s=time_s)
         except (KeyError, ValueError, FileNotFoundError) as exc:
-            Console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
+            ui.err().print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
-        Console().print(f"wrote {out}: {json.dumps(facts)}", markup=False, highlight=False,
+        ui.out().print(f"wrote {out}: {json.dumps(facts)}", markup=False, highlight=False,
                         soft_wrap=True)
 
     @app.command("capture-evidence")
@@ -145,8 +158,14 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.evidence import evidence_line
         from motionpair.config import BuildConfig
 
-        block = do_evidence(paths, BuildConfig(fps=fps).validate(), Cache(default_cache_dir()))
-        con = Console()
+        require_paths(paths, "FOLDER", folder=True)
+        check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        try:
+            cfg = BuildConfig(fps=fps).validate()
+        except ValueError as exc:
+            raise usage_error(str(exc)) from exc
+        block = do_evidence(paths, cfg, Cache(default_cache_dir()))
+        con = ui.out()
         for pid, rec in block["pairs"].items():
             con.print(evidence_line(pid, rec), markup=False, highlight=False, soft_wrap=True)
         for pid, why in block["skipped"].items():

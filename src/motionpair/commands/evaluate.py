@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_choice,
+    check_device,
+    check_number,
+    describe_exception,
+    require_dataset,
+    require_run,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,15 +30,21 @@ def register(app: typer.Typer) -> None:
         """Split-half evaluation on SPLIT: ground truth, random and audio-nearest train
         retrieval, mean pose, the network in 10 steps and in 1 step; writes
         RUN/eval_<split>.json and .md and prints the table."""
-        err = Console(stderr=True)
+        err = ui.err()
         ui.require_torch("evaluate")
+        require_run(run)
+        require_dataset(dataset)
+        check_choice("--split", split, ("train", "val", "validation", "test"))
+        check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_device(device, auto=False)
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
 
         try:
             res = do_eval(run, dataset, split, seed=seed, device=device,
                           progress=lambda s: err.print(s))
-        except (ValueError, FileNotFoundError) as exc:
-            err.print(f"[red]error[/]: {exc}")
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from exc
-        Console(width=160).print(markdown_table(res), markup=False, highlight=False)
+        ui.out().print(markdown_table(res), markup=False, highlight=False)

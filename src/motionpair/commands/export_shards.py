@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    require_dataset,
+)
 
 
 class Format(StrEnum):
@@ -34,9 +37,11 @@ def register(app: typer.Typer) -> None:
         from motionpair.consumers.export import ExportError, export
         from motionpair.store import read_manifest
 
+        require_dataset(dataset)
+
         try:
             total = len(read_manifest(dataset))
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             ui.error(f"{dataset}: not a built dataset (no manifest.jsonl)")
             raise typer.Exit(2) from exc
         with ui.progress("windows") as prog:  # windows done/total, ETA (stderr, TTY only)

@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_device,
+    check_number,
+    describe_exception,
+    require_path,
+    require_run,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,18 +32,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Dance to AUDIO from start to end (5 s windows, 2.5 s overlap, joined as EDGE
         does); writes motion.npy, music_beat.npy, generate.json, strip.png, dance.mp4."""
-        err = Console(stderr=True)
+        err = ui.err()
         ui.require_torch("generate")
+        require_run(run)
+        require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
+        check_number("--steps", steps, lo=1, hi=1000)
+        check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_number("--max-video-s", max_video_s, lo=0, hi=10**7, lo_open=True)
+        check_device(device, auto=False)
         from motionpair.model.generate import generate_dance, write_outputs
 
         try:
             res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
             files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
                                   video=video, max_video_s=max_video_s)
-        except (ValueError, FileNotFoundError) as exc:
-            err.print(f"[red]error[/]: {exc}")
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from exc
         n = len(res["pose"])
-        Console().print(f"generated {n} frames ({n / float(res['fps']):.1f} s, "
+        ui.out().print(f"generated {n} frames ({n / float(res['fps']):.1f} s, "
                         f"{len(res['windows'])} windows, {steps} step(s)); wrote "
                         + ", ".join(files.values()))

@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_number,
+    require_paths,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +29,10 @@ def register(app: typer.Typer) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
         from motionpair.build.prep_audio import prep_playlist
 
+        require_paths(audio_dirs, "AUDIO_DIR", folder=True)
+        check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        check_number("--sr", sr, lo=1000, hi=384_000)
+        check_number("--n-mels", n_mels, lo=1, hi=1024)
         con = ui.info()
         out_r = out.resolve()
         for d in audio_dirs:

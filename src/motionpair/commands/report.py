@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    require_dataset,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +23,8 @@ def register(app: typer.Typer) -> None:
         """Write DIR/report/report.html (opens offline: PNGs inlined) and report.md."""
         from motionpair.commands._shared import out_guard
         from motionpair.consumers.report import write_report
+
+        require_dataset(dataset)
 
         try:  # figures done/total, ETA (stderr, on a terminal only)
             with out_guard("report"), ui.progress("figures") as prog:
