@@ -29,8 +29,8 @@ def evidence_table(block: dict[str, Any]) -> Table:
     """One row per pair: both BAS with their null percentiles, tempo, drift, offset."""
     t = Table(title="motionpair align — BAS percentiles: vs circular shifts / vs other tracks")
     for col in ("session", "pair", "style", "clock", "BAS bailando m→k", "pct", "z",
-                "BAS fact k→m", "pct", "z", "bpm implied", "bpm measured", "drift s", "offset s", "ratio",
-                "halves Δ s", "passes"):
+                "BAS fact k→m", "pct", "z", "bpm implied", "bpm measured", "drift s",
+                "offset s", "ratio", "halves Δ s", "passes"):
         t.add_column(col, overflow="fold")
     for pid, r in block["pairs"].items():
         cells = []
