@@ -32,7 +32,7 @@ def check_range(name: str, value: float | None, lo: float, hi: float, *,
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
     if value < lo or (open_low and value == lo) or value > hi:
         def fmt(x: float) -> str:
@@ -132,7 +132,13 @@ class BuildConfig:
         """Raise ``ValueError`` with a user-facing message for an impossible config."""
         self._check_ranges()
         if not self.fps_is_auto:
-            parse_rate(self.fps)
+            try:
+                rate = parse_rate(self.fps)
+            except (ValueError, ZeroDivisionError, OverflowError) as exc:
+                raise ValueError(f"--fps: {exc}") from exc
+            if not 1 <= rate <= 1000:  # a feature frame grid, not an audio sample rate
+                raise ValueError(f"--fps must be >= 1 and <= 1000 frames per second, got "
+                                 f"{self.fps}")
         _ = self.hop
         if self.window_frames < 2 or self.hop_frames < 1:
             raise ValueError(f"a window needs at least 2 frames and a hop at least 1; at "

@@ -229,12 +229,17 @@ def check_number(name: str, value: float | None, *, lo: float | None = None,
         if allow_none:
             return
         raise usage_error(f"{name} needs a value")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise usage_error(f"{name} must be a finite number, got {value}")
+
+    def fmt(x: float) -> str:  # ints of any size as written, floats short
+        return str(x) if isinstance(x, int) else f"{x:g}"
+
     if lo is not None and (value <= lo if lo_open else value < lo):
-        raise usage_error(f"{name} must be {'>' if lo_open else '>='} {lo:g}, got {value:g}")
+        raise usage_error(f"{name} must be {'>' if lo_open else '>='} {fmt(lo)}, got "
+                          f"{fmt(value)}")
     if hi is not None and value > hi:
-        raise usage_error(f"{name} must be <= {hi:g}, got {value:g}")
+        raise usage_error(f"{name} must be <= {fmt(hi)}, got {fmt(value)}")
 
 
 @contextmanager

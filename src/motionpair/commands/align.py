@@ -179,8 +179,8 @@ def register(app: typer.Typer) -> None:
         from motionpair.config import BuildConfig
         from motionpair.publish import write_file_atomic
 
-        require_paths(paths, "FOLDER", folder=True)
         check_number("--min-peak-ratio", min_peak_ratio, lo=1, hi=1e6)
+        require_paths(paths, "FOLDER", folder=True)
         con, info = ui.results(json_out), ui.info()
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}

@@ -79,7 +79,6 @@ def register(app: typer.Typer) -> None:
         from motionpair.build.dataset import build as do_build
         from motionpair.config import BuildConfig, check_range
 
-        require_paths(paths, "FOLDER", folder=True)  # not found: exit 2, one line
         try:
             cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
                               window_n_frames=window_frames, hop_n_frames=hop_frames,
@@ -100,6 +99,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             ui.error(str(exc))
             raise typer.Exit(EXIT_USAGE) from exc
+        require_paths(paths, "FOLDER", folder=True)  # not found: exit 2, one line
         cache_dir = False if no_cache else (cache or True)
         info = ui.info()
         # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)

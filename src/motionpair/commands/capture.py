@@ -59,10 +59,10 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.session import capture as do_capture
 
         con, err = ui.out(), ui.err()
-        require_paths(videos, "VIDEO", folder=False)
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
+        require_paths(videos, "VIDEO", folder=False)
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
@@ -133,9 +133,9 @@ def register(app: typer.Typer) -> None:
         """Draw a captured skeleton over the video frame it came from."""
         from motionpair.capture.overlay import overlay
 
+        check_number("--time-s", time_s, lo=0, hi=10**7)
         require_path(session, "SESSION", folder=True)
         require_path(video, "VIDEO", folder=False)
-        check_number("--time-s", time_s, lo=0, hi=10**7)
 
         try:
             facts = overlay(session, video, out, camera=camera, time_s=time_s)
@@ -158,8 +158,8 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.evidence import evidence_line
         from motionpair.config import BuildConfig
 
-        require_paths(paths, "FOLDER", folder=True)
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        require_paths(paths, "FOLDER", folder=True)
         try:
             cfg = BuildConfig(fps=fps).validate()
         except ValueError as exc:

@@ -32,11 +32,11 @@ def register(app: typer.Typer) -> None:
         RUN/eval_<split>.json and .md and prints the table."""
         err = ui.err()
         ui.require_torch("evaluate")
-        require_run(run)
-        require_dataset(dataset)
         check_choice("--split", split, ("train", "val", "validation", "test"))
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
         check_device(device, auto=False)
+        require_run(run)
+        require_dataset(dataset)
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
 

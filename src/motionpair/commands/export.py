@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         window; writes export.json. Exit 1 when ONNX parity exceeds --tolerance."""
         err = ui.err()
         ui.require_torch("export")
-        require_run(run)
         check_number("--tolerance", tolerance, lo=0, hi=1e6)
+        require_run(run)
         from motionpair.model.export import export as do_export
 
         try:

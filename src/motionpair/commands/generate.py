@@ -34,12 +34,12 @@ def register(app: typer.Typer) -> None:
         does); writes motion.npy, music_beat.npy, generate.json, strip.png, dance.mp4."""
         err = ui.err()
         ui.require_torch("generate")
-        require_run(run)
-        require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
         check_number("--steps", steps, lo=1, hi=1000)
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
         check_number("--max-video-s", max_video_s, lo=0, hi=10**7, lo_open=True)
         check_device(device, auto=False)
+        require_run(run)
+        require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
         from motionpair.model.generate import generate_dance, write_outputs
 
         try:

@@ -29,10 +29,10 @@ def register(app: typer.Typer) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
         from motionpair.build.prep_audio import prep_playlist
 
-        require_paths(audio_dirs, "AUDIO_DIR", folder=True)
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
+        require_paths(audio_dirs, "AUDIO_DIR", folder=True)
         con = ui.info()
         out_r = out.resolve()
         for d in audio_dirs:

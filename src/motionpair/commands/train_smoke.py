@@ -45,12 +45,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from exc
         from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
-        require_dataset(dataset)
         check_number("--seconds", seconds, lo=0, hi=10**7, lo_open=True)
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
         check_number("--max-epochs", max_epochs, lo=1, hi=10**7)
         check_number("--patience", patience, lo=1, hi=10**7)
         check_number("--workers", workers, lo=0, hi=256)
+        require_dataset(dataset)
 
         from motionpair.consumers.smoke import run_smoke
 
