@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -299,3 +299,33 @@ def removed_on_failure(folder: Path) -> Iterator[None]:
         if not existed and folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def probe_out(out: Path, what: str = "--out") -> None:
+    """Exit 2 with one line, before any work, when folder ``out`` cannot be created or
+    written (a read-only or full disk, a parent that is a file, a name the file system
+    refuses); nothing is left behind by the probe."""
+    import os
+    import tempfile
+
+    made: list[Path] = []
+    try:
+        missing = []
+        p = out
+        while not p.exists() and not p.is_symlink() and p != p.parent:
+            missing.append(p)
+            p = p.parent
+        for d in reversed(missing):
+            d.mkdir()
+            made.append(d)
+        if out.is_dir():
+            fd, name = tempfile.mkstemp(prefix=".motionpair-probe-", dir=out)
+            os.close(fd)
+            os.unlink(name)
+    except (OSError, UnicodeError) as exc:
+        raise usage_error(f"{what} {safe_path(out)}: cannot be written "
+                          f"({describe_exception(exc)})") from exc
+    finally:
+        for d in reversed(made):
+            with suppress(OSError):
+                d.rmdir()

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from motionpair import ui
-from motionpair.commands._shared import check_number, require_paths
+from motionpair.commands._shared import check_number, probe_out, require_paths
 from motionpair.ui import Clock
 
 if TYPE_CHECKING:
@@ -181,6 +181,8 @@ def register(app: typer.Typer) -> None:
 
         check_number("--min-peak-ratio", min_peak_ratio, lo=1, hi=1e6)
         require_paths(paths, "FOLDER", folder=True)
+        if out is not None:
+            probe_out(out)
         con, info = ui.results(json_out), ui.info()
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from rich.markup import escape
 from motionpair import ui
 from motionpair.commands._shared import (
     check_number,
+    probe_out,
     require_path,
     require_paths,
     usage_error,
@@ -63,6 +64,7 @@ def register(app: typer.Typer) -> None:
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
         require_paths(videos, "VIDEO", folder=False)
+        probe_out(out)
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
@@ -136,6 +138,7 @@ def register(app: typer.Typer) -> None:
         check_number("--time-s", time_s, lo=0, hi=10**7)
         require_path(session, "SESSION", folder=True)
         require_path(video, "VIDEO", folder=False)
+        probe_out(out.parent, "--out's folder")
 
         try:
             facts = overlay(session, video, out, camera=camera, time_s=time_s)

@@ -12,6 +12,7 @@ import typer
 from motionpair import ui
 from motionpair.commands._shared import (
     check_number,
+    probe_out,
     require_run,
 )
 
@@ -33,6 +34,8 @@ def register(app: typer.Typer) -> None:
         ui.require_torch("export")
         check_number("--tolerance", tolerance, lo=0, hi=1e6)
         require_run(run)
+        if out is not None:
+            probe_out(out)
         from motionpair.model.export import export as do_export
 
         try:

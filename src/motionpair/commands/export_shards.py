@@ -10,6 +10,7 @@ import typer
 
 from motionpair import ui
 from motionpair.commands._shared import (
+    probe_out,
     require_dataset,
 )
 
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.store import read_manifest
 
         require_dataset(dataset)
+        probe_out(out)
 
         try:
             total = len(read_manifest(dataset))

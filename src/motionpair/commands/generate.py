@@ -12,6 +12,7 @@ from motionpair.commands._shared import (
     check_device,
     check_number,
     describe_exception,
+    probe_out,
     require_path,
     require_run,
 )
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
         check_device(device, auto=False)
         require_run(run)
         require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
+        probe_out(out)
         from motionpair.model.generate import generate_dance, write_outputs
 
         try:

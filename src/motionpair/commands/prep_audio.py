@@ -10,6 +10,7 @@ import typer
 from motionpair import ui
 from motionpair.commands._shared import (
     check_number,
+    probe_out,
     require_paths,
 )
 
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
         require_paths(audio_dirs, "AUDIO_DIR", folder=True)
+        probe_out(out)
         con = ui.info()
         out_r = out.resolve()
         for d in audio_dirs:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_USAGE, require_dataset
+from motionpair.commands._shared import EXIT_USAGE, probe_out, require_dataset
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         from motionpair.build.preview import draw_window
 
         require_dataset(dataset)
+        if out is not None:
+            probe_out(out.parent, "--out's folder")
 
         # default inside the dataset (kept by rebuilds), never the current directory
         target = out or (dataset / "previews" / f"{(id or 'sample').replace('/', '__')}.png")

@@ -9,6 +9,7 @@ import typer
 
 from motionpair import ui
 from motionpair.commands._shared import (
+    probe_out,
     require_dataset,
 )
 
@@ -25,6 +26,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.consumers.report import write_report
 
         require_dataset(dataset)
+        probe_out(out if out is not None else dataset / "report")
 
         try:  # figures done/total, ETA (stderr, on a terminal only)
             with out_guard("report"), ui.progress("figures") as prog:

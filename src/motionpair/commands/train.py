@@ -14,6 +14,7 @@ from motionpair.commands._shared import (
     check_device,
     check_number,
     describe_exception,
+    probe_out,
     removed_on_failure,
     require_dataset,
     safe_path,
@@ -62,6 +63,7 @@ def register(app: typer.Typer) -> None:
         check_device(device)
         for d in datasets:
             require_dataset(d)
+        probe_out(out)
         if resume and not (out / "last.pt").is_file():
             raise usage_error(f"--resume: {safe_path(out)} holds no last.pt to continue")
         from rich.progress import (
