@@ -139,7 +139,10 @@ class BuildConfig:
             if not 1 <= rate <= 1000:  # a feature frame grid, not an audio sample rate
                 raise ValueError(f"--fps must be >= 1 and <= 1000 frames per second, got "
                                  f"{self.fps}")
-        _ = self.hop
+        try:
+            _ = self.hop
+        except ValueError as exc:
+            raise ValueError(f"--sr {self.sr_hz} with --fps {self.fps}: {exc}") from exc
         if self.window_frames < 2 or self.hop_frames < 1:
             raise ValueError(f"a window needs at least 2 frames and a hop at least 1; at "
                              f"{format_rate(self.fps_exact)} fps --window-s {self.window_s:g} is "
@@ -158,7 +161,7 @@ class BuildConfig:
         if self.split_by not in ("session", "time-block"):
             raise ValueError(f"--split-by must be session or time-block, not {self.split_by!r}")
         if sum(self.context_frames) <= 0 or min(self.context_s) < 0:
-            raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and at least "
+            raise ValueError(f"--context-s {self.context_s} s: need >= 0 and at least "
                              f"one frame in all at {format_rate(self.fps_exact)} fps")
         return self
 
