@@ -80,7 +80,7 @@ def check_mp3(mp3: Path | None) -> Check:
         return Check("mp3 decoding", False, f"soundfile does not load: {exc}")
     if mp3 is not None:
         try:
-            with sf.SoundFile(str(mp3)) as f:
+            with sf.SoundFile(os.fsencode(mp3)) as f:
                 data = f.read(frames=2 * f.samplerate, dtype="float32")
                 rate = f.samplerate
         except Exception as exc:  # libsndfile raises several types; any means no MP3

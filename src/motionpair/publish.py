@@ -166,7 +166,8 @@ def write_file_atomic(path: Path, data: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            # a non-UTF-8 file name (surrogate-escaped) becomes a JSON \\udcXX escape
+            f.write(data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

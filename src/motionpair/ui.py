@@ -102,7 +102,9 @@ def write_json(obj: Any, target: str | None) -> None:
     """``obj`` as JSON to ``target``: ``-`` = stdout, else a file (written atomically)."""
     if not target:
         return
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    # a non-UTF-8 file name (surrogate-escaped by the OS layer) as a JSON \udcXX escape
+    text = json.dumps(obj, indent=2, ensure_ascii=False).encode(
+        "utf-8", "backslashreplace").decode("utf-8") + "\n"
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -42,7 +42,7 @@ def stage(pair_id: str, name: str) -> None:
     """
     if _stage_file is None:
         return
-    _stage_file.write_text(f"{pair_id}\t{name}", encoding="utf-8")
+    _stage_file.write_text(f"{pair_id}\t{name}", encoding="utf-8", errors="backslashreplace")
     if os.environ.get(TEST_KILL_ENV) == f"{pair_id}:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -123,7 +123,7 @@ def _death_line(procs: dict[int, Any], stage_dir: Path) -> str:
     record = ""
     if pid is not None:
         try:
-            record = (stage_dir / str(pid)).read_text(encoding="utf-8")
+            record = (stage_dir / str(pid)).read_text(encoding="utf-8", errors="backslashreplace")
         except OSError:
             record = ""
     pair, _, where = record.partition("\t")

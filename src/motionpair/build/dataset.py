@@ -409,7 +409,7 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
 
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+                    encoding="utf-8", errors="backslashreplace")
 
 
 def write_manifest(dirpath: Path, rows: list[WindowRow],
@@ -419,7 +419,7 @@ def write_manifest(dirpath: Path, rows: list[WindowRow],
     metadata: schema version, config sha256). Returns the per-split files for the card."""
 
     dicts = [r.to_dict() for r in rows]
-    with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
+    with open(dirpath / "manifest.jsonl", "w", encoding="utf-8", errors="backslashreplace") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
     kv = {"schema_version": SCHEMA_VERSION}
@@ -465,7 +465,8 @@ def _write_dataset(staged: Path, inv: Inventory, results: list[PairResult],
     record["beats"] = _beats_block(record)
     _write_json(staged / "dataset.json", record)
     step("dataset card")
-    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8")
+    (staged / "README.md").write_text(card_text(record, split_files), encoding="utf-8",
+                                      errors="backslashreplace")
     step("preview")
     sample = choose_sample(rows)
     (staged / "preview").mkdir(exist_ok=True)

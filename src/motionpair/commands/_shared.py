@@ -308,6 +308,7 @@ def probe_out(out: Path, what: str = "--out") -> None:
     import os
     import tempfile
 
+    require_utf8(out, what)
     made: list[Path] = []
     try:
         missing = []
@@ -329,3 +330,15 @@ def probe_out(out: Path, what: str = "--out") -> None:
         for d in reversed(made):
             with suppress(OSError):
                 d.rmdir()
+
+
+def require_utf8(path: Path, what: str) -> None:
+    """Exit 2 with one line when output path ``path`` holds bytes that are not UTF-8.
+
+    Inputs with such names are read (every reader gets the OS's own bytes); outputs are
+    refused, because the libraries that write them (parquet, PNG, JSON readers elsewhere)
+    cannot name such a file portably.
+    """
+    if safe_path(path) != str(path):
+        raise usage_error(f"{what} {safe_path(path)}: the name holds bytes that are not "
+                          "UTF-8; choose a UTF-8 name for outputs (inputs may keep theirs)")

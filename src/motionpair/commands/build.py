@@ -17,6 +17,7 @@ from motionpair.commands._shared import (
     _numbers,
     out_guard,
     require_paths,
+    require_utf8,
 )
 from motionpair.ui import Cameras, Clock, Pairing, SplitBy
 
@@ -100,6 +101,7 @@ def register(app: typer.Typer) -> None:
             ui.error(str(exc))
             raise typer.Exit(EXIT_USAGE) from exc
         require_paths(paths, "FOLDER", folder=True)  # not found: exit 2, one line
+        require_utf8(out.absolute(), "--out")
         cache_dir = False if no_cache else (cache or True)
         info = ui.info()
         # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)

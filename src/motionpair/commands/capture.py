@@ -174,4 +174,5 @@ def register(app: typer.Typer) -> None:
         for pid, why in block["skipped"].items():
             con.print(f"{pid}: skipped: {why}", markup=False, highlight=False, soft_wrap=True)
         if json_out:
-            json_out.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8")
+            json_out.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8",
+                                errors="backslashreplace")

@@ -408,7 +408,7 @@ def _write_html(path: Path, title: str, sections: list, figures: dict[str, str],
         parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>\n")
-    path.write_text("".join(parts), encoding="utf-8")
+    path.write_text("".join(parts), encoding="utf-8", errors="backslashreplace")
 
 
 def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -> None:
@@ -423,7 +423,7 @@ def _write_md(path: Path, title: str, sections: list, figures: dict[str, str]) -
         if (head := _gallery_head(name, figures)) is not None:
             parts.append(f"## {head}\n")
         parts.append(f"![{caption}]({name})\n\n{caption}\n")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    path.write_text("\n".join(parts), encoding="utf-8", errors="backslashreplace")
 
 
 def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
@@ -463,7 +463,7 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
             _write_html(tmp / "report.html", title, sections, figures, tmp)
             _write_md(tmp / "report.md", title, sections, figures)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                              encoding="utf-8")
+                                              encoding="utf-8", errors="backslashreplace")
             check_out(final, "report", inputs=[d], inside_inputs_ok=True)
             publish(tmp, final)
         except BaseException:
