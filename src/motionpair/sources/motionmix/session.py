@@ -19,9 +19,10 @@ from typing import Any, cast
 import numpy as np
 
 from motionpair.safeio import guard, loads
-from motionpair.sources.common import read_json
+from motionpair.sources.common import read_json, safe_relpath
 from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
+    MAX_CAMERA_OFFSET_S,
     NO_MAPPING,
     Mapping,
     known_keys,
@@ -144,7 +145,15 @@ def snapshot_files(folder: Path, mapping: Mapping) -> list[Path]:
     mapped = resolve_file(mapping, "snapshots", folder)
     if mapped is not None:
         if mapped.is_dir():
-            return sorted(p for p in mapped.rglob("*") if p.suffix in (".json", ".jsonl"))
+            found = sorted(p for p in mapped.rglob("*") if p.suffix in (".json", ".jsonl"))
+            inside = folder.resolve()
+            for p in found:  # a symlink met through the folder is judged as a direct one
+                try:
+                    safe_relpath(p.resolve(), inside)
+                except ValueError as exc:
+                    raise ValueError(f"{mapping.path}: files.snapshots -> {p} rejected: "
+                                     f"{exc}") from None
+            return found
         if not mapped.is_file():
             raise ValueError(f"{mapping.path}: files.snapshots -> {mapped} does not exist")
         return [mapped]
@@ -376,6 +385,9 @@ def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
     for cam, v in value.items():
         if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
             raise ValueError(f"{key}[{cam!r}] = {v!r} is not a finite number of seconds")
+        if abs(v) > MAX_CAMERA_OFFSET_S:
+            raise ValueError(f"{key}[{cam!r}] = {v:g} s is not a plausible camera clock "
+                             f"offset (|offset| <= {MAX_CAMERA_OFFSET_S} s)")
         out[str(cam)] = float(v)
     return {**out, **mapping.camera_offsets_s}
 
