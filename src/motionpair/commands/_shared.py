@@ -5,8 +5,9 @@ underscore)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,3 +53,22 @@ def out_guard(command: str) -> Iterator[None]:
         ui.err().print(f"{command} stopped by {signal.Signals(signum).name}: nothing published, "
                   "unfinished output removed", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(128 + signum) from exc
+
+
+def consume_guard(datasets: Iterable[Path], command: str) -> None:
+    """Refuse (one line, exit 1) any dataset ``verify`` fails, before ``command`` reads it.
+
+    A folder that is not a dataset at all is a usage error (exit 2).
+    """
+    from motionpair.consumers.verify import UnsoundDatasetError, require_sound
+
+    for d in datasets:
+        if not (Path(d) / "dataset.json").is_file():
+            ui.err().print(f"error: {d}: not a built dataset (no dataset.json)", markup=False,
+                           highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            require_sound(d, command=command)
+        except UnsoundDatasetError as exc:
+            ui.err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_PROBLEMS) from exc

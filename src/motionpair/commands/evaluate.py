@@ -25,9 +25,11 @@ def register(app: typer.Typer) -> None:
         RUN/eval_<split>.json and .md and prints the table."""
         err = Console(stderr=True)
         ui.require_torch("evaluate")
+        from motionpair.commands._shared import consume_guard
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
 
+        consume_guard([dataset], "evaluate")  # nothing verify would fail is evaluated on
         try:
             res = do_eval(run, dataset, split, seed=seed, device=device,
                           progress=lambda s: err.print(s))

@@ -28,12 +28,17 @@ def register(app: typer.Typer) -> None:
         does); writes motion.npy, music_beat.npy, generate.json, strip.png, dance.mp4."""
         err = Console(stderr=True)
         ui.require_torch("generate")
+        from motionpair.commands._shared import out_guard
         from motionpair.model.generate import generate_dance, write_outputs
+        from motionpair.outputs import claimed
 
         try:
-            res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
-            files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
-                                  video=video, max_video_s=max_video_s)
+            # --out is new, empty or an earlier generate's: same-named files of others are
+            # never overwritten
+            with out_guard("generate"), claimed(out, "generate", inputs=[run, audio]):
+                res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
+                files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
+                                      video=video, max_video_s=max_video_s)
         except (ValueError, FileNotFoundError) as exc:
             err.print(f"[red]error[/]: {exc}")
             raise typer.Exit(2) from exc

@@ -74,8 +74,15 @@ def register(app: typer.Typer) -> None:
                     prog.console.print(f"step {row['step']}: mse {row['mse']} val "
                                        f"{row['val_mse']} ({row['elapsed_s']} s)")
 
+            from motionpair.commands._shared import consume_guard, out_guard
+            from motionpair.outputs import claimed
+
+            consume_guard(datasets, "train")  # nothing verify would fail is trained on
             try:
-                res = do_train(cfg, out, resume=resume, on_step=on_step)
+                # a run folder is new, empty or marked as a run: a user's config.json and
+                # metrics.csv are never replaced or appended to
+                with out_guard("train"), claimed(out, "run", inputs=datasets):
+                    res = do_train(cfg, out, resume=resume, on_step=on_step)
             except (ValueError, FileNotFoundError, FileExistsError) as exc:
                 err.print(f"[red]error[/]: {exc}")
                 raise typer.Exit(2) from exc
