@@ -476,3 +476,83 @@ def test_align_on_a_list_dataset_json(world):
     assert_one_line(res, codes=(2,), where="align list dataset.json")
     assert "dataset.json" in res.stderr
 
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_snapshot_symlink_through_a_mapped_folder_is_refused(world, tmp_path):
+    """``files.snapshots`` naming a folder that holds a symlink to a file outside the session
+    is refused exactly as a direct symlink is (derived from the real capture)."""
+    from motionpair.build.scan import scan
+
+    reasons = {}
+    for how in ("direct", "through_folder"):
+        cap = shutil.copytree(world["cap"], tmp_path / how, symlinks=True)
+        sess = next((cap / "sessions").iterdir())
+        outside = tmp_path / f"{how}-outside.jsonl"
+        (sess / "snapshots.jsonl").rename(outside)
+        if how == "direct":
+            (sess / "snaps.jsonl").symlink_to(outside)
+            target = "snaps.jsonl"
+        else:
+            (sess / "data").mkdir()
+            (sess / "data" / "snaps.jsonl").symlink_to(outside)
+            target = "data"
+        (sess / "motionmix-mapping.json").write_text(json.dumps({"files": {"snapshots":
+                                                                           target}}))
+        inv = scan([cap])
+        assert not inv.pairs, how
+        reasons[how] = " ".join(p.reason for p in inv.problems)
+        assert "rejected" in reasons[how] and "files.snapshots" in reasons[how], reasons[how]
+
+
+#: Input fields of the derived capture, each set to a drawn value: (file, key path).
+FIELDS = [("manifest", "sr"), ("manifest", "tracks.0.duration_s"), ("npz", "sr"),
+          ("npz", "duration_s"), ("metadata", "camera_offsets_s.cam1")]
+
+
+def _set_field(cap: Path, where: str, key: str, value) -> str:
+    import numpy as np
+
+    pl = cap / "audio" / "playlist-01"
+    if where == "npz":
+        f = next(pl.glob("*.npz"))
+        with np.load(f, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays[key] = np.array(value)
+        f.unlink()
+        np.savez(f, **arrays)
+        return key
+    f = pl / "manifest.json" if where == "manifest" else (
+        next((cap / "sessions").iterdir()) / "metadata.json")
+    doc = json.loads(f.read_text())
+    node = doc
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node[int(p)] if p.isdigit() else node.setdefault(p, {})
+    node[parts[-1]] = value
+    f.write_text(json.dumps(doc))
+    return parts[-1]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "key"), FIELDS)
+@settings(max_examples=8, deadline=None, suppress_health_check=REUSED_TMP)
+@given(value=st.one_of(st.sampled_from([1e308, 10**18, -1e300, 0, -1]),
+                       st.floats(allow_nan=False, allow_infinity=False)))
+def test_numeric_input_fields_are_range_checked_naming_the_key(world, where, key, value,
+                                                               tmp_path_factory):
+    """Absurd finite values of input fields (issue 21: camera offset 1e300, duration_s
+    1e308, NPZ sr 1e18): never a traceback; an implausible value is reported naming its key."""
+    from motionpair.build.scan import scan
+
+    cap = shutil.copytree(world["cap"], tmp_path_factory.mktemp("field") / "cap",
+                          symlinks=True)
+    name = _set_field(cap, where, key, value)
+    inv = scan([cap])
+    plausible = {"sr": (1000, 384_000), "duration_s": (0, 172_800),
+                 "cam1": (-86_400, 86_400)}[name]
+    text = " ".join(p.reason for p in inv.problems)
+    if not plausible[0] < value <= plausible[1] and not (name == "cam1" and value == 0):
+        assert name in text, (where, key, value, text)

@@ -182,7 +182,8 @@ def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
     cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
     out = check_out(out, "dataset", inputs=paths)
     _refuse_cache_overlap(out, cache)
-    with out_lock(out, wait=wait):
+    # numba's cache is held shared: `doctor --repair` may not delete it under the workers
+    with out_lock(out, wait=wait), numba_cache.in_use():
         return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
                              progress=progress, on_pairs=on_pairs, on_specs=on_specs,
                              on_step=on_step)

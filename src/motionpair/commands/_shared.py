@@ -5,7 +5,7 @@ underscore)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
@@ -342,3 +342,22 @@ def require_utf8(path: Path, what: str) -> None:
     if safe_path(path) != str(path):
         raise usage_error(f"{what} {safe_path(path)}: the name holds bytes that are not "
                           "UTF-8; choose a UTF-8 name for outputs (inputs may keep theirs)")
+
+
+def consume_guard(datasets: Iterable[Path], command: str) -> None:
+    """Refuse (one line, exit 1) any dataset ``verify`` fails, before ``command`` reads it.
+
+    A folder that is not a dataset at all is a usage error (exit 2).
+    """
+    from motionpair.consumers.verify import UnsoundDatasetError, require_sound
+
+    for d in datasets:
+        if not (Path(d) / "dataset.json").is_file():
+            ui.err().print(f"error: {d}: not a built dataset (no dataset.json)", markup=False,
+                           highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            require_sound(d, command=command)
+        except UnsoundDatasetError as exc:
+            ui.err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_PROBLEMS) from exc

@@ -206,6 +206,16 @@ def register(app: typer.Typer) -> None:
         except (TypeError, ValueError) as exc:
             ui.error(str(exc))
             raise typer.Exit(2) from exc
+        from motionpair import outputs
+        from motionpair.commands._shared import out_guard
+
+        with out_guard("align"):  # before any work: where align may write
+            if out is not None:
+                outputs.check_out(out, "align", inputs=paths)
+            outputs.check_file_out(json_out, inputs=paths,
+                                   outputs=[out] if out is not None else [])
+            outputs.check_cache(None if no_cache else cache, inputs=paths,
+                                outputs=[out] if out is not None else [])
         cache_dir = None if no_cache else (cache or default_cache_dir())
         # pairs done/total, audio minutes, ETA (features are computed when not cached)
         minutes = ui.TrackMinutes([])
@@ -238,12 +248,12 @@ def register(app: typer.Typer) -> None:
         block["problems"] = [p.to_dict() for p in problems]
         pngs: list = []
         if out is not None:  # files only when asked: never ./alignment by default
-            out.mkdir(parents=True, exist_ok=True)
-            with ui.progress("pictures") as prog:
+            with out_guard("align"), outputs.claimed(out, "align", inputs=paths), \
+                    ui.progress("pictures") as prog:
                 task = prog.add_task("drawing", total=len(block["pairs"]))
                 # first: a failed picture is noted on its record
                 pngs = draw_all(block, series, out, on_done=lambda _p: prog.advance(task))
-            write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
+                write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
         if block["pairs"]:
             ui.show_table(con, evidence_table(block))
         if block.get("sparse_pairs"):

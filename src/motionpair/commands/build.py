@@ -107,6 +107,11 @@ def register(app: typer.Typer) -> None:
         # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)
         minutes = ui.TrackMinutes([])
         with out_guard("build"), ui.progress("pairs", minutes=True) as prog:
+            from motionpair import outputs
+
+            # before any work: --json and --cache never land in an input or the dataset
+            outputs.check_file_out(json_out, inputs=paths, outputs=[out])
+            outputs.check_cache(None if no_cache else cache, inputs=paths, outputs=[out])
             task = prog.add_task("pairing", total=None, **minutes.fields())
 
             def specs_known(specs: list[Any]) -> None:
@@ -173,7 +178,8 @@ def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:
     return {
         "inputs": [str(Path(p).resolve()) for p in paths],
         "out": str(summary.out),
-        "pairs": len(summary.inventory.pairs),
+        # pairs in the dataset: a pair that failed mid-build is a problem, not a pair
+        "pairs": len({r.shard for r in summary.rows}),
         "windows": len(summary.rows),
         "windows_by_split": {HF_SPLIT.get(k, k): summary.split_info["windows"][k]
                              for k in sorted(summary.split_info["windows"],

@@ -54,29 +54,28 @@ def register(app: typer.Typer) -> None:
         """Estimate pose in videos and write LiveDirector sessions + one-track playlists."""
         from rich.progress import Progress, TaskID
 
+        from motionpair import outputs
         from motionpair.cache import Cache, default_cache_dir
         from motionpair.capture import pose
         from motionpair.capture.session import CaptureConfig
         from motionpair.capture.session import capture as do_capture
+        from motionpair.commands._shared import out_guard
 
-        con, err = ui.out(), ui.err()
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
         require_paths(videos, "VIDEO", folder=False)
         probe_out(out)
+        with out_guard("capture"):  # new, empty or an earlier capture root; not around inputs
+            outputs.check_out(out, "capture", inputs=videos)
+            outputs.check_cache(None if no_cache else cache, inputs=videos, outputs=[out])
+        con, err = ui.out(), ui.err()
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
         except pose.EstimatorUnavailableError as exc:
             err.print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
-        out_r = out.resolve()
-        for v in videos:
-            if v.resolve().parent == out_r or out_r in v.resolve().parents:
-                err.print(f"[red]error[/]: input {escape(str(v))} lies inside --out "
-                          f"{escape(str(out))}")
-                raise typer.Exit(2)
         err.print(f"estimator: {info['name']} {info['package']} {info['version']}, model "
                   f"{info['model']} (sha256 {info['model_sha256'][:12]}…)")
         store = Cache(None if no_cache else (cache or default_cache_dir()))
@@ -93,8 +92,9 @@ def register(app: typer.Typer) -> None:
                             description=f"{name}: {done}/{total} frames, {rate:.1f} frames/s, "
                                         f"ETA {eta:.0f} s")
 
-            res = do_capture(videos, out, cfg, store, same_performance=same_performance,
-                             on_frames=on_frames)
+            with out_guard("capture"), outputs.claimed(out, "capture", inputs=videos):
+                res = do_capture(videos, out, cfg, store, same_performance=same_performance,
+                                 on_frames=on_frames)
         for name, c in res.cameras.items():
             run = c["run"]
             speed = (f"{run['estimated'] / run['estimator_s']:.1f} frames/s"
@@ -156,9 +156,11 @@ def register(app: typer.Typer) -> None:
         fps: Annotated[float, typer.Option(help="feature frame rate (as the build)")] = 30.0,
     ) -> None:
         """Alignment evidence (BAS vs nulls, offset estimate) for captured dense pairs."""
+        from motionpair import outputs
         from motionpair.cache import Cache, default_cache_dir
         from motionpair.capture.evidence import capture_evidence as do_evidence
         from motionpair.capture.evidence import evidence_line
+        from motionpair.commands._shared import out_guard
         from motionpair.config import BuildConfig
 
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
@@ -167,6 +169,8 @@ def register(app: typer.Typer) -> None:
             cfg = BuildConfig(fps=fps).validate()
         except ValueError as exc:
             raise usage_error(str(exc)) from exc
+        with out_guard("capture-evidence"):
+            outputs.check_file_out(json_out, inputs=paths)
         block = do_evidence(paths, cfg, Cache(default_cache_dir()))
         con = ui.out()
         for pid, rec in block["pairs"].items():

@@ -37,9 +37,11 @@ def register(app: typer.Typer) -> None:
         check_device(device, auto=False)
         require_run(run)
         require_dataset(dataset)
+        from motionpair.commands._shared import consume_guard
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
 
+        consume_guard([dataset], "evaluate")  # nothing verify would fail is evaluated on
         try:
             res = do_eval(run, dataset, split, seed=seed, device=device,
                           progress=lambda s: err.print(s))

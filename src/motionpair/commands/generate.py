@@ -42,12 +42,17 @@ def register(app: typer.Typer) -> None:
         require_run(run)
         require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
         probe_out(out)
+        from motionpair.commands._shared import out_guard
         from motionpair.model.generate import generate_dance, write_outputs
+        from motionpair.outputs import claimed
 
         try:
-            res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
-            files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
-                                  video=video, max_video_s=max_video_s)
+            # --out is new, empty or an earlier generate's: same-named files of others are
+            # never overwritten
+            with out_guard("generate"), claimed(out, "generate", inputs=[run, audio]):
+                res = generate_dance(run, audio, steps=steps, seed=seed, device=device)
+                files = write_outputs(res, audio, out, steps=steps, seed=seed, run=run,
+                                      video=video, max_video_s=max_video_s)
         except (ValueError, KeyError, FileNotFoundError) as exc:
             err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
                       soft_wrap=True)

@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
         n_mels: Annotated[int, typer.Option(help="mel bands")] = 128,
     ) -> None:
         """Write one NPZ of features per track and a manifest.json per playlist."""
+        from motionpair import outputs
         from motionpair.build.prep_audio import prep_playlist
+        from motionpair.commands._shared import out_guard
 
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
@@ -36,15 +38,18 @@ def register(app: typer.Typer) -> None:
         require_paths(audio_dirs, "AUDIO_DIR", folder=True)
         probe_out(out)
         con = ui.info()
-        out_r = out.resolve()
-        for d in audio_dirs:
-            if d.resolve() == out_r or d.resolve() in out_r.parents:
-                ui.error(f"--out {out} lies inside input {d}")
-                raise typer.Exit(2)
+        # --out (e.g. a MotionMix root's audio/) may hold other playlists; each playlist
+        # folder written, OUT/<name>, must be new, empty or an earlier prep-audio's
+        with out_guard("prep-audio"):
+            outputs.check_place(out, inputs=audio_dirs)
+            for d in audio_dirs:
+                outputs.check_out(out / d.name, "prep-audio", inputs=audio_dirs)
         for d in audio_dirs:
             try:
-                m = prep_playlist(d, out, fps=fps, sr_hz=sr, n_mels=n_mels,
-                                  progress=lambda p: con.print(f"  prepared {p}"))
+                with out_guard("prep-audio"), outputs.claimed(out / d.name, "prep-audio",
+                                                              inputs=audio_dirs):
+                    m = prep_playlist(d, out, fps=fps, sr_hz=sr, n_mels=n_mels,
+                                      progress=lambda p: con.print(f"  prepared {p}"))
             except ValueError as exc:
                 ui.error(str(exc))
                 raise typer.Exit(2) from exc

@@ -98,8 +98,16 @@ def register(app: typer.Typer) -> None:
                                        f"{row['val_mse']} ({row['elapsed_s']} s)",
                                        markup=False, highlight=False)
 
+            from motionpair.commands._shared import consume_guard, out_guard
+            from motionpair.outputs import claimed
+
+            consume_guard(datasets, "train")  # nothing verify would fail is trained on
             try:
-                with removed_on_failure(out):
+                # a run folder is new, empty or marked as a run: a user's config.json and
+                # metrics.csv are never replaced or appended to; a folder this command
+                # created is removed when training fails (nothing left behind)
+                with removed_on_failure(out), out_guard("train"), \
+                        claimed(out, "run", inputs=datasets):
                     res = do_train(cfg, out, resume=resume, on_step=on_step)
             except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
                 ui.error(f"train {safe_path(out)}: {describe_exception(exc)}")

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from motionpair.build.card import HF_SPLIT, manifest_schema
-from motionpair.publish import publish, staging_dir
+from motionpair.consumers.verify import require_sound
+from motionpair.publish import check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -70,16 +71,21 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not (root / "manifest.jsonl").is_file():
         raise ExportError(f"{root}: not a built dataset (no manifest.jsonl)")
-    if out == root or root in out.parents:
-        raise ExportError(f"--out {out} lies inside the dataset {root}; export next to it")
-    if out.exists() and not (out / "export.json").is_file():
-        raise ExportError(f"--out {out} exists and is not a motionpair export; "
-                          "motionpair never replaces what it did not write")
+    # new, empty or our own export (its marker; a user's folder holding some export.json is
+    # not), never inside the dataset or any other motionpair output: OutRefusedError
+    out = check_out(out, "export", inputs=[root])
+    with out_lock(out):
+        recover(out)
+        require_sound(root, command="export-shards")  # nothing verify would fail is exported
+        return _export_locked(root, out, fmt, rows_per_tar, progress)
+
+
+def _export_locked(root: Path, out: Path, fmt: str, rows_per_tar: int,
+                   progress: Callable[[int], None] | None) -> dict[str, Any]:
     rows = read_manifest(root)
     meta = read_dataset_json(root)
     names = _arrays_by_split(root, rows)
-    staged = staging_dir(out)
-    staged.chmod(0o755)  # mkdtemp makes 0700; exports are for others to read
+    staged = staging_dir(out, "export")
     try:
         if fmt == "webdataset":
             splits = _write_webdataset(root, rows, names, staged, rows_per_tar, progress)
@@ -90,6 +96,7 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
                   "split_names": {HF_SPLIT[k]: k for k in names}}
         (staged / "export.json").write_text(json.dumps(record, indent=2) + "\n",
                                             encoding="utf-8")
+        check_out(out, "export", inputs=[root])  # again: --out may have changed meanwhile
         publish(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -9,6 +9,7 @@ the derivation recorded) or, when not derivable, recorded as missing.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,13 +366,13 @@ def _manifest_entries(folder: Path, npz_files: list[Path], mapping: Mapping,
     man: dict[str, Any] = {}
     for f in ("sr", "hop"):
         k, v = pick(doc, f, mapping)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        if isinstance(v, int | float) and not isinstance(v, bool):
             lo, hi = SCALAR_BOUNDS[f]
-            if lo <= v <= hi:
-                man[f] = v
+            if math.isfinite(v) and v == int(v) and lo <= v <= hi:
+                man[f] = int(v)
             else:
-                problems.append(_bad(mpath, folder.name, f"{mpath}: key {k!r} = {v:g} is "
-                                     f"outside the plausible range [{lo:g}, {hi:g}]; not used"))
+                problems.append(_bad(mpath, folder.name, f"{mpath}: key {k!r} = {v!r} is not "
+                                     f"a whole number in [{lo:g}, {hi:g}]; not used"))
     unknown = sorted(set(doc) - known_keys(("tracks", "sr", "hop"), mapping))
     man["unknown"] = [f"{MANIFEST}: key {k!r}" for k in unknown]
     out = []
