@@ -187,7 +187,8 @@ def dataset_problem(path: Path) -> str | None:
     try:
         doc = read_json(meta)
     except (OSError, ValueError, RecursionError) as exc:
-        return f"{safe_path(meta)}: unreadable ({describe_exception(exc)})"
+        text = describe_exception(exc)  # motionpair's ValueErrors already name the file
+        return text if str(meta) in text else f"{safe_path(meta)}: unreadable ({text})"
     if not isinstance(doc, dict):
         return (f"{safe_path(meta)}: not a motionpair dataset.json (expected a JSON object, "
                 f"found {type(doc).__name__})")

@@ -175,8 +175,12 @@ def register(app: typer.Typer) -> None:
         con = ui.out()
         for pid, rec in block["pairs"].items():
             con.print(evidence_line(pid, rec), markup=False, highlight=False, soft_wrap=True)
-        for pid, why in block["skipped"].items():
-            con.print(f"{pid}: skipped: {why}", markup=False, highlight=False, soft_wrap=True)
+        for pid, why in block["skipped"].items():  # one line each, also with -q
+            ui.err().print(f"{pid}: skipped: {why}", markup=False, highlight=False,
+                           soft_wrap=True)
         if json_out:
             json_out.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8",
                                 errors="backslashreplace")
+        if not block["pairs"]:  # like align: nothing to score is an input problem
+            ui.error("no captured dense pair to score in " + ", ".join(map(str, paths)))
+            raise typer.Exit(1)

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
             outputs.check_place(out, inputs=audio_dirs)
             for d in audio_dirs:
                 outputs.check_out(out / d.name, "prep-audio", inputs=audio_dirs)
+        prepared = 0
         for d in audio_dirs:
             try:
                 with out_guard("prep-audio"), outputs.claimed(out / d.name, "prep-audio",
@@ -53,8 +54,14 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 ui.error(str(exc))
                 raise typer.Exit(2) from exc
-            for p in m["problems"]:
-                con.print(f"[yellow]skipped[/] {p['path']}: {p['reason']}", highlight=False)
+            for p in m["problems"]:  # one line each, also with -q
+                ui.err().print(f"skipped {p['reason']}", markup=False, highlight=False,
+                               soft_wrap=True)
+            prepared += len(m["tracks"])
             ui.out().print(f"{out / d.name}: {len(m['tracks'])} track(s), "
-                            f"{sum(t['duration_s'] for t in m['tracks']) / 60:.1f} min, "
-                            f"sr {m['sr']} Hz, hop {m['hop_length']}")
+                           f"{sum(t['duration_s'] for t in m['tracks']) / 60:.1f} min, "
+                           f"sr {m['sr']} Hz, hop {m['hop_length']}", markup=False,
+                           highlight=False, soft_wrap=True)
+        if not prepared:  # input problems only: nothing a build could use
+            ui.error("no track prepared: no decodable audio in " + ", ".join(map(str, audio_dirs)))
+            raise typer.Exit(1)

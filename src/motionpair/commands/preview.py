@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_USAGE, probe_out, require_dataset
+from motionpair.commands._shared import EXIT_USAGE, consume_guard, probe_out, require_dataset
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.build.preview import draw_window
 
         require_dataset(dataset)
+        consume_guard([dataset], "preview")  # nothing verify would fail is drawn
         if out is not None:
             probe_out(out.parent, "--out's folder")
 

@@ -9,6 +9,7 @@ import typer
 
 from motionpair import ui
 from motionpair.commands._shared import (
+    consume_guard,
     probe_out,
     require_dataset,
 )
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.consumers.report import write_report
 
         require_dataset(dataset)
+        consume_guard([dataset], "report")  # nothing verify would fail is reported on
         probe_out(out if out is not None else dataset / "report")
 
         try:  # figures done/total, ETA (stderr, on a terminal only)

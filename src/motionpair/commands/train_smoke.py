@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from motionpair import ui
-from motionpair.commands._shared import check_number, require_dataset
+from motionpair.commands._shared import check_number, consume_guard, require_dataset
 
 if TYPE_CHECKING:
     from motionpair.consumers.smoke import SmokeResult
@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
         check_number("--patience", patience, lo=1, hi=10**7)
         check_number("--workers", workers, lo=0, hi=256)
         require_dataset(dataset)
+        consume_guard([dataset], "train-smoke")  # nothing verify would fail is trained on
 
         from motionpair.consumers.smoke import run_smoke
 
