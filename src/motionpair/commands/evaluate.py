@@ -37,6 +37,8 @@ def register(app: typer.Typer) -> None:
         check_device(device, auto=False)
         require_run(run)
         require_dataset(dataset)
+        import numpy as np
+
         from motionpair.commands._shared import consume_guard
         from motionpair.model.evaluate import evaluate as do_eval
         from motionpair.model.evaluate import markdown_table
@@ -45,6 +47,11 @@ def register(app: typer.Typer) -> None:
         try:
             res = do_eval(run, dataset, split, seed=seed, device=device,
                           progress=lambda s: err.print(s))
+        except np.linalg.LinAlgError as exc:  # e.g. scipy's "sqrtm: -102" on NaN features
+            err.print(f"error: evaluate {run}: a metric could not be computed: the features "
+                      f"are degenerate or hold NaN/inf ({' '.join(str(exc).split())})",
+                      markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
         except (ValueError, KeyError, FileNotFoundError) as exc:
             err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
                       soft_wrap=True)
