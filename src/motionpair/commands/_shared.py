@@ -211,12 +211,36 @@ def require_paths(paths: Sequence[Path], what: str, *, folder: bool | None = Non
         raise usage_error(problems[-1])
 
 
-def require_run(path: Path) -> None:
-    """Exit 2 with one line unless ``path`` is a run folder (``motionpair train`` output)."""
+def require_run(path: Path, checkpoints: Sequence[str] = ("model.pt",)) -> None:
+    """Exit 2 with one line unless ``path`` is a run folder (``motionpair train`` output);
+    exit 1 when one of its ``checkpoints`` is damaged (cut short, not a torch archive)."""
     require_path(path, "run", folder=True)
-    if not (path / "model.pt").is_file() and not (path / "last.pt").is_file():
+    if not any((path / c).is_file() for c in ("model.pt", "last.pt")):
         raise usage_error(f"{safe_path(path)}: not a motionpair run (no model.pt; train one "
                           "with motionpair train)")
+    for name in checkpoints:
+        problem = checkpoint_problem(path / name)
+        if problem:
+            ui.error(problem)
+            raise typer.Exit(EXIT_PROBLEMS)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why checkpoint ``path`` cannot be loaded (checked as the zip archive torch writes:
+    every member's CRC, no unpickling), or None when it is sound or absent."""
+    import zipfile
+
+    if not path.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        return (f"{safe_path(path)}: damaged checkpoint, not a complete torch archive "
+                f"({describe_exception(exc)}); retrain or restore it")
+    if bad is not None:
+        return f"{safe_path(path)}: damaged checkpoint (member {bad} fails its CRC)"
+    return None
 
 
 def check_number(name: str, value: float | None, *, lo: float | None = None,

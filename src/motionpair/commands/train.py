@@ -9,10 +9,12 @@ import typer
 
 from motionpair import ui
 from motionpair.commands._shared import (
+    EXIT_PROBLEMS,
     EXIT_USAGE,
     check_choice,
     check_device,
     check_number,
+    checkpoint_problem,
     describe_exception,
     probe_out,
     removed_on_failure,
@@ -64,6 +66,9 @@ def register(app: typer.Typer) -> None:
         for d in datasets:
             require_dataset(d)
         probe_out(out)
+        if resume and (problem := checkpoint_problem(out / "last.pt")):
+            ui.error(problem)
+            raise typer.Exit(EXIT_PROBLEMS)
         if resume and not (out / "last.pt").is_file():
             raise usage_error(f"--resume: {safe_path(out)} holds no last.pt to continue")
         from rich.progress import (
