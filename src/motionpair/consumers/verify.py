@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -159,7 +160,9 @@ def _check_split_parquets(d: Path, ids: list, splits: list) -> list[str]:
 
 
 def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:
-    """Every shard path (manifest and dataset.json) stays inside the dataset."""
+    """Every shard path (manifest and dataset.json) stays inside the dataset, and no file
+    under ``shards/`` is a symlink: a published dataset holds its own arrays (a link
+    named through the shard folder is judged like a link named directly)."""
     out = []
     for shard in sorted({r.shard for r in rows} | {p.get("shard", "")
                                                    for p in meta.get("pairs", [])}):
@@ -167,6 +170,14 @@ def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:
             shard_path(d, shard)
         except DatasetError as exc:
             out.append(str(exc))
+    shards = d / "shards"
+    if shards.is_symlink():
+        out.append("shards: a symlink; a dataset holds its own shard folder")
+    elif shards.is_dir():
+        for p in sorted(shards.rglob("*")):
+            if p.is_symlink():
+                out.append(f"{p.relative_to(d)}: a symlink (to {os.readlink(p)}); a dataset "
+                           "holds its own arrays, never links")
     return out
 
 
