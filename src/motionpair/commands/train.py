@@ -115,8 +115,10 @@ def register(app: typer.Typer) -> None:
                         claimed(out, "run", inputs=datasets):
                     res = do_train(cfg, out, resume=resume, on_step=on_step)
             except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
+                # values were checked above: what is left is the data (1) or the run folder (2)
                 ui.error(f"train {safe_path(out)}: {describe_exception(exc)}")
-                raise typer.Exit(EXIT_USAGE) from exc
+                raise typer.Exit(EXIT_USAGE if isinstance(exc, FileExistsError)
+                                 else EXIT_PROBLEMS) from exc
         # one unbroken line: never "wrote \nRUN/model.pt" (ui consoles do not wrap off a TTY)
         ui.out().print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on "
                        f"{res['device']} ({res['params']:,} parameters; stopped by "
