@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
                            layers=layers, heads=heads, lr=lr, seed=seed,
                            jitter_frames=jitter_frames, val_every=val_every,
                            ckpt_every=ckpt_every, threads=threads)
-        check_choice("--cond", cond, ("baseline35", "mel"))
+        check_choice("--cond", cond, ("auto", "baseline35", "mel"))
         check_choice("--pred", pred, ("x", "u"))
         check_device(device)
         for d in datasets:
