@@ -183,7 +183,7 @@ def _check_value(command: str, option: str, value: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("command", "option", "kind"), NUMERIC)
-@settings(max_examples=12, deadline=None, suppress_health_check=REUSED_TMP)
+@settings(max_examples=6, deadline=None, suppress_health_check=REUSED_TMP)
 @given(data=st.data())
 def test_numeric_options_are_range_checked(command, option, kind, data, tmp_path):
     value = data.draw(INTEGERS if kind == "int" else NUMBERS)
@@ -197,7 +197,7 @@ def test_numeric_options_are_range_checked(command, option, kind, data, tmp_path
 
 
 @pytest.mark.parametrize(("command", "option", "n"), TEXT_NUMERIC)
-@settings(max_examples=15, deadline=None, suppress_health_check=REUSED_TMP)
+@settings(max_examples=10, deadline=None, suppress_health_check=REUSED_TMP)
 @given(data=st.data())
 def test_numeric_text_options_are_range_checked(command, option, n, data, tmp_path):
     values = data.draw(st.lists(NUMBERS, min_size=n, max_size=n))
