@@ -183,7 +183,7 @@ def _check_value(command: str, option: str, value: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("command", "option", "kind"), NUMERIC)
-@settings(max_examples=6, deadline=None, suppress_health_check=REUSED_TMP)
+@settings(max_examples=4, deadline=None, suppress_health_check=REUSED_TMP)
 @given(data=st.data())
 def test_numeric_options_are_range_checked(command, option, kind, data, tmp_path):
     value = data.draw(INTEGERS if kind == "int" else NUMBERS)
@@ -194,6 +194,19 @@ def test_numeric_options_are_range_checked(command, option, kind, data, tmp_path
                                                      (*INPUT_KINDS, "OUT", "CACHE")}),
                   option, text)
         assert option in res.output  # a non-finite value is always refused by name
+
+
+@pytest.mark.parametrize(("command", "option", "kind"), NUMERIC)
+def test_numeric_options_refuse_the_edge_values_by_name(command, option, kind, tmp_path):
+    """The edge values every option meets, always (hypothesis adds random ones above)."""
+    edges = ["-1", str(2**63)] if kind == "int" else ["nan", "inf", "-1e300", "1e300"]
+    for value in edges:
+        paths: dict[str, Path | str] = {k: tmp_path / "nope" for k in INPUT_KINDS}
+        paths.update(OUT=tmp_path / "out", CACHE=tmp_path / "cache")
+        res = run(command, *fill(TEMPLATES[command], paths), option, value)
+        assert_one_line(res, codes=(2,), where=f"{command} {option} {value}")
+        if value in ("nan", "inf", str(2**63), "1e300", "-1e300"):
+            assert option in res.output, f"{command} {option} {value}: {res.output}"
 
 
 @pytest.mark.parametrize(("command", "option", "n"), TEXT_NUMERIC)
