@@ -326,14 +326,21 @@ def removed_on_failure(folder: Path) -> Iterator[None]:
         raise
 
 
-def probe_out(out: Path, what: str = "--out") -> None:
+def probe_out(out: Path, what: str = "--out", *, inputs: Sequence[Path] = ()) -> None:
     """Exit 2 with one line, before any work, when folder ``out`` cannot be created or
     written (a read-only or full disk, a parent that is a file, a name the file system
-    refuses); nothing is left behind by the probe."""
+    refuses); nothing is left behind by the probe. An ``out`` inside one of ``inputs`` is
+    not probed (nothing is ever written into an input, even for a moment): the command's
+    output check refuses it."""
     import os
     import tempfile
 
     require_utf8(out, what)
+    target = out.absolute()
+    for i in inputs:
+        base = Path(i).absolute()
+        if target == base or base in target.parents:
+            return
     made: list[Path] = []
     try:
         missing = []

@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
         check_number("--min-peak-ratio", min_peak_ratio, lo=1, hi=1e6)
         require_paths(paths, "FOLDER", folder=True)
         if out is not None:
-            probe_out(out)
+            probe_out(out, inputs=paths)
         con, info = ui.results(json_out), ui.info()
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
         require_paths(videos, "VIDEO", folder=False)
-        probe_out(out)
+        probe_out(out, inputs=videos)
         with out_guard("capture"):  # new, empty or an earlier capture root; not around inputs
             outputs.check_out(out, "capture", inputs=videos)
             outputs.check_cache(None if no_cache else cache, inputs=videos, outputs=[out])

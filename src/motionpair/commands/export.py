@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         check_number("--tolerance", tolerance, lo=0, hi=1e6)
         require_run(run)
         if out is not None:
-            probe_out(out)
+            probe_out(out, inputs=[run])
         from motionpair.model.export import export as do_export
 
         try:

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.store import DatasetError, read_manifest
 
         require_dataset(dataset)
-        probe_out(out)
+        probe_out(out, inputs=[dataset])
 
         try:
             total = len(read_manifest(dataset))

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         check_device(device, auto=False)
         require_run(run)
         require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
-        probe_out(out)
+        probe_out(out, inputs=[run, audio])
         from motionpair.commands._shared import out_guard
         from motionpair.model.generate import generate_dance, write_outputs
         from motionpair.outputs import claimed

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         check_number("--sr", sr, lo=1000, hi=384_000)
         check_number("--n-mels", n_mels, lo=1, hi=1024)
         require_paths(audio_dirs, "AUDIO_DIR", folder=True)
-        probe_out(out)
+        probe_out(out, inputs=audio_dirs)
         con = ui.info()
         # --out (e.g. a MotionMix root's audio/) may hold other playlists; each playlist
         # folder written, OUT/<name>, must be new, empty or an earlier prep-audio's

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         check_device(device)
         for d in datasets:
             require_dataset(d)
-        probe_out(out)
+        probe_out(out, inputs=datasets)
         if resume and (problem := checkpoint_problem(out / "last.pt")):
             ui.error(problem)
             raise typer.Exit(EXIT_PROBLEMS)
