@@ -79,7 +79,10 @@ def detail(msg: str) -> None:
 
 def error(msg: str) -> None:
     """``error: <msg>`` on stderr (never silenced)."""
-    err().print(f"[red]error[/]: {msg}", highlight=False)
+    from rich.markup import escape
+
+    # one line whatever its length (soft_wrap); brackets in paths are text, never markup
+    err().print(f"[red]error[/]: {escape(msg)}", highlight=False, soft_wrap=True)
 
 
 def require_torch(command: str) -> None:
