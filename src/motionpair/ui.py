@@ -112,8 +112,16 @@ def write_json(obj: Any, target: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from motionpair.outputs import OutRefusedError, check_file_out
     from motionpair.publish import write_file_atomic
 
+    try:  # never inside a dataset or another motionpair output, never over a non-JSON file
+        check_file_out(target)
+    except OutRefusedError as exc:
+        error(str(exc))
+        import typer
+
+        raise typer.Exit(2) from exc
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file_atomic(path, text)
