@@ -35,7 +35,6 @@ def register(app: typer.Typer) -> None:
         check_choice("--split", split, ("train", "val", "validation", "test"))
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
         check_device(device, auto=False)
-        require_run(run)
         require_dataset(dataset)
         import numpy as np
 
@@ -44,6 +43,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.model.evaluate import markdown_table
 
         consume_guard([dataset], "evaluate")  # nothing verify would fail is evaluated on
+        require_run(run)
         try:
             res = do_eval(run, dataset, split, seed=seed, device=device,
                           progress=lambda s: err.print(s))

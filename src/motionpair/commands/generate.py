@@ -39,12 +39,16 @@ def register(app: typer.Typer) -> None:
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
         check_number("--max-video-s", max_video_s, lo=0, hi=10**7, lo_open=True)
         check_device(device, auto=False)
-        require_run(run)
-        require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
-        probe_out(out, inputs=[run, audio])
+        from motionpair import outputs
         from motionpair.commands._shared import out_guard
         from motionpair.model.generate import generate_dance, write_outputs
         from motionpair.outputs import claimed
+
+        with out_guard("generate"):  # a foreign --out is refused first, whatever the inputs
+            outputs.check_out(out, "generate", inputs=[run, audio])
+        require_run(run)
+        require_path(audio, "AUDIO", folder=False)  # "not found" said as such, exit 2
+        probe_out(out, inputs=[run, audio])
 
         try:
             # --out is new, empty or an earlier generate's: same-named files of others are
