@@ -27,7 +27,7 @@ import numpy as np
 
 from motionpair.build.card import HF_SPLIT, manifest_schema
 from motionpair.consumers.verify import require_sound
-from motionpair.publish import check_out, out_lock, publish, recover, staging_dir
+from motionpair.publish import OutRefusedError, check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -73,7 +73,10 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
         raise ExportError(f"{root}: not a built dataset (no manifest.jsonl)")
     # new, empty or our own export (its marker; a user's folder holding some export.json is
     # not), never inside the dataset or any other motionpair output: OutRefusedError
-    out = check_out(out, "export", inputs=[root])
+    try:
+        out = check_out(out, "export", inputs=[root])
+    except OutRefusedError as exc:
+        raise ExportError(str(exc)) from exc
     with out_lock(out):
         recover(out)
         require_sound(root, command="export-shards")  # nothing verify would fail is exported

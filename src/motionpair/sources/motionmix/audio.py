@@ -323,7 +323,8 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
             man.setdefault("unknown", []).append(f"{npz.name}: key {k!r}")
     listed = {str(npz) for _, npz, _ in entries}
     other = sorted(p.name for p in folder.iterdir()
-                   if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE))
+                   if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE)
+                   and not p.name.startswith(".motionpair-"))  # prep-audio's own marker
     facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
              "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
              "grid_fps": sorted({format_rate(frame_rate(t.sr_hz, t.hop)) for t in tracks}),
