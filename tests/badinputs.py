@@ -332,3 +332,115 @@ def make_motionmix_corpus(tang_dir: Path, base: Path) -> tuple[Path, list[MMCase
     early = datetime.fromisoformat(start.replace("Z", "+00:00")) - timedelta(hours=10)
     session(46, set_meta(started_at=early.isoformat().replace("+00:00", "Z")))
     return cap, MM_CASES
+
+
+# ----------------------------------------------------------------------------- commands
+# Broken arguments for EVERY command (tests/test_cli_contract.py), each DERIVED at test time
+# from a real build (3 real tang2018 sessions), a real tiny run trained on it, or the real
+# files themselves: copies cut, replaced or re-pointed the way files break in practice.
+
+
+def _copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def _first_shard_file(ds: Path) -> Path:
+    return sorted((ds / "shards").iterdir())[0] / "pose.npy"
+
+
+def _set_manifest_row(ds: Path, row: int) -> None:
+    lines = (ds / "manifest.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["row"] = row
+    lines[0] = json.dumps(first)
+    (ds / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def dataset_variants(ds: Path, base: Path, tang_dir: Path) -> dict[str, Path]:
+    """Broken copies of the real build ``ds``, by name (each a folder under ``base``)."""
+    import numpy as np
+
+    out: dict[str, Path] = {}
+
+    def variant(name: str, change: Callable[[Path], None]) -> None:
+        d = _copy_tree(ds, base / f"ds-{name}")
+        change(d)
+        out[name] = d
+
+    variant("list_json", lambda d: (d / "dataset.json").write_text("[1, 2]"))
+    variant("truncated_json", lambda d: (d / "dataset.json").write_text(
+        (ds / "dataset.json").read_text()[:200]))
+    variant("empty_manifest", lambda d: (d / "manifest.jsonl").write_text(""))
+
+    def truncated_shard(d: Path) -> None:
+        f = _first_shard_file(d)
+        raw = f.read_bytes()
+        f.write_bytes(raw[: len(raw) // 2])
+
+    variant("truncated_shard", truncated_shard)
+
+    def symlinked_shard(d: Path) -> None:
+        f = _first_shard_file(d)
+        outside = base / "outside-pose.npy"
+        if not outside.exists():
+            shutil.copyfile(f, outside)
+        f.unlink()
+        f.symlink_to(outside)
+
+    variant("symlinked_shard", symlinked_shard)
+
+    def pickled_shard(d: Path) -> None:
+        f = _first_shard_file(d)
+        n = len(np.load(f, mmap_mode="r", allow_pickle=False))
+        f.unlink()
+        np.save(f, np.array([{"x": i} for i in range(n)], dtype=object), allow_pickle=True)
+
+    variant("pickled_shard", pickled_shard)
+    variant("row_1e12", lambda d: _set_manifest_row(d, 10**12))
+    variant("row_minus_1", lambda d: _set_manifest_row(d, -1))
+    out["input_folder"] = tang_dir / BASE  # a real input folder: not a dataset
+    return out
+
+
+def run_variants(run: Path, base: Path) -> dict[str, Path]:
+    """Broken copies of the real tiny run ``run`` (checkpoints cut in half, none at all)."""
+    out: dict[str, Path] = {}
+    for name, files in (("truncated_model", ("model.pt",)),
+                        ("truncated_checkpoints", ("model.pt", "last.pt", "best.pt"))):
+        d = _copy_tree(run, base / f"run-{name}")
+        for f in files:
+            if (d / f).exists():
+                raw = (d / f).read_bytes()
+                (d / f).write_bytes(raw[: len(raw) // 2])
+        out[name] = d
+    (base / "run-empty").mkdir()
+    out["not_a_run"] = base / "run-empty"
+    return out
+
+
+def audio_variants(tang_dir: Path, base: Path) -> dict[str, Path]:
+    """Broken copies of a real MP3 (empty, cut to its first 50 kB, a JSON file named .mp3)."""
+    real = tang_dir / BASE / "audio.mp3"
+    d = base / "audio"
+    d.mkdir()
+    (d / "empty.mp3").write_bytes(b"")
+    (d / "cut.mp3").write_bytes(real.read_bytes()[:50_000])
+    shutil.copyfile(tang_dir / BASE / "skeletons.json", d / "json.mp3")
+    return {"empty": d / "empty.mp3", "cut_header": d / "cut.mp3", "not_audio": d / "json.mp3",
+            "folder": tang_dir / BASE}
+
+
+#: Non-UTF-8 bytes in a file name (Latin-1 "café"), as the OS hands them to Python.
+NON_UTF8 = os.fsdecode(b"caf\xe9")
+
+
+def readonly_dir(base: Path) -> Path:
+    """A folder nothing can be written into: mode 0555, or (as root, who ignores modes)
+    a path on the kernel's read-only ``/sys``."""
+    if os.geteuid() == 0:
+        return Path("/sys/motionpair-readonly-test")
+    d = base / "readonly"
+    d.mkdir()
+    d.chmod(0o555)
+    return d

@@ -126,9 +126,9 @@ def test_verify_json_and_exit_codes(ds, tmp_path):
     out, _, _ = ds
     res = run("verify", out, "--json", "-")
     assert res.exit_code == 0 and json.loads(res.stdout)["ok"] is True
-    res = run("verify", tmp_path, "--json", "-")
-    assert res.exit_code == 1 and json.loads(res.stdout)["ok"] is False
-    assert "FAIL" in res.stderr
+    res = run("verify", tmp_path, "--json", "-")  # not a dataset: usage (README), one line
+    assert res.exit_code == 2 and json.loads(res.stdout)["ok"] is False
+    assert "not a motionpair dataset" in res.stderr
 
 
 @pytest.mark.realdata

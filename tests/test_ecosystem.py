@@ -184,7 +184,7 @@ def test_export_refuses_a_folder_it_did_not_write(small, tmp_path):
     with pytest.raises(ExportError, match="not a motionpair export"):
         export(small.out, tmp_path / "mine", "webdataset")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
-    with pytest.raises(ExportError, match="inside the dataset"):
+    with pytest.raises(ExportError, match="lies inside input"):
         export(small.out, small.out / "wds", "webdataset")
 
 

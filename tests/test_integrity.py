@@ -181,7 +181,8 @@ def test_verify_and_preview_of_a_cut_off_manifest(small, tmp_path):
     assert res.exit_code == 1 and "cut off" in res.output
     assert isinstance(res.exception, SystemExit)  # no traceback
     res = runner.invoke(app, ["preview", str(d), "--out", str(tmp_path / "p.png")])
-    assert res.exit_code == 2 and "cut off" in res.output, res.output
+    # refused before drawing, as verify fails it: a damaged dataset is an input problem (1)
+    assert res.exit_code == 1 and "cut off" in res.output, res.output
     assert isinstance(res.exception, SystemExit)
 
 

@@ -13,12 +13,13 @@ from motionpair.commands._shared import (  # noqa: F401
     EXIT_OK,
     EXIT_PROBLEMS,
     EXIT_USAGE,
+    Group,
     JsonOpt,
     _numbers,
     out_guard,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"],
                                     "max_content_width": 100},
                   help="Pair music features with dance motion into reproducible datasets.")
@@ -44,8 +45,10 @@ def _options(
 ) -> None:
     """Pair music features with dance motion into reproducible datasets.
 
-    Exit codes: 0 ok, 1 problems (failed checks, a build that could not publish), 2 usage
-    (bad option, unreadable dataset, a file where a folder is expected).
+    The global options may also follow the command (``motionpair build ... -q``).
+    Exit codes: 0 ok, 1 problems (failed checks, a build that could not publish, unreadable
+    input), 2 usage (bad option or value, a path not found, not a dataset, a file where a
+    folder is expected).
     """
     ui.STATE.quiet, ui.STATE.verbose = quiet, verbose and not quiet
 

@@ -22,6 +22,26 @@ SCHEMA_VERSION = "motionpair.dataset/1"
 DEFAULT_FPS = Fraction(30)
 
 
+def check_range(name: str, value: float | None, lo: float, hi: float, *,
+                open_low: bool = False) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` (None passes) is a finite number in
+    ``[lo, hi]`` (``(lo, hi]`` when ``open_low``)."""
+    import math
+
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if value < lo or (open_low and value == lo) or value > hi:
+        def fmt(x: float) -> str:
+            return str(x) if isinstance(x, int) else f"{x:g}"
+
+        low = f"> {fmt(lo)}" if open_low else f">= {fmt(lo)}"
+        raise ValueError(f"{name} must be {low} and <= {fmt(hi)}, got {fmt(value)}")
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Options of ``motionpair build`` that change the dataset (not workers/cache/out)."""
@@ -114,9 +134,19 @@ class BuildConfig:
 
     def validate(self) -> BuildConfig:
         """Raise ``ValueError`` with a user-facing message for an impossible config."""
+        self._check_ranges()
         if not self.fps_is_auto:
-            parse_rate(self.fps)
-        _ = self.hop
+            try:
+                rate = parse_rate(self.fps)
+            except (ValueError, ZeroDivisionError, OverflowError) as exc:
+                raise ValueError(f"--fps: {exc}") from exc
+            if not 1 <= rate <= 1000:  # a feature frame grid, not an audio sample rate
+                raise ValueError(f"--fps must be >= 1 and <= 1000 frames per second, got "
+                                 f"{self.fps}")
+        try:
+            _ = self.hop
+        except ValueError as exc:
+            raise ValueError(f"--sr {self.sr_hz} with --fps {self.fps}: {exc}") from exc
         if self.window_frames < 2 or self.hop_frames < 1:
             raise ValueError(f"a window needs at least 2 frames and a hop at least 1; at "
                              f"{format_rate(self.fps_exact)} fps --window-s {self.window_s:g} is "
@@ -143,9 +173,29 @@ class BuildConfig:
             raise ValueError("--stratify style splits whole sessions: it does not combine "
                              "with --split-by time-block")
         if sum(self.context_frames) <= 0 or min(self.context_s) < 0:
-            raise ValueError(f"snapshot context {self.context_s} s: need >= 0 and at least "
+            raise ValueError(f"--context-s {self.context_s} s: need >= 0 and at least "
                              f"one frame in all at {format_rate(self.fps_exact)} fps")
         return self
+
+    def _check_ranges(self) -> None:
+        """Every number finite and inside plausible bounds, the option named (before any
+        derived quantity divides by it or sizes an array with it)."""
+        for opt, value, lo, hi in (
+                ("--sr", self.sr_hz, 1000, 384_000),
+                ("--n-mels", self.n_mels, 1, 1024),
+                ("--window-s", self.window_s, 0, 3600),
+                ("--hop-s", self.hop_s, 0, 3600),
+                ("--window-frames", self.window_n_frames, 2, 10**6),
+                ("--hop-frames", self.hop_n_frames, 1, 10**6),
+                ("--seed", self.seed, 0, 2**32 - 1),
+                ("--max-gap-s", self.max_gap_s, 0, 3600),
+                ("--window-beats", self.window_beats, 1, 10_000),
+                ("--hop-beats", self.hop_beats, 1, 10_000),
+                ("--frames-per-beat", self.frames_per_beat, 2, 1000),
+                *((f"--split-ratios[{i}]", r, 0, 1e6) for i, r in enumerate(self.split_ratios)),
+                *((f"--context-s[{i}]", c, 0, 3600) for i, c in enumerate(self.context_s))):
+            check_range(opt, value, lo, hi, open_low=opt in ("--window-s", "--hop-s",
+                                                             "--max-gap-s"))
 
     def resolved(self) -> dict[str, Any]:
         d = asdict(self)

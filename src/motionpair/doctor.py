@@ -80,7 +80,7 @@ def check_mp3(mp3: Path | None) -> Check:
         return Check("mp3 decoding", False, f"soundfile does not load: {exc}")
     if mp3 is not None:
         try:
-            with sf.SoundFile(str(mp3)) as f:
+            with sf.SoundFile(os.fsencode(mp3)) as f:
                 data = f.read(frames=2 * f.samplerate, dtype="float32")
                 rate = f.samplerate
         except Exception as exc:  # libsndfile raises several types; any means no MP3
@@ -151,18 +151,27 @@ def run(*, repair: bool = False, log=print) -> list[Check]:
     mp3 = real_mp3()
     checks = [check_versions(v), check_mp3(mp3)]
     if repair:
-        loc = numba_cache.location()
-        n = numba_cache.clear(loc)
-        log(f"repair: deleted {n} numba cache file(s) at {loc.path}; compiling again "
-            f"(under the warm-up lock; a minute on a slow machine)")
-        try:
-            warmed = numba_cache.warm()
-            checks.append(Check("repair", True,
-                                f"numba cache rebuilt in {warmed.elapsed_s:.1f} s"))
-        except numba_cache.CorruptCacheError as exc:
-            checks.append(Check("repair", False, str(exc)))
+        checks.append(_repair(log))
     checks += [check_features(mp3), check_numba_cache(), check_cache_dir(), check_torch(v)]
     return checks
+
+
+def _repair(log) -> Check:
+    """Clear numba's cache and compile it again, holding its lock exclusively: refused (a
+    failed check) while any build uses the cache."""
+    loc = numba_cache.location()
+    try:
+        with numba_cache.in_use(loc, exclusive=True):
+            n = numba_cache.clear(loc)
+            log(f"repair: deleted {n} numba cache file(s) at {loc.path}; compiling again "
+                f"(under the warm-up lock; a minute on a slow machine)")
+            try:
+                warmed = numba_cache.warm()
+            except numba_cache.CorruptCacheError as exc:
+                return Check("repair", False, str(exc))
+    except numba_cache.CacheBusyError as exc:
+        return Check("repair", False, str(exc))
+    return Check("repair", True, f"numba cache rebuilt in {warmed.elapsed_s:.1f} s")
 
 
 def as_json(checks: list[Check]) -> dict[str, Any]:

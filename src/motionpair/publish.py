@@ -4,13 +4,11 @@ The build writes into a hidden sibling ``.NAME.tmp-*`` of ``--out``; publishing
 swaps it in with one ``renameat2(RENAME_EXCHANGE)`` where the kernel offers it,
 else two renames, with ``recover`` undoing a crash between them on the next run.
 
-Publishing replaces ``--out`` as a whole, so it is guarded (``check_out``): ``--out``
-must be new, an empty folder, or a folder motionpair wrote itself, recognised by its
-marker file (``.motionpair-dataset`` in a dataset, ``.motionpair-report`` in a report);
-never a regular file, a symbolic link, an input, a folder inside an input, or a parent
-of one. ``out_lock`` lets one process at a time write a given ``--out`` (a ``filelock``
-on ``.NAME.lock`` beside it); ``recover`` runs only under that lock, so a staging folder
-it removes can only be a dead process's.
+Publishing replaces ``--out`` as a whole, so it is guarded by
+:func:`motionpair.outputs.check_out` (new, empty, or carrying the command's marker; never an
+input or inside one) and :func:`motionpair.outputs.out_lock` (one writer at a time);
+``recover`` runs only under that lock, so a staging folder it removes can only be a dead
+process's.
 """
 
 from __future__ import annotations
@@ -23,26 +21,27 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
-#: Marker file written into every folder motionpair publishes; only a folder holding
-#: the marker of the same kind (or an empty folder) is ever replaced.
-MARKERS = {"dataset": ".motionpair-dataset", "report": ".motionpair-report"}
-_MARKER_TEXT = ("This folder was written by motionpair ({kind}); the next motionpair command "
-                "writing here replaces it as a whole.\n")
+# the output discipline lives in motionpair.outputs (one module for every command); these
+# names stay importable from here for the build and the report
+from motionpair.outputs import (  # noqa: E402
+    MARKERS,
+    OutBusyError,
+    OutRefusedError,
+    check_out,
+    out_lock,
+    write_marker,
+)
 
-
-class OutRefusedError(ValueError):
-    """``--out`` names something motionpair must not replace (a usage error: exit 2)."""
-
-
-class OutBusyError(RuntimeError):
-    """Another process holds the lock of this ``--out`` (exit 1; retry, or ``--wait``)."""
+__all__ = ["MARKERS", "OutBusyError", "OutRefusedError", "Terminated", "check_out", "out_lock",
+           "publish", "recover", "staging_dir", "terminate_cleanly", "write_file_atomic",
+           "write_marker"]
 
 
 class Terminated(BaseException):
@@ -52,85 +51,6 @@ class Terminated(BaseException):
         super().__init__(signum)
         self.signum = signum
         self.name = signal.Signals(signum).name
-
-
-def write_marker(folder: Path, kind: str) -> None:
-    """Mark ``folder`` (a staging folder) as motionpair's own output of ``kind``."""
-    (folder / MARKERS[kind]).write_text(_MARKER_TEXT.format(kind=kind), encoding="utf-8")
-
-
-def check_out(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (),
-              inside_inputs_ok: bool = False) -> Path:
-    """``out`` resolved, or :class:`OutRefusedError` saying in one line why it may not be replaced.
-
-    Parameters
-    ----------
-    out : the folder to (re)publish.
-    kind : ``"dataset"`` or ``"report"``; an existing non-empty folder must hold that
-        kind's marker file.
-    inputs : folders (or files) the command reads; ``out`` may not equal one, lie inside
-        one, or contain one (symbolic links resolved).
-    inside_inputs_ok : allow ``out`` inside an input (a report inside its dataset).
-    """
-    raw = Path(out)
-    what = f"--out {raw}"
-    if raw.is_symlink():
-        raise OutRefusedError(f"{what} is a symbolic link (to {os.readlink(raw)}); motionpair "
-                         "replaces --out as a whole, so name the real folder")
-    path = raw.resolve()
-    if path.exists() and not path.is_dir():
-        raise OutRefusedError(f"{what} is a file, not a folder; motionpair does not replace it")
-    for p in inputs:
-        root = Path(p).resolve()
-        if path == root:
-            raise OutRefusedError(f"{what} is the input {p}; motionpair never writes into inputs")
-        if root in path.parents and not inside_inputs_ok:
-            raise OutRefusedError(f"{what} lies inside input {p}; motionpair never writes into "
-                             "inputs")
-        if path in root.parents:
-            raise OutRefusedError(f"{what} contains input {p}; replacing it would delete the input")
-    if path.is_dir():
-        marker = path / MARKERS[kind]
-        if not (marker.is_file() and not marker.is_symlink()):
-            try:
-                entries = sorted(e.name for e in path.iterdir())
-            except OSError as exc:
-                raise OutRefusedError(f"{what}: cannot list it ({exc.strerror})") from exc
-            if entries:
-                other = [k for k, m in MARKERS.items() if k != kind and m in entries]
-                whose = (f"a motionpair {other[0]}, not a {kind}" if other else
-                         f"not a motionpair {kind} (no {MARKERS[kind]} marker; it holds "
-                         f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, e.g. "
-                         f"{entries[0]!r})")
-                raise OutRefusedError(f"{what} is {whose}; motionpair replaces only its own "
-                                 "output: choose a new or empty folder, or remove it yourself")
-    return path
-
-
-@contextmanager
-def out_lock(out: Path, *, wait: bool = False) -> Iterator[Path]:
-    """Hold the exclusive lock of ``out`` (``.NAME.lock`` beside it) while writing it.
-
-    Raises :class:`OutBusyError` at once when another process holds it (unless ``wait``), and
-    :class:`OutRefusedError` when the lock file cannot be made (e.g. a read-only parent).
-    """
-    from filelock import FileLock, Timeout
-
-    lock_path = out.parent / f".{out.name}.lock"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_path, timeout=-1 if wait else 0)
-        lock.acquire()
-    except Timeout as exc:
-        raise OutBusyError(f"--out {out} is being written by another motionpair process (lock "
-                      f"{lock_path} is held); wait for it, or pass --wait") from exc
-    except OSError as exc:
-        raise OutRefusedError(f"--out {out}: cannot create its lock file {lock_path} "
-                         f"({exc.strerror or exc})") from exc
-    try:
-        yield lock_path
-    finally:
-        lock.release()
 
 
 @contextmanager
@@ -166,7 +86,8 @@ def write_file_atomic(path: Path, data: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            # a non-UTF-8 file name (surrogate-escaped) becomes a JSON \\udcXX escape
+            f.write(data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -101,7 +101,14 @@ def load_window(dataset_dir: str | Path, row: WindowRow,
     """The arrays of one manifest row (copies, so the caller may modify them)."""
     if names is None:
         names = tuple(sorted(p.stem for p in shard_path(dataset_dir, row.shard).glob("*.npy")))
-    return {n: np.array(shard_array(dataset_dir, row.shard, n)[row.row]) for n in names}
+    out = {}
+    for n in names:
+        arr = shard_array(dataset_dir, row.shard, n)
+        if not 0 <= row.row < arr.shape[0]:  # numpy reads row -1 as the last window
+            raise DatasetError(f"{row.id}: row {row.row} is outside {row.shard}/{n}.npy "
+                               f"({arr.shape[0]} rows)")
+        out[n] = np.array(arr[row.row])
+    return out
 
 
 def find_row(rows: list[WindowRow], window_id: str) -> WindowRow:

@@ -79,7 +79,10 @@ def detail(msg: str) -> None:
 
 def error(msg: str) -> None:
     """``error: <msg>`` on stderr (never silenced)."""
-    err().print(f"[red]error[/]: {msg}", highlight=False)
+    from rich.markup import escape
+
+    # one line whatever its length (soft_wrap); brackets in paths are text, never markup
+    err().print(f"[red]error[/]: {escape(msg)}", highlight=False, soft_wrap=True)
 
 
 def require_torch(command: str) -> None:
@@ -102,20 +105,55 @@ def write_json(obj: Any, target: str | None) -> None:
     """``obj`` as JSON to ``target``: ``-`` = stdout, else a file (written atomically)."""
     if not target:
         return
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    # a non-UTF-8 file name (surrogate-escaped by the OS layer) as a JSON \udcXX escape
+    text = json.dumps(obj, indent=2, ensure_ascii=False).encode(
+        "utf-8", "backslashreplace").decode("utf-8") + "\n"
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from motionpair.outputs import OutRefusedError, check_file_out
     from motionpair.publish import write_file_atomic
 
+    try:  # never inside a dataset or another motionpair output, never over a non-JSON file
+        check_file_out(target)
+    except OutRefusedError as exc:
+        error(str(exc))
+        import typer
+
+        raise typer.Exit(2) from exc
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file_atomic(path, text)
 
 
+#: No table cell is longer (characters); longer text (a fix, a path list) belongs on its own
+#: line below the table.
+MAX_CELL = 200
+
+
+def clip_cells(table: Table, limit: int = MAX_CELL) -> Table:
+    """``table`` with every text cell longer than ``limit`` cut to ``limit`` (ending in …)."""
+    for col in table.columns:
+        cells = col._cells  # rich keeps the cells per column
+        for i, cell in enumerate(cells):
+            if isinstance(cell, str) and len(cell) > limit:
+                cells[i] = cell[: limit - 1] + "…"
+            elif isinstance(cell, Text) and len(cell.plain) > limit:
+                cut = cell.copy()
+                cut.truncate(limit - 1)
+                cut.append("…")
+                cells[i] = cut
+    return table
+
+
 def show_table(console: Console, table: Table) -> None:
-    """Print ``table``, or a vertical layout (one block per row) when it does not fit."""
+    """Print ``table``, or a vertical layout (one block per row) when it does not fit.
+
+    Cells are clipped to :data:`MAX_CELL` characters (the full text is printed by the
+    caller on its own lines).
+    """
+    clip_cells(table)
     need = Measurement.get(console, console.options.update_width(UNWRAPPED), table).maximum
     if need <= console.width or console.width >= UNWRAPPED:
         console.print(table)

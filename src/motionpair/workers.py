@@ -13,9 +13,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import select
 import shutil
 import signal
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -29,10 +33,71 @@ TEST_KILL_ENV = "MOTIONPAIR_TEST_KILL_WORKER"
 _stage_file: Path | None = None
 
 
-def init_worker(stage_dir: str) -> None:
-    """Pool initializer: this worker records its stages in ``stage_dir/<pid>``."""
+#: Seconds between checks that the build's main process is alive (where no pidfd exists).
+WATCH_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(expected_ppid: int | None = None) -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux ``prctl``).
+
+    Returns whether the request was made. When the parent is already gone (``getppid``
+    differs from ``expected_ppid``) the process exits at once: the signal would never come.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+    if ok and expected_ppid is not None and os.getppid() != expected_ppid:
+        os._exit(1)
+    return ok
+
+
+def watch_main(main_pid: int) -> None:
+    """A daemon thread that ends this worker when the build's main process ``main_pid`` ends.
+
+    Workers are children of the forkserver, not of the main process, so this watches the
+    main process itself: through a pidfd (no pid reuse) where the kernel has them, else by
+    polling every :data:`WATCH_POLL_S` seconds.
+    """
+    def gone() -> bool:
+        try:
+            os.kill(main_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def watch() -> None:
+        fd = None
+        with contextlib.suppress(OSError, AttributeError):
+            fd = os.pidfd_open(main_pid)  # type: ignore[attr-defined]
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while not gone():
+                time.sleep(WATCH_POLL_S)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if gone():
+        os._exit(1)
+    threading.Thread(target=watch, name="motionpair-parent-watch", daemon=True).start()
+
+
+def init_worker(stage_dir: str, main_pid: int | None = None) -> None:
+    """Pool initializer: this worker records its stages in ``stage_dir/<pid>`` and ends when
+    the build's main process ``main_pid`` (or the forkserver, its parent) ends."""
     global _stage_file
     _stage_file = Path(stage_dir) / str(os.getpid())
+    die_with_parent(os.getppid())
+    if main_pid is not None:
+        watch_main(main_pid)
 
 
 def stage(pair_id: str, name: str) -> None:
@@ -42,7 +107,7 @@ def stage(pair_id: str, name: str) -> None:
     """
     if _stage_file is None:
         return
-    _stage_file.write_text(f"{pair_id}\t{name}", encoding="utf-8")
+    _stage_file.write_text(f"{pair_id}\t{name}", encoding="utf-8", errors="backslashreplace")
     if os.environ.get(TEST_KILL_ENV) == f"{pair_id}:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -59,14 +124,15 @@ def run_pool(fn: Callable[..., Any], jobs: Sequence[tuple], *, workers: int,
     ``jobs[i][0]`` must have a ``pair_id``. Raises :class:`WorkerDiedError` when a worker dies.
     """
     ctx = multiprocessing.get_context("forkserver")
-    if preload:
-        ctx.set_forkserver_preload(list(preload))
+    # the forkserver dies with this process (its parent); each worker with the forkserver
+    # and, watched by a thread, with this process
+    ctx.set_forkserver_preload([*preload, "motionpair._parentwatch"])
     stage_dir = tempfile.mkdtemp(prefix="motionpair-stages-")
     results: list[Any] = [None] * len(jobs)
     procs: dict[int, Any] = {}
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
-                                 initargs=(stage_dir,)) as pool:
+                                 initargs=(stage_dir, os.getpid())) as pool:
             futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
             procs = dict(getattr(pool, "_processes", None) or {})
             try:
@@ -123,7 +189,7 @@ def _death_line(procs: dict[int, Any], stage_dir: Path) -> str:
     record = ""
     if pid is not None:
         try:
-            record = (stage_dir / str(pid)).read_text(encoding="utf-8")
+            record = (stage_dir / str(pid)).read_text(encoding="utf-8", errors="backslashreplace")
         except OSError:
             record = ""
     pair, _, where = record.partition("\t")

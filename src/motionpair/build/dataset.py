@@ -204,7 +204,8 @@ def build(paths: Sequence[str | Path], out: str | Path, cfg: BuildConfig, *,
     cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
     out = check_out(out, "dataset", inputs=paths)
     _refuse_cache_overlap(out, cache)
-    with out_lock(out, wait=wait):
+    # numba's cache is held shared: `doctor --repair` may not delete it under the workers
+    with out_lock(out, wait=wait), numba_cache.in_use():
         return _build_locked(paths, out, cfg, workers=workers, cache=cache, strict=strict,
                              progress=progress, on_pairs=on_pairs, on_specs=on_specs,
                              on_step=on_step)
@@ -472,7 +473,7 @@ def _assign(results: list[PairResult], cfg: BuildConfig,
 
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+                    encoding="utf-8", errors="backslashreplace")
 
 
 def write_manifest(dirpath: Path, rows: list[WindowRow],
@@ -482,7 +483,7 @@ def write_manifest(dirpath: Path, rows: list[WindowRow],
     metadata: schema version, config sha256). Returns the per-split files for the card."""
 
     dicts = [r.to_dict() for r in rows]
-    with open(dirpath / "manifest.jsonl", "w", encoding="utf-8") as f:
+    with open(dirpath / "manifest.jsonl", "w", encoding="utf-8", errors="backslashreplace") as f:
         for d in dicts:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
     return write_manifest_tables(dirpath, rows, _parquet_kv(cfg))
@@ -566,7 +567,8 @@ def _write_dataset_files(staged: Path, inv: Inventory, results: list[PairResult]
     columns, left_out = array_columns(staged, rows)
     array_files = write_array_tables(staged, rows, _parquet_kv(cfg), columns)
     (staged / "README.md").write_text(card_text(record, split_files, array_files, columns,
-                                                left_out, dirpath=staged), encoding="utf-8")
+                                                left_out, dirpath=staged), encoding="utf-8",
+                                      errors="backslashreplace")
     step("preview")
     if preview is not None:
         preview.result()

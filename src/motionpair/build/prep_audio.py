@@ -16,7 +16,7 @@ import numpy as np
 
 from motionpair.features import audio
 from motionpair.publish import write_file_atomic
-from motionpair.timebase import hop_for_fps
+from motionpair.timebase import frames_to_time, hop_for_fps
 
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aiff", ".aif")
 
@@ -59,6 +59,26 @@ def npz_arrays(feats: audio.AudioFeatures, *, track_id: str) -> dict[str, np.nda
     }
 
 
+def refuse_truncated(path: Path, decoded_s: float) -> None:
+    """The build's truncation check (:func:`motionpair.build.pair._refuse_truncated`) for a
+    file prepared on its own: ``ValueError`` naming it when it decodes to less than
+    :data:`~motionpair.build.pair.MIN_DECODED_SHARE` of what its header declares (a cut MP3
+    decodes up to the cut without an error, and every later track of a gapless playlist
+    would be shifted)."""
+    import soundfile as sf
+
+    from motionpair.build.pair import MIN_DECODED_SHARE
+
+    try:
+        info = sf.info(str(path))
+        declared_s = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    except Exception:  # noqa: BLE001 - no header duration: nothing to compare against
+        return
+    if declared_s > 0 and decoded_s < MIN_DECODED_SHARE * declared_s:
+        raise ValueError(f"{path}: truncated audio: the header declares {declared_s:.2f} s "
+                         f"but only {decoded_s:.2f} s decode")
+
+
 def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int = 22050,
                   n_mels: int = 128, progress=None) -> dict[str, Any]:
     """Prepare one folder of audio as playlist ``out_dir/<folder name>``; returns its manifest.
@@ -75,6 +95,7 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
         tid = track_id_for(path, folder)
         try:
             y, native_sr = audio.decode_audio(path)
+            refuse_truncated(path, frames_to_time(len(y), native_sr))  # samples -> s
             feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=tid,
                                            sr_hz=sr_hz, hop=hop, n_mels=n_mels)
         except ValueError as exc:

@@ -16,6 +16,7 @@ one Problem naming the file; the other videos are still captured.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -299,6 +300,12 @@ def capture(videos: list[Path], root: Path, cfg: CaptureConfig, cache: Cache, *,
                 res.problems.append(_problem(cam.path, f"{cam.path}: camera sync to "
                                                        f"{group[0].path.name} failed: {exc}"))
                 continue
+            if not _finite_offset(est.to_dict()):  # e.g. a silent audio track
+                res.problems.append(_problem(cam.path, f"{cam.path}: camera sync to "
+                                                       f"{group[0].path.name} gave no finite "
+                                                       "offset (silent or constant audio?); "
+                                                       "camera left out of the session"))
+                continue
             offsets[cam.name] = {"reference": False, "method": camsync.SYNC_ASSUMPTION,
                                  **est.to_dict()}
         members = [c for c in group if c.name in offsets]
@@ -314,6 +321,12 @@ def capture(videos: list[Path], root: Path, cfg: CaptureConfig, cache: Cache, *,
                                    "run": {k: v for k, v in c.run.items() if k != "estimator"},
                                    "session": s.name}
     return res
+
+
+def _finite_offset(est: dict[str, Any]) -> bool:
+    """Offset, lag and correlation of a sync estimate are finite (NaN is never written)."""
+    return all(isinstance(est.get(k), (int, float)) and math.isfinite(est[k])
+               for k in ("offset_s", "lag_frames", "correlation"))
 
 
 def _problem(path: Path, reason: str) -> Problem:

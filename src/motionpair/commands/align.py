@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from motionpair import ui
+from motionpair.commands._shared import check_number, probe_out, require_paths
 from motionpair.ui import Clock
 
 if TYPE_CHECKING:
@@ -26,9 +28,9 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 def evidence_table(block: dict[str, Any]) -> Table:
     """One row per pair: both BAS with their null percentiles, tempo, drift, offset."""
     t = Table(title="motionpair align — BAS percentiles: vs circular shifts / vs other tracks")
-    for col in ("pair", "style", "clock", "BAS bailando m→k", "pct", "z", "BAS fact k→m", "pct",
-                "z", "bpm implied", "bpm measured", "drift s", "offset s", "ratio",
-                "halves Δ s", "passes"):
+    for col in ("session", "pair", "style", "clock", "BAS bailando m→k", "pct", "z",
+                "BAS fact k→m", "pct", "z", "bpm implied", "bpm measured", "drift s",
+                "offset s", "ratio", "halves Δ s", "passes"):
         t.add_column(col, overflow="fold")
     for pid, r in block["pairs"].items():
         cells = []
@@ -38,7 +40,7 @@ def evidence_table(block: dict[str, Any]) -> Table:
                       f"{_fmt(other['percentile'], '.0f')}", _fmt(shift["z"], "+.2f")]
         tp, o = r["tempo"], r["offset"]
         drift = _fmt(tp["drift_end_s"], "+.2f") + (" [red]FLAG[/]" if tp["drift_flag"] else "")
-        t.add_row(pid.split("/")[-1], r["style"], r["clock_map"], *cells,
+        t.add_row(*_row_names(pid, r), r["style"], r["clock_map"], *cells,
                   _fmt(tp["implied_bpm"], ".1f") + ("" if tp["independent_of_audio"] else "*"),
                   _fmt(tp["measured_bpm"], ".1f"), drift, _fmt(o["best_s"], "+.3f"),
                   _fmt(o["peak_ratio"], ".2f"), _fmt(o["halves_diff_s"], ".2f"),
@@ -50,13 +52,13 @@ def evidence_table(block: dict[str, Any]) -> Table:
 def sparse_table(block: dict[str, Any]) -> Table:
     """One row per sparse (snapshot) pair: what is measured, and why BAS/offset are not."""
     t = Table(title="motionpair align — sparse snapshot pairs: measured / not measurable")
-    for col in ("pair", "snapshots", "interval s", "beat period s", "interval / beat",
+    for col in ("session", "pair", "snapshots", "interval s", "beat period s", "interval / beat",
                 "inside track", "increasing", "placement ≤ s", "gaps", "longest gap s",
                 "BAS / offset / drift"):
         t.add_column(col, overflow="fold")
     for pid, r in block.get("sparse_pairs", {}).items():
         tt, g, m = r["measurable"]["track_time"], r["measurable"]["gaps"], r["music"]
-        t.add_row(pid.split("/", 2)[-1], str(r["snapshots"]),
+        t.add_row(*_row_names(pid, r), str(r["snapshots"]),
                   _fmt(r["sampling"]["median_interval_s"]), _fmt(m["measured_beat_period_s"]),
                   _fmt(m["sampling_interval_in_beats"], ".2f"),
                   f"{tt['inside_track']}/{r['snapshots']}", "yes" if tt["increasing"] else "NO",
@@ -73,9 +75,15 @@ def _dataset_inputs(path: Path) -> tuple[list[Path], dict[str, Any]] | None:
     if not meta.is_file():
         return None
     doc = read_json(meta)
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise ValueError(f"{meta}: not a motionpair dataset.json (expected an object with a "
+                         "'config' object)")
     # dataset.json names roots relative (reproducible); build.json keeps where they were read
     run = path / "build.json"
-    roots = read_json(run).get("input_paths") if run.is_file() else None
+    build_doc = read_json(run) if run.is_file() else None
+    roots = build_doc.get("input_paths") if isinstance(build_doc, dict) else None
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        roots = None
     if not roots or not all(Path(r).exists() for r in roots):
         raise FileNotFoundError(f"{path}: its inputs ({roots or 'unknown'}) are not reachable; "
                                 "pass the input folders to motionpair align instead")
@@ -124,7 +132,22 @@ def evidence_for_inputs(paths: Sequence[str | Path], build_cfg: BuildConfig, *,
             on_done(spec)
     block = finish(records, series, cfg=cfg, kin_sigma_s=build_cfg.kin_sigma_s,
                    kin_order=build_cfg.kin_order)
+    session_of = {spec.pair_id: spec.session for spec in inv.pairs}
+    for part in ("pairs", "sparse_pairs"):  # every row names its session (align's table)
+        for pid, rec in block.get(part, {}).items():
+            if isinstance(rec, dict) and pid in session_of:
+                rec.setdefault("session", session_of[pid])
     return block, series, problems
+
+
+def _row_names(pid: str, rec: dict[str, Any]) -> tuple[str, str]:
+    """``(session, pair)`` cells: the pair id without its source and session parts."""
+    session = str(rec.get("session") or "")
+    parts = pid.split("/")
+    if session and session in parts:
+        rest = parts[parts.index(session) + 1:]
+        return session, "/".join(rest) or parts[-1]
+    return session, parts[-1]
 
 
 def register(app: typer.Typer) -> None:
@@ -156,6 +179,10 @@ def register(app: typer.Typer) -> None:
         from motionpair.config import BuildConfig
         from motionpair.publish import write_file_atomic
 
+        check_number("--min-peak-ratio", min_peak_ratio, lo=1, hi=1e6)
+        require_paths(paths, "FOLDER", folder=True)
+        if out is not None:
+            probe_out(out, inputs=paths)
         con, info = ui.results(json_out), ui.info()
         fields = BuildConfig.__dataclass_fields__
         kw: dict[str, Any] = {}
@@ -168,7 +195,8 @@ def register(app: typer.Typer) -> None:
             paths, conf = found
             kw = {k: (tuple(v) if k == "split_ratios" else v) for k, v in conf.items()
                   if k in fields and k != "extra"}
-            info.print(f"dataset {paths}: recomputing from its inputs with its config",
+            info.print(f"dataset: recomputing from its inputs ({', '.join(map(str, paths))}) "
+                       "with its config",
                        markup=False, highlight=False)
         if clock is not None:
             kw["clock"] = clock.value
@@ -178,6 +206,16 @@ def register(app: typer.Typer) -> None:
         except (TypeError, ValueError) as exc:
             ui.error(str(exc))
             raise typer.Exit(2) from exc
+        from motionpair import outputs
+        from motionpair.commands._shared import out_guard
+
+        with out_guard("align"):  # before any work: where align may write
+            if out is not None:
+                outputs.check_out(out, "align", inputs=paths)
+            outputs.check_file_out(json_out, inputs=paths,
+                                   outputs=[out] if out is not None else [])
+            outputs.check_cache(None if no_cache else cache, inputs=paths,
+                                outputs=[out] if out is not None else [])
         cache_dir = None if no_cache else (cache or default_cache_dir())
         # pairs done/total, audio minutes, ETA (features are computed when not cached)
         minutes = ui.TrackMinutes([])
@@ -200,8 +238,9 @@ def register(app: typer.Typer) -> None:
                                                           on_done=done)
         if apply_offset:
             apply_offsets(block, series, cfg=ecfg)
-        for p in problems:
-            info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
+        for p in problems:  # one line each, also with -q
+            ui.err().print(f"[yellow]{p.kind}[/]: {escape(p.reason)}", highlight=False,
+                           soft_wrap=True)
         if not block["pairs"] and not block.get("sparse_pairs"):
             ui.error("no pair with motion to score")
             raise typer.Exit(1)
@@ -209,12 +248,12 @@ def register(app: typer.Typer) -> None:
         block["problems"] = [p.to_dict() for p in problems]
         pngs: list = []
         if out is not None:  # files only when asked: never ./alignment by default
-            out.mkdir(parents=True, exist_ok=True)
-            with ui.progress("pictures") as prog:
+            with out_guard("align"), outputs.claimed(out, "align", inputs=paths), \
+                    ui.progress("pictures") as prog:
                 task = prog.add_task("drawing", total=len(block["pairs"]))
                 # first: a failed picture is noted on its record
                 pngs = draw_all(block, series, out, on_done=lambda _p: prog.advance(task))
-            write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
+                write_file_atomic(out / "alignment.json", json.dumps(block, indent=2) + "\n")
         if block["pairs"]:
             ui.show_table(con, evidence_table(block))
         if block.get("sparse_pairs"):

@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_PROBLEMS, EXIT_USAGE, JsonOpt, _numbers, out_guard
+from motionpair.commands._shared import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    JsonOpt,
+    _numbers,
+    out_guard,
+    require_paths,
+    require_utf8,
+)
 from motionpair.ui import Cameras, Clock, Pairing, SplitBy
 
 
@@ -78,7 +86,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.build.dataset import BuildError
         from motionpair.build.dataset import build as do_build
         from motionpair.build.splits import read_split_list
-        from motionpair.config import BuildConfig
+        from motionpair.config import BuildConfig, check_range
 
         try:
             cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
@@ -94,6 +102,7 @@ def register(app: typer.Typer) -> None:
                               split_list=None if splits is None else read_split_list(splits),
                               stratify=stratify,
                               ).validate()
+            check_range("--workers", workers, 1, 4096)
             if on_downbeats:
                 raise ValueError("--on-downbeats: no source here publishes downbeats and "
                                  "motionpair does not estimate them yet; use --window-beats "
@@ -101,11 +110,18 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             ui.error(str(exc))
             raise typer.Exit(EXIT_USAGE) from exc
+        require_paths(paths, "FOLDER", folder=True)  # not found: exit 2, one line
+        require_utf8(out.absolute(), "--out")
         cache_dir = False if no_cache else (cache or True)
         info = ui.info()
         # pairs done/total, audio minutes done/total, ETA (stderr; none off a terminal)
         minutes = ui.TrackMinutes([])
         with out_guard("build"), ui.progress("pairs", minutes=True) as prog:
+            from motionpair import outputs
+
+            # before any work: --json and --cache never land in an input or the dataset
+            outputs.check_file_out(json_out, inputs=paths, outputs=[out])
+            outputs.check_cache(None if no_cache else cache, inputs=paths, outputs=[out])
             task = prog.add_task("pairing", total=None, **minutes.fields())
 
             def specs_known(specs: list[Any]) -> None:
@@ -137,8 +153,9 @@ def register(app: typer.Typer) -> None:
                 ui.err().print(f"[red]build failed[/]: {exc.strerror or exc} (errno {exc.errno})"
                                + (f": {exc.filename}" if exc.filename else ""), highlight=False)
                 raise typer.Exit(EXIT_PROBLEMS) from exc
-        for p in summary.problems:
-            info.print(f"[yellow]{p.kind}[/]: {p.reason}", highlight=False)
+        for p in summary.problems:  # one line each, also with -q (an input was skipped)
+            ui.err().print(f"[yellow]{p.kind}[/]: {escape(p.reason)}", highlight=False,
+                           soft_wrap=True)
         from motionpair.build.scan import duplicate_lines
 
         for line in duplicate_lines(summary.inventory.duplicates):
@@ -173,7 +190,8 @@ def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:
     return {
         "inputs": [str(Path(p).resolve()) for p in paths],
         "out": str(summary.out),
-        "pairs": len(summary.inventory.pairs),
+        # pairs in the dataset: a pair that failed mid-build is a problem, not a pair
+        "pairs": len({r.shard for r in summary.rows}),
         "windows": len(summary.rows),
         "windows_by_split": {HF_SPLIT.get(k, k): summary.split_info["windows"][k]
                              for k in sorted(summary.split_info["windows"],

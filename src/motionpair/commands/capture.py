@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_number,
+    probe_out,
+    require_path,
+    require_paths,
+    usage_error,
+)
 
 #: A sync peak less than this far above the best other lag is flagged (beats repeat).
 LOW_SYNC_RATIO = 1.2
@@ -23,8 +29,8 @@ def _rate(text: str) -> float | None:
         r = float(text)
     except ValueError:
         r = -1.0
-    if not r > 0:
-        raise typer.BadParameter(f"--rate-hz takes a positive number or 'full', got {text!r}")
+    if not 0 < r <= 1000:
+        raise typer.BadParameter(f"--rate-hz takes a number in (0, 1000] or 'full', got {text!r}")
     return r
 
 
@@ -48,24 +54,28 @@ def register(app: typer.Typer) -> None:
         """Estimate pose in videos and write LiveDirector sessions + one-track playlists."""
         from rich.progress import Progress, TaskID
 
+        from motionpair import outputs
         from motionpair.cache import Cache, default_cache_dir
         from motionpair.capture import pose
         from motionpair.capture.session import CaptureConfig
         from motionpair.capture.session import capture as do_capture
+        from motionpair.commands._shared import out_guard
 
-        con, err = Console(), Console(stderr=True)
+        check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        check_number("--sr", sr, lo=1000, hi=384_000)
+        check_number("--n-mels", n_mels, lo=1, hi=1024)
+        require_paths(videos, "VIDEO", folder=False)
+        probe_out(out, inputs=videos)
+        with out_guard("capture"):  # new, empty or an earlier capture root; not around inputs
+            outputs.check_out(out, "capture", inputs=videos)
+            outputs.check_cache(None if no_cache else cache, inputs=videos, outputs=[out])
+        con, err = ui.out(), ui.err()
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
         except pose.EstimatorUnavailableError as exc:
             err.print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
-        out_r = out.resolve()
-        for v in videos:
-            if v.resolve().parent == out_r or out_r in v.resolve().parents:
-                err.print(f"[red]error[/]: input {escape(str(v))} lies inside --out "
-                          f"{escape(str(out))}")
-                raise typer.Exit(2)
         err.print(f"estimator: {info['name']} {info['package']} {info['version']}, model "
                   f"{info['model']} (sha256 {info['model_sha256'][:12]}…)")
         store = Cache(None if no_cache else (cache or default_cache_dir()))
@@ -82,8 +92,9 @@ def register(app: typer.Typer) -> None:
                             description=f"{name}: {done}/{total} frames, {rate:.1f} frames/s, "
                                         f"ETA {eta:.0f} s")
 
-            res = do_capture(videos, out, cfg, store, same_performance=same_performance,
-                             on_frames=on_frames)
+            with out_guard("capture"), outputs.claimed(out, "capture", inputs=videos):
+                res = do_capture(videos, out, cfg, store, same_performance=same_performance,
+                                 on_frames=on_frames)
         for name, c in res.cameras.items():
             run = c["run"]
             speed = (f"{run['estimated'] / run['estimator_s']:.1f} frames/s"
@@ -124,12 +135,17 @@ def register(app: typer.Typer) -> None:
         """Draw a captured skeleton over the video frame it came from."""
         from motionpair.capture.overlay import overlay
 
+        check_number("--time-s", time_s, lo=0, hi=10**7)
+        require_path(session, "SESSION", folder=True)
+        require_path(video, "VIDEO", folder=False)
+        probe_out(out.parent, "--out's folder")
+
         try:
             facts = overlay(session, video, out, camera=camera, time_s=time_s)
         except (KeyError, ValueError, FileNotFoundError) as exc:
-            Console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
+            ui.err().print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
-        Console().print(f"wrote {out}: {json.dumps(facts)}", markup=False, highlight=False,
+        ui.out().print(f"wrote {out}: {json.dumps(facts)}", markup=False, highlight=False,
                         soft_wrap=True)
 
     @app.command("capture-evidence")
@@ -140,16 +156,31 @@ def register(app: typer.Typer) -> None:
         fps: Annotated[float, typer.Option(help="feature frame rate (as the build)")] = 30.0,
     ) -> None:
         """Alignment evidence (BAS vs nulls, offset estimate) for captured dense pairs."""
+        from motionpair import outputs
         from motionpair.cache import Cache, default_cache_dir
         from motionpair.capture.evidence import capture_evidence as do_evidence
         from motionpair.capture.evidence import evidence_line
+        from motionpair.commands._shared import out_guard
         from motionpair.config import BuildConfig
 
-        block = do_evidence(paths, BuildConfig(fps=fps).validate(), Cache(default_cache_dir()))
-        con = Console()
+        check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
+        require_paths(paths, "FOLDER", folder=True)
+        try:
+            cfg = BuildConfig(fps=fps).validate()
+        except ValueError as exc:
+            raise usage_error(str(exc)) from exc
+        with out_guard("capture-evidence"):
+            outputs.check_file_out(json_out, inputs=paths)
+        block = do_evidence(paths, cfg, Cache(default_cache_dir()))
+        con = ui.out()
         for pid, rec in block["pairs"].items():
             con.print(evidence_line(pid, rec), markup=False, highlight=False, soft_wrap=True)
-        for pid, why in block["skipped"].items():
-            con.print(f"{pid}: skipped: {why}", markup=False, highlight=False, soft_wrap=True)
+        for pid, why in block["skipped"].items():  # one line each, also with -q
+            ui.err().print(f"{pid}: skipped: {why}", markup=False, highlight=False,
+                           soft_wrap=True)
         if json_out:
-            json_out.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8")
+            json_out.write_text(json.dumps(block, indent=2) + "\n", encoding="utf-8",
+                                errors="backslashreplace")
+        if not block["pairs"]:  # like align: nothing to score is an input problem
+            ui.error("no captured dense pair to score in " + ", ".join(map(str, paths)))
+            raise typer.Exit(1)

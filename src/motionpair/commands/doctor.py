@@ -6,7 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from motionpair import ui
 
 
 def register(app: typer.Typer) -> None:
@@ -19,14 +20,15 @@ def register(app: typer.Typer) -> None:
         """Check that this installation can build; exit 1 naming what is wrong."""
         from motionpair import doctor as doc
 
-        out = Console(stderr=json_out, highlight=False)
-        checks = doc.run(repair=repair, log=lambda line: out.print(line, markup=False))
+        out = ui.info() if json_out else ui.out()  # never wrapped off a terminal
+        checks = doc.run(repair=repair, log=lambda line: out.print(line, markup=False,
+                                                                       highlight=False))
         if json_out:
             print(json.dumps(doc.as_json(checks), indent=2))
         else:
             for c in checks:
                 mark = "[green]ok  [/]" if c.ok else "[red]FAIL[/]"
-                out.print(f"{mark} {c.name}: ", end="")
+                out.print(f"{mark} {c.name}: ", end="", highlight=False)
                 out.print(c.detail, markup=False, soft_wrap=True)
             bad = [c.name for c in checks if not c.ok]
             out.print("all checks passed" if not bad else

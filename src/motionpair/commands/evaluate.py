@@ -3,16 +3,22 @@ accuracy of a run vs reference rows, on any built dataset."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_USAGE, JsonOpt
+from motionpair.commands._shared import (
+    EXIT_USAGE,
+    JsonOpt,
+    check_choice,
+    check_device,
+    check_number,
+    describe_exception,
+    require_dataset,
+    require_run,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,40 +46,48 @@ def register(app: typer.Typer) -> None:
         train retrieval, mean pose, the network in 1 and N steps and with shuffled music.
         Prints the table (project settings and the reference code's literal ones) and writes
         RUN/eval_<name>.json and .md."""
-        err = Console(stderr=True)
+        err = ui.err()
         ui.require_torch("evaluate")
-        from motionpair.model.evaluate import evaluate as do_eval
-        from motionpair.model.evaluate import markdown_table
-
         if dataset is not None and on is not None:
-            err.print("[red]error[/]: give the dataset once: either DATASET or --on DATASET")
+            ui.error("give the dataset once: either DATASET or --on DATASET")
             raise typer.Exit(EXIT_USAGE)
         if dataset is None and on is None:
-            err.print("[red]error[/]: which dataset? motionpair evaluate RUN --on DATASET "
-                      "[--split S]")
+            ui.error("which dataset? motionpair evaluate RUN --on DATASET [--split S]")
             raise typer.Exit(EXIT_USAGE)
-        if steps < 1:
-            err.print(f"[red]error[/]: --steps {steps}: at least 1")
-            raise typer.Exit(EXIT_USAGE)
+        if split is not None:
+            check_choice("--split", split, ("train", "val", "validation", "test"))
+        check_number("--steps", steps, lo=1, hi=1000)
+        check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_device(device, auto=False)
         legacy = dataset is not None
         target = dataset if legacy else on
         assert target is not None
         if legacy and split is None:
             split = "test"  # the older form always scored the test split
+        require_dataset(target)
+        for p in pool or []:
+            require_dataset(p)
+        import numpy as np
+
+        from motionpair.commands._shared import consume_guard
+        from motionpair.model.evaluate import _finite, markdown_table
+        from motionpair.model.evaluate import evaluate as do_eval
+
+        consume_guard([target], "evaluate")  # nothing verify would fail is evaluated on
+        require_run(run)
         try:
             res = do_eval(run, target, split, seed=seed, steps=steps, device=device,
                           pool=[str(p) for p in pool] if pool else None,
                           progress=lambda s: err.print(s, markup=False, highlight=False),
                           tag=split if legacy else None)
-        except (ValueError, FileNotFoundError, KeyError) as exc:
-            err.print(f"[red]error[/]: {exc}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_USAGE) from exc
-        from motionpair.model.evaluate import _finite
-
-        if json_out is not None:
-            text = json.dumps(_finite(res), indent=2) + "\n"
-            if json_out == "-":
-                sys.stdout.write(text)
-                return
-            Path(json_out).write_text(text, encoding="utf-8")
-        Console(width=200).print(markdown_table(res), markup=False, highlight=False)
+        except np.linalg.LinAlgError as exc:  # e.g. scipy's "sqrtm: -102" on NaN features
+            err.print(f"error: evaluate {run}: a metric could not be computed: the features "
+                      f"are degenerate or hold NaN/inf ({' '.join(str(exc).split())})",
+                      markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
+                      soft_wrap=True)
+            raise typer.Exit(2) from exc
+        ui.write_json(_finite(res), json_out)
+        ui.results(json_out).print(markdown_table(res), markup=False, highlight=False)

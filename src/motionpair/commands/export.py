@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    check_number,
+    probe_out,
+    require_run,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +30,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """torch.export -> ONNX (+ onnxruntime parity) and Core ML; CPU latency per 5 s
         window; writes export.json. Exit 1 when ONNX parity exceeds --tolerance."""
-        err = Console(stderr=True)
+        err = ui.err()
         ui.require_torch("export")
+        check_number("--tolerance", tolerance, lo=0, hi=1e6)
+        require_run(run)
+        if out is not None:
+            probe_out(out, inputs=[run])
         from motionpair.model.export import export as do_export
 
         try:
@@ -36,7 +44,7 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]error[/]: {exc.name or exc} is not installed: "
                       "pip install -e '.[model]'")
             raise typer.Exit(2) from exc
-        Console().print(json.dumps(info, indent=2), markup=False, highlight=False)
+        ui.out().print(json.dumps(info, indent=2), markup=False, highlight=False)
         if onnx and info["onnx"]["max_abs_diff"] > tolerance:
             err.print(f"[red]ONNX parity[/]: {info['onnx']['max_abs_diff']:.3g} > {tolerance}")
             raise typer.Exit(1)

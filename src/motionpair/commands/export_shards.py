@@ -9,6 +9,10 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    probe_out,
+    require_dataset,
+)
 
 
 class Format(StrEnum):
@@ -36,23 +40,39 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a built dataset: webdataset tar shards (.npy arrays + .json row per window)
         or an HF DatasetDict (Array2D/3D features) saved with save_to_disk."""
+        from motionpair import outputs
+        from motionpair.commands._shared import out_guard
         from motionpair.consumers.export import ExportError, export
-        from motionpair.store import read_manifest
+        from motionpair.consumers.verify import UnsoundDatasetError
+        from motionpair.store import DatasetError, read_manifest
+
+        require_dataset(dataset)
+        probe_out(out, inputs=[dataset])
 
         try:
             total = len(read_manifest(dataset))
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             ui.error(f"{dataset}: not a built dataset (no manifest.jsonl)")
             raise typer.Exit(2) from exc
-        with ui.progress("windows") as prog:  # windows done/total, ETA (stderr, TTY only)
-            task = prog.add_task(f"export {fmt.value}", total=total)
+        except DatasetError as exc:
+            ui.error(str(exc))
+            raise typer.Exit(1) from exc
+        with out_guard("export-shards"), ui.progress("windows") as prog:
+            outputs.check_file_out(json_out, inputs=[dataset], outputs=[out])
+            task = prog.add_task(f"export {fmt.value}", total=total)  # windows done/total, ETA
             try:
                 rec = export(dataset, out, fmt.value,
                              shuffle_seed=None if no_shuffle else shuffle_seed,
                              progress=lambda n: prog.advance(task, n))
+            except UnsoundDatasetError as exc:
+                ui.error(str(exc))
+                raise typer.Exit(1) from exc
             except ExportError as exc:
                 ui.error(str(exc))
                 raise typer.Exit(2) from exc
+            except OSError as exc:  # a full or read-only disk under --out: one line
+                ui.error(f"export-shards: cannot write {out}: {exc.strerror or exc}")
+                raise typer.Exit(1) from exc
         counts = ", ".join(f"{k} {v['rows']}" for k, v in rec["splits"].items())
         ui.results(json_out).print(f"wrote {out} ({fmt.value}): {counts} windows",
                                    markup=False, highlight=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
-from motionpair.commands._shared import EXIT_USAGE
+from motionpair.commands._shared import EXIT_USAGE, consume_guard, probe_out, require_dataset
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +21,11 @@ def register(app: typer.Typer) -> None:
                     help="PNG path (default DIR/previews/<id>.png)")] = None) -> None:
         """Draw one paired window as a PNG."""
         from motionpair.build.preview import draw_window
+
+        require_dataset(dataset)
+        consume_guard([dataset], "preview")  # nothing verify would fail is drawn
+        if out is not None:
+            probe_out(out.parent, "--out's folder")
 
         # default inside the dataset (kept by rebuilds), never the current directory
         target = out or (dataset / "previews" / f"{(id or 'sample').replace('/', '__')}.png")

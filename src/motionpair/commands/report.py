@@ -8,6 +8,11 @@ from typing import Annotated
 import typer
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    consume_guard,
+    probe_out,
+    require_dataset,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +26,10 @@ def register(app: typer.Typer) -> None:
         offline: small copies inlined, each linking to its full PNG beside it) and report.md."""
         from motionpair.commands._shared import out_guard
         from motionpair.consumers.report import write_report
+
+        require_dataset(dataset)
+        consume_guard([dataset], "report")  # nothing verify would fail is reported on
+        probe_out(out if out is not None else dataset / "report")
 
         try:  # figures done/total, ETA (stderr, on a terminal only)
             with out_guard("report"), ui.progress("figures") as prog:

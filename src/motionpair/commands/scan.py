@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from motionpair import ui
-from motionpair.commands._shared import JsonOpt
+from motionpair.commands._shared import JsonOpt, require_paths
 
 
 def scan_table(inv_dict: dict) -> Table:
@@ -31,8 +32,18 @@ def scan_table(inv_dict: dict) -> Table:
         t.add_row(u["source"], u["session"], u.get("style", ""), status,
                   _num(u.get("audio_duration_s")), str(u.get("skeleton_frames", "")),
                   _num(u.get("song_span_s")),
-                  "; ".join(r.split(" (looked")[0] for r in problems.get(u["session"], [])))
+                  problem_cell(problems.get(u["session"], [])))
     return t
+
+
+def problem_cell(reasons: list[str]) -> str:
+    """The table's short form of a unit's problems: each reason up to its first detail (the
+    whole reason, with its fix, is printed on its own line under the table)."""
+    import re
+
+    short = [re.split(r" \(looked|; fix|\. fix|: fix", r)[0] for r in reasons]
+    text = "; ".join(short)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def _num(x) -> str:
@@ -53,6 +64,7 @@ def register(app: typer.Typer) -> None:
             unit_notes,
         )
 
+        require_paths(paths or [], "FOLDER", folder=True)  # not found: exit 2, one line
         con = ui.results(json_out)
         rep = None
         if not paths:  # no arguments: report the MotionMix default locations, scan what exists
@@ -68,7 +80,8 @@ def register(app: typer.Typer) -> None:
             inv["locations"] = rep
         ui.show_table(con, scan_table(inv))
         for p in inv["problems"]:
-            con.print(f"[yellow]{p['kind']}[/]: {p['reason']}", highlight=False)
+            con.print(f"[yellow]{p['kind']}[/]: {escape(p['reason'])}", highlight=False,
+                      soft_wrap=True)
         for line in unit_notes(inv["units"]):
             con.print(line, markup=False, highlight=False)
         from motionpair.build.scan import duplicate_lines

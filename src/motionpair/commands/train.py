@@ -6,9 +6,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from motionpair import ui
+from motionpair.commands._shared import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    check_choice,
+    check_device,
+    check_number,
+    checkpoint_problem,
+    describe_exception,
+    probe_out,
+    removed_on_failure,
+    require_dataset,
+    safe_path,
+    usage_error,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +54,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the one-step MeanFlow generator of 5 s pose windows from music; writes
         RUN/config.json, metrics.csv, last.pt (with optimiser state) and model.pt."""
-        err = Console(stderr=True)
         ui.require_torch("train")
+        # every value checked before the run folder exists: a refusal leaves nothing behind
+        check_train_values(steps=steps, max_minutes=max_minutes, batch=batch, width=width,
+                           layers=layers, heads=heads, lr=lr, seed=seed,
+                           jitter_frames=jitter_frames, val_every=val_every,
+                           ckpt_every=ckpt_every, threads=threads)
+        check_choice("--cond", cond, ("auto", "baseline35", "mel"))
+        check_choice("--pred", pred, ("x", "u"))
+        check_device(device)
+        for d in datasets:
+            require_dataset(d)
+        probe_out(out, inputs=datasets)
+        if resume and (problem := checkpoint_problem(out / "last.pt")):
+            ui.error(problem)
+            raise typer.Exit(EXIT_PROBLEMS)
+        if resume and not (out / "last.pt").is_file():
+            raise usage_error(f"--resume: {safe_path(out)} holds no last.pt to continue")
         from rich.progress import (
             BarColumn,
             Progress,
@@ -59,7 +87,7 @@ def register(app: typer.Typer) -> None:
                           heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
                           threads=threads, pred=pred)
-        con = Console()
+        err = ui.info()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
                       TextColumn("ETA"), TimeRemainingColumn(), console=err,
@@ -72,14 +100,43 @@ def register(app: typer.Typer) -> None:
                             description=f"loss {row['loss']} mse {row['mse']}{val}")
                 if row["val_mse"]:
                     prog.console.print(f"step {row['step']}: mse {row['mse']} val "
-                                       f"{row['val_mse']} ({row['elapsed_s']} s)")
+                                       f"{row['val_mse']} ({row['elapsed_s']} s)",
+                                       markup=False, highlight=False)
 
+            from motionpair.commands._shared import consume_guard, out_guard
+            from motionpair.outputs import claimed
+
+            consume_guard(datasets, "train")  # nothing verify would fail is trained on
             try:
-                res = do_train(cfg, out, resume=resume, on_step=on_step)
-            except (ValueError, FileNotFoundError, FileExistsError) as exc:
-                err.print(f"[red]error[/]: {exc}")
-                raise typer.Exit(2) from exc
-        con.print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on {res['device']} "
-                  f"({res['params']:,} parameters; stopped by {res['stopped']}); "
-                  f"wrote {out}/model.pt (EMA of step {res['selected']['step']}, "
-                  f"val MSE {res['selected']['val_mse']})")
+                # a run folder is new, empty or marked as a run: a user's config.json and
+                # metrics.csv are never replaced or appended to; a folder this command
+                # created is removed when training fails (nothing left behind)
+                with removed_on_failure(out), out_guard("train"), \
+                        claimed(out, "run", inputs=datasets):
+                    res = do_train(cfg, out, resume=resume, on_step=on_step)
+            except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
+                # values were checked above: what is left is the data (1) or the run folder (2)
+                ui.error(f"train {safe_path(out)}: {describe_exception(exc)}")
+                raise typer.Exit(EXIT_USAGE if isinstance(exc, FileExistsError)
+                                 else EXIT_PROBLEMS) from exc
+        # one unbroken line: never "wrote \nRUN/model.pt" (ui consoles do not wrap off a TTY)
+        ui.out().print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on "
+                       f"{res['device']} ({res['params']:,} parameters; stopped by "
+                       f"{res['stopped']}); wrote {safe_path(out / 'model.pt')} (EMA of step "
+                       f"{res['selected']['step']}, val MSE {res['selected']['val_mse']})",
+                       markup=False, highlight=False, soft_wrap=True)
+
+
+def check_train_values(**values: float) -> None:
+    """Exit 2 naming the first option out of its range (all finite)."""
+    bounds = {"steps": (1, 10**9), "max_minutes": (0, 10**7), "batch": (1, 65_536),
+              "width": (1, 65_536), "layers": (1, 1024), "heads": (1, 1024),
+              "lr": (0, 10.0), "seed": (0, 2**32 - 1), "jitter_frames": (0, 10**6),
+              "val_every": (1, 10**9), "ckpt_every": (1, 10**9), "threads": (0, 4096)}
+    for key, value in values.items():
+        lo, hi = bounds[key]
+        check_number("--" + key.replace("_", "-"), value, lo=lo, hi=hi,
+                     lo_open=key in ("max_minutes", "lr"))
+    if values["width"] % values["heads"]:
+        raise usage_error(f"--width {values['width']} must be a multiple of --heads "
+                          f"{values['heads']}")

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from motionpair import ui
+from motionpair.commands._shared import check_number, consume_guard, require_dataset
 
 if TYPE_CHECKING:
     from motionpair.consumers.smoke import SmokeResult
@@ -38,12 +40,19 @@ def register(app: typer.Typer) -> None:
         try:
             import torch  # noqa: F401
         except ImportError as exc:
-            Console(stderr=True).print("[red]error[/]: train-smoke needs torch: "
-                                       "pip install torch==2.13.0 && pip install -e '.[torch]'")
+            ui.err().print("[red]error[/]: train-smoke needs torch: "
+                           "pip install torch==2.13.0 && pip install -e '.[torch]'")
             raise typer.Exit(2) from exc
         from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
-        from motionpair import ui
+        check_number("--seconds", seconds, lo=0, hi=10**7, lo_open=True)
+        check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_number("--max-epochs", max_epochs, lo=1, hi=10**7)
+        check_number("--patience", patience, lo=1, hi=10**7)
+        check_number("--workers", workers, lo=0, hi=256)
+        require_dataset(dataset)
+        consume_guard([dataset], "train-smoke")  # nothing verify would fail is trained on
+
         from motionpair.consumers.smoke import run_smoke
 
         con = ui.out()

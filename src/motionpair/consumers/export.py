@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from motionpair.build.card import HF_SPLIT, manifest_schema
-from motionpair.publish import publish, staging_dir
+from motionpair.consumers.verify import require_sound
+from motionpair.publish import OutRefusedError, check_out, out_lock, publish, recover, staging_dir
 from motionpair.store import load_window, read_dataset_json, read_manifest
 from motionpair.types import WindowRow
 
@@ -94,16 +95,26 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not (root / "manifest.jsonl").is_file():
         raise ExportError(f"{root}: not a built dataset (no manifest.jsonl)")
-    if out == root or root in out.parents:
-        raise ExportError(f"--out {out} lies inside the dataset {root}; export next to it")
-    if out.exists() and not (out / "export.json").is_file():
-        raise ExportError(f"--out {out} exists and is not a motionpair export; "
-                          "motionpair never replaces what it did not write")
+    # new, empty or our own export (its marker; a user's folder holding some export.json is
+    # not), never inside the dataset or any other motionpair output: OutRefusedError
+    try:
+        out = check_out(out, "export", inputs=[root])
+    except OutRefusedError as exc:
+        raise ExportError(str(exc)) from exc
+    with out_lock(out):
+        recover(out)
+        require_sound(root, command="export-shards")  # nothing verify would fail is exported
+        return _export_locked(root, out, fmt, rows_per_tar, shuffle_seed, progress)
+
+
+def _export_locked(root: Path, out: Path, fmt: str, rows_per_tar: int,
+                   shuffle_seed: int | None,
+                   progress: Callable[[int], None] | None) -> dict[str, Any]:
     meta = read_dataset_json(root)
     rows = read_manifest(root)
     names = _arrays_by_split(root, rows)
     by_split = {s: shuffled([r for r in rows if r.split == s], shuffle_seed) for s in names}
-    staged = staging_dir(out)
+    staged = staging_dir(out, "export")
     staged.chmod(0o755)  # mkdtemp makes 0700; exports are for others to read
     try:
         if fmt == "webdataset":
@@ -120,6 +131,7 @@ def export(dataset_dir: str | Path, out: str | Path, fmt: str, *,
                   "split_names": {HF_SPLIT[k]: k for k in names}}
         (staged / "export.json").write_text(json.dumps(record, indent=2) + "\n",
                                             encoding="utf-8")
+        check_out(out, "export", inputs=[root])  # again: --out may have changed meanwhile
         publish(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

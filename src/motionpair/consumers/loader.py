@@ -76,6 +76,10 @@ class MotionPairDataset(Dataset):
             have = sorted({HF_SPLIT.get(r.split, r.split) for r in rows})
             raise ValueError(f"{self.root}: split {split!r} has no windows; this dataset has "
                              f"{', '.join(have) or 'no windows at all'}")
+        bad = next((r for r in self.rows if not isinstance(r.row, int) or r.row < 0), None)
+        if bad is not None:  # numpy would read row -1 as the last window: never silently
+            raise ValueError(f"{self.root / 'manifest.jsonl'}: window {bad.id} has row "
+                             f"{bad.row!r}; rows are indices 0, 1, ... into their shard")
         # every shard path checked once, up front: a manifest row pointing outside the
         # dataset (absolute, '..') is refused, never followed
         self._shard_dirs = {s: shard_path(self.root, s) for s in sorted({r.shard
@@ -162,7 +166,11 @@ class MotionPairDataset(Dataset):
 
     def _row_array(self, i: int, name: str) -> np.ndarray:
         r = self.rows[i]
-        return self._array(r.shard, name)[r.row]
+        arr = self._array(r.shard, name)
+        if r.row >= arr.shape[0]:
+            raise IndexError(f"{self.root / 'manifest.jsonl'}: window {r.id} has row {r.row} "
+                             f"but {r.shard}/{name}.npy holds {arr.shape[0]} rows")
+        return arr[r.row]
 
     def denormalize(self, name: str, x: Any) -> Any:
         """Inverse of ``normalize``: ``x * std + mean`` for array ``name`` (numpy or torch,

@@ -517,7 +517,7 @@ def _write_html(path: Path, title: str, summary_lines: list[str], sections: list
         else:
             parts.append(f"<pre>{html.escape(json.dumps(payload, indent=2))}</pre>")
     parts.append("</body></html>\n")
-    path.write_text("".join(parts), encoding="utf-8")
+    path.write_text("".join(parts), encoding="utf-8", errors="backslashreplace")
 
 
 def _write_md(path: Path, title: str, summary_lines: list[str], sections: list,
@@ -532,7 +532,7 @@ def _write_md(path: Path, title: str, summary_lines: list[str], sections: list,
         parts.append(_md_table(*payload) if kind == "table"
                      else "```json\n" + json.dumps(payload, indent=2) + "\n```")
         parts.append("")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    path.write_text("\n".join(parts), encoding="utf-8", errors="backslashreplace")
 
 
 def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
@@ -573,7 +573,7 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
             _write_html(tmp / "report.html", title, lines, sections, figures, tmp)
             _write_md(tmp / "report.md", title, lines, sections, figures)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                              encoding="utf-8")
+                                              encoding="utf-8", errors="backslashreplace")
             check_out(final, "report", inputs=[d], inside_inputs_ok=True)
             publish(tmp, final)
         except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,8 +22,35 @@ from motionpair.store import (
 )
 
 
+class UnsoundDatasetError(ValueError):
+    """A dataset that ``verify`` fails: consumers (export, train, evaluate) refuse it."""
+
+
+def require_sound(dataset_dir: str | Path, *, command: str) -> None:
+    """Raise :class:`UnsoundDatasetError` (one line) unless ``dataset_dir`` passes
+    :func:`verify`: export-shards, train and evaluate consume only what verify accepts
+    (shards present, inside the dataset, declared dtypes, finite values, rows in range,
+    checksums as built)."""
+    fails, _ = verify(dataset_dir)
+    if fails:
+        more = f" (and {len(fails) - 1} more)" if len(fails) > 1 else ""
+        raise UnsoundDatasetError(
+            f"{dataset_dir}: fails `motionpair verify`: {fails[0]}{more}; {command} reads "
+            "only datasets that pass it (rebuild, or run verify to see every failure)")
+
+
 def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
-    """Return ``(failures, stats)``; an empty failure list means the dataset is sound."""
+    """Return ``(failures, stats)``; an empty failure list means the dataset is sound.
+
+    Never raises on a damaged dataset: whatever a check trips over becomes a failure line.
+    """
+    try:
+        return _verify(dataset_dir)
+    except Exception as exc:  # noqa: BLE001 - damage no specific check foresaw: still named
+        return [f"{dataset_dir}: verify could not finish ({type(exc).__name__}: {exc})"], {}
+
+
+def _verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
     d = Path(dataset_dir)
     fails: list[str] = []
     for name in ("dataset.json", "manifest.jsonl", "manifest.parquet", "inventory.json"):
@@ -36,6 +64,8 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
         rows = read_manifest(d)
     except (DatasetError, OSError) as exc:
         return [str(exc)], {}
+    if not rows:  # nothing to check against: every later check would pass vacuously
+        return fails + ["manifest.jsonl: no rows (an empty dataset)"], {"windows": 0}
     fails += _check_parquet(d, raw)
     unsafe = _check_shard_paths(d, rows, meta)
     if unsafe:  # never open a path that leaves the dataset
@@ -49,6 +79,7 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
     pair_of = {p["shard"]: p for p in meta.get("pairs", [])}
     fails += _check_motion_times(rows, pair_of)
     skel = meta["motion"]["skeleton"]
+    dtypes = _declared_dtypes(meta)
     missing = {p["shard"]: p.get("audio_from", {}).get("missing") or []
                for p in meta.get("pairs", [])}
     for shard, srows in sorted(by_shard.items()):
@@ -58,7 +89,7 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
         for name in ARRAY_NAMES:
             if name in missing.get(shard, ()):  # recorded as missing from the input
                 continue
-            fails += _check_array(d, shard, name, srows, skel)
+            fails += _check_array(d, shard, name, srows, skel, dtypes.get(name))
         fails += _check_rows_against_arrays(d, shard, srows, pair_of.get(shard, {}))
     split_of: dict[str, set] = defaultdict(set)
     for r in rows:
@@ -77,7 +108,11 @@ def verify(dataset_dir: str | Path) -> tuple[list[str], dict]:
         fails.append(f"windows per split {counts} != dataset.json {meta['counts']}")
     if len({r.id for r in rows}) != len(rows):
         fails.append("manifest ids are not unique")
-    fails += check_norm_stats(d, meta, rows)
+    try:
+        fails += check_norm_stats(d, meta, rows)
+    except Exception as exc:  # noqa: BLE001 - a damaged shard already failed above: named
+        fails.append(f"norm_stats.npz: cannot be recomputed from the train shards "
+                     f"({type(exc).__name__}: {exc})")
     return fails, {"windows": len(rows), "shards": len(by_shard), "by_split": counts}
 
 
@@ -128,7 +163,9 @@ def _check_split_parquets(d: Path, ids: list, splits: list) -> list[str]:
 
 
 def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:
-    """Every shard path (manifest and dataset.json) stays inside the dataset."""
+    """Every shard path (manifest and dataset.json) stays inside the dataset, and no file
+    under ``shards/`` is a symlink: a published dataset holds its own arrays (a link
+    named through the shard folder is judged like a link named directly)."""
     out = []
     for shard in sorted({r.shard for r in rows} | {p.get("shard", "")
                                                    for p in meta.get("pairs", [])}):
@@ -136,6 +173,14 @@ def _check_shard_paths(d: Path, rows: list, meta: dict) -> list[str]:
             shard_path(d, shard)
         except DatasetError as exc:
             out.append(str(exc))
+    shards = d / "shards"
+    if shards.is_symlink():
+        out.append("shards: a symlink; a dataset holds its own shard folder")
+    elif shards.is_dir():
+        for p in sorted(shards.rglob("*")):
+            if p.is_symlink():
+                out.append(f"{p.relative_to(d)}: a symlink (to {os.readlink(p)}); a dataset "
+                           "holds its own arrays, never links")
     return out
 
 
@@ -283,13 +328,30 @@ def _check_times(r) -> list[str]:
     return out
 
 
-def _check_array(d: Path, shard: str, name: str, srows: list, skel: dict) -> list[str]:
+def _declared_dtypes(meta: dict) -> dict[str, str]:
+    """Array name -> dtype as dataset.json declares it (audio and motion arrays)."""
+    out = {}
+    for part in ("audio", "motion"):
+        block = meta.get(part)
+        arrays = block.get("arrays") if isinstance(block, dict) else None
+        for name, spec in (arrays or {}).items():
+            if isinstance(spec, dict) and isinstance(spec.get("dtype"), str):
+                out[name] = spec["dtype"]
+    return out
+
+
+def _check_array(d: Path, shard: str, name: str, srows: list, skel: dict,
+                 dtype: str | None = None) -> list[str]:
     path = d / shard / f"{name}.npy"
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # pickled, truncated or missing: all named failures
         return [f"{path.relative_to(d)}: does not load without pickle ({exc})"]
     out = []
+    if dtype is not None and arr.dtype != np.dtype(dtype):
+        return [f"{path.relative_to(d)}: dtype {arr.dtype} but dataset.json declares {dtype}"]
+    if arr.ndim < 2:
+        return [f"{path.relative_to(d)}: shape {arr.shape} is not (rows, frames, ...)"]
     T = srows[0].n_frames
     if arr.shape[0] != len(srows) or arr.shape[1] != T:
         out.append(f"{path.relative_to(d)}: shape {arr.shape} but manifest has "

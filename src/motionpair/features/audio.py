@@ -7,6 +7,7 @@ feature is centred at sample ``k * hop`` (librosa ``center=True``), i.e. at
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -45,7 +46,7 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        data, native_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, native_sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile's errors do not name the file
         raise ValueError(f"{path}: not decodable audio ({exc})") from exc
     if data.shape[0] == 0:

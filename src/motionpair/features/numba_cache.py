@@ -40,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -150,6 +152,49 @@ def clear(loc: CacheLocation) -> int:
         p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def use_lock_path(loc: CacheLocation) -> Path:
+    """The in-use lock beside the warm-up lock: builds hold it shared, repairs exclusive."""
+    warm_lock = lock_path(loc)
+    return warm_lock.with_name(warm_lock.name.replace("warm", "use", 1))
+
+
+class CacheBusyError(RuntimeError):
+    """A build is using numba's cache: it may not be cleared now (one line)."""
+
+
+@contextmanager
+def in_use(loc: CacheLocation | None = None, *, exclusive: bool = False) -> Iterator[Path]:
+    """Hold numba's cache lock: shared by every build while its workers load compiled code,
+    exclusive (never waiting) by ``doctor --repair``, which deletes that code.
+
+    Deleting cache files under a running build crashed its workers (SIGSEGV) and left a
+    cache every later build crashed on. Raises :class:`CacheBusyError` when ``exclusive``
+    and any build holds it. The lock file stays (tiny; removing a shared lock safely would
+    need every holder's agreement).
+    """
+    import fcntl
+
+    loc = loc or location()
+    path = use_lock_path(loc)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # no writable place for the lock: nothing to coordinate with
+        yield path
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError as exc:
+            raise CacheBusyError(f"a motionpair build is using the numba cache (lock {path} "
+                                 "is held); repair refused so the build is not crashed: run "
+                                 "`motionpair doctor --repair` again when it has finished") \
+                from exc
+        yield path
+    finally:
+        os.close(fd)
 
 
 def lock_path(loc: CacheLocation) -> Path:

@@ -13,6 +13,7 @@ S/25 … E/25 s (assumption :data:`LINEAR_WARP`).
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -335,7 +336,7 @@ def audio_duration_s(path: Path) -> float:
     except PermissionError as exc:
         raise ValueError(f"{path}: permission denied") from exc
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))  # bytes: any file name, UTF-8 or not
     except Exception as exc:  # libsndfile raises several types, none naming the file
         raise ValueError(f"{path}: not readable as audio: no format libsndfile decodes "
                          f"(it said: {exc})") from exc

@@ -9,6 +9,7 @@ the derivation recorded) or, when not derivable, recorded as missing.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,14 @@ def read_npz(path: Path, mapping: Mapping = NO_MAPPING) -> tuple[dict[str, np.nd
     return arrays, found
 
 
-def _scalar(arrays: dict, key: str | None, path: Path, *, integer: bool = False):
+#: Plausible ranges of the NPZ/manifest scalars (canonical name -> (low, high)): an audio
+#: sample rate, a feature hop in samples, a track length (48 h), a tempo.
+SCALAR_BOUNDS = {"sr": (1000, 384_000), "hop": (1, 1_000_000), "duration_s": (0, 172_800),
+                 "bpm": (0, 1000)}
+
+
+def _scalar(arrays: dict, key: str | None, path: Path, *, integer: bool = False,
+            canonical: str = ""):
     if key is None:
         return None
     a = np.asarray(arrays[key])
@@ -122,6 +130,10 @@ def _scalar(arrays: dict, key: str | None, path: Path, *, integer: bool = False)
     if not np.isfinite(v) or v <= 0 or (integer and int(v) != v):
         raise ValueError(f"{path}: key {key!r} = {v} is not a positive "
                          f"{'whole ' if integer else ''}number")
+    lo, hi = SCALAR_BOUNDS.get(canonical, (0, float("inf")))
+    if not lo <= v <= hi:
+        raise ValueError(f"{path}: key {key!r} = {v:g} is outside the plausible range "
+                         f"[{lo:g}, {hi:g}]")
     return int(v) if integer else float(v)
 
 
@@ -137,8 +149,8 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     if "mel" not in found:
         raise ValueError(f"{path}: missing required key 'mel' (accepted: "
                          f"{', '.join(mapping.aliases('mel'))}); keys present: {sorted(arrays)}")
-    sr = _scalar(arrays, found.get("sr"), path, integer=True) or sr_hz
-    hp = _scalar(arrays, found.get("hop"), path, integer=True) or hop
+    sr = _scalar(arrays, found.get("sr"), path, integer=True, canonical="sr") or sr_hz
+    hp = _scalar(arrays, found.get("hop"), path, integer=True, canonical="hop") or hop
     if not sr or not hp:
         raise ValueError(f"{path}: no sample rate and hop: neither the NPZ (keys "
                          f"{'/'.join(mapping.aliases('sr'))}, {'/'.join(mapping.aliases('hop'))})"
@@ -158,7 +170,7 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
                              f"value per mel frame ({n_frames}), got shape {env.shape} dtype "
                              f"{env.dtype}")
     beats, beats_from = _beat_frames(arrays, found, path, sr, hp)
-    npz_dur = _scalar(arrays, found.get("duration_s"), path)
+    npz_dur = _scalar(arrays, found.get("duration_s"), path, canonical="duration_s")
     if duration_s is not None:
         dur, dur_from = float(duration_s), "manifest"
     elif npz_dur is not None:
@@ -166,7 +178,7 @@ def inspect_npz(path: Path, *, sr_hz: int | None = None, hop: int | None = None,
     else:
         dur, dur_from = frames_to_time(n_frames, frame_rate(sr, hp)), "n_frames*hop/sr"
     unknown = sorted(set(arrays) - known_keys(NPZ_FIELDS, mapping))
-    tempo = _scalar(arrays, found.get("bpm"), path)
+    tempo = _scalar(arrays, found.get("bpm"), path, canonical="bpm")
     facts = {"sr_hz": sr, "hop": hp, "n_frames": n_frames, "duration_s": dur,
              "duration_from": dur_from, "mel_orientation": orientation, "keys": found,
              "unknown_keys": unknown, "beat_frames": beats, "beats_from": beats_from,
@@ -311,7 +323,8 @@ def read_playlist(folder: Path, mapping: Mapping = NO_MAPPING
             man.setdefault("unknown", []).append(f"{npz.name}: key {k!r}")
     listed = {str(npz) for _, npz, _ in entries}
     other = sorted(p.name for p in folder.iterdir()
-                   if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE))
+                   if str(p) not in listed and p.name not in (MANIFEST, MAPPING_FILE)
+                   and not p.name.startswith(".motionpair-"))  # prep-audio's own marker
     facts = {"playlist": name, "tracks": len(tracks), "order_from": order_from,
              "audio_duration_s": round(sum(t.duration_s for t in tracks), 3),
              "grid_fps": sorted({format_rate(frame_rate(t.sr_hz, t.hop)) for t in tracks}),
@@ -353,9 +366,14 @@ def _manifest_entries(folder: Path, npz_files: list[Path], mapping: Mapping,
         return [(p.stem, p, None) for p in npz_files], "sorted_filenames", {}
     man: dict[str, Any] = {}
     for f in ("sr", "hop"):
-        _, v = pick(doc, f, mapping)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            man[f] = v
+        k, v = pick(doc, f, mapping)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            lo, hi = SCALAR_BOUNDS[f]
+            if math.isfinite(v) and v == int(v) and lo <= v <= hi:
+                man[f] = int(v)
+            else:
+                problems.append(_bad(mpath, folder.name, f"{mpath}: key {k!r} = {v!r} is not "
+                                     f"a whole number in [{lo:g}, {hi:g}]; not used"))
     unknown = sorted(set(doc) - known_keys(("tracks", "sr", "hop"), mapping))
     man["unknown"] = [f"{MANIFEST}: key {k!r}" for k in unknown]
     out = []
@@ -370,9 +388,15 @@ def _manifest_entries(folder: Path, npz_files: list[Path], mapping: Mapping,
             problems.append(_bad(mpath, folder.name, f"{mpath}: tracks[{i}] has no usable file "
                                                      "name (a bare NPZ file name is required)"))
             continue
-        _, dur = pick(t, "duration_s", mapping)
-        dur = float(dur) if isinstance(dur, int | float) and not isinstance(dur, bool) \
-            and np.isfinite(dur) and dur > 0 else None
+        dkey, dur = pick(t, "duration_s", mapping)
+        number = isinstance(dur, int | float) and not isinstance(dur, bool)
+        if number and not 0 < dur <= SCALAR_BOUNDS["duration_s"][1]:  # nan fails too
+            problems.append(_bad(mpath, folder.name, f"{mpath}: tracks[{i}].{dkey} = {dur:g} "
+                                 "s is not a plausible track length (0, "
+                                 f"{SCALAR_BOUNDS['duration_s'][1]:g}] s; the NPZ's own "
+                                 "length is used"))
+        dur = float(dur) if number and np.isfinite(dur) and 0 < dur <= \
+            SCALAR_BOUNDS["duration_s"][1] else None
         _, order = pick(t, "order", mapping)
         npz = folder / file
         if not npz.is_file():

@@ -88,6 +88,10 @@ class Mapping:
 
 NO_MAPPING = Mapping()
 
+#: Largest declared camera clock offset believed (s): phones of one session differ by
+#: seconds, not by more than a day; a larger value is a typo or a unit error.
+MAX_CAMERA_OFFSET_S = 86_400
+
 
 def pick(obj: dict, name: str, mapping: Mapping = NO_MAPPING) -> tuple[str | None, Any]:
     """``(key, value)`` of the first accepted key for ``name`` present in ``obj``."""
@@ -143,6 +147,9 @@ def load_mapping(path: Path | None) -> Mapping:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ValueError(f"{path}: camera_offsets_s[{cam!r}] = {v!r} is not a finite "
                              "number of seconds")
+        if abs(v) > MAX_CAMERA_OFFSET_S:
+            raise ValueError(f"{path}: camera_offsets_s[{cam!r}] = {v:g} s is not a plausible "
+                             f"camera clock offset (|offset| <= {MAX_CAMERA_OFFSET_S} s)")
     mixes = doc.get("mixes", {})
     if not isinstance(mixes, dict) or not all(isinstance(v, list) for v in mixes.values()):
         raise ValueError(f"{path}: 'mixes' must map a mix name to its list of tracks, e.g. "

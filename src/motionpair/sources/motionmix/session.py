@@ -11,6 +11,7 @@ records of the same session stay usable.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any, cast
 import numpy as np
 
 from motionpair.safeio import guard, loads
-from motionpair.sources.common import read_json
+from motionpair.sources.common import read_json, safe_relpath
 from motionpair.sources.motionmix.mapping import (
     MAPPING_FILE,
+    MAX_CAMERA_OFFSET_S,
     NO_MAPPING,
     Mapping,
     known_keys,
@@ -39,6 +41,15 @@ RELATIVE_TIME_KEYS = ("t_s", "time_s", "elapsed_s")
 ABSURD_COORD = 1e5  # pixels or centimetres: nothing real is this far out
 JOINT_COORD_KEYS = ("x", "y", "z")
 JOINT_CONF_KEYS = ("confidence", "score", "visibility", "c", "conf")
+#: A session whose snapshot files hold more bytes than this (all files together) is refused
+#: before any is read: its snapshots are held in memory (about 1.3 times the file size as
+#: float64 arrays at peak, plus the interpreter), so the limit bounds scan's memory. A
+#: 10^6-snapshot session (~420 MB of JSONL) is refused; 128 MiB is about 300,000 snapshots
+#: of 23 joints (a 1 Hz camera for 80 hours, or 30 fps for 2.8 hours).
+MAX_SESSION_SNAPSHOT_BYTES = 128 * 2**20
+#: Snapshots gathered per camera before they are packed into one array (bounds the overhead
+#: of per-snapshot Python objects).
+_CHUNK = 4096
 
 
 @dataclass
@@ -144,7 +155,15 @@ def snapshot_files(folder: Path, mapping: Mapping) -> list[Path]:
     mapped = resolve_file(mapping, "snapshots", folder)
     if mapped is not None:
         if mapped.is_dir():
-            return sorted(p for p in mapped.rglob("*") if p.suffix in (".json", ".jsonl"))
+            found = sorted(p for p in mapped.rglob("*") if p.suffix in (".json", ".jsonl"))
+            inside = folder.resolve()
+            for p in found:  # a symlink met through the folder is judged as a direct one
+                try:
+                    safe_relpath(p.resolve(), inside)
+                except ValueError as exc:
+                    raise ValueError(f"{mapping.path}: files.snapshots -> {p} rejected: "
+                                     f"{exc}") from None
+            return found
         if not mapped.is_file():
             raise ValueError(f"{mapping.path}: files.snapshots -> {mapped} does not exist")
         return [mapped]
@@ -156,22 +175,16 @@ def snapshot_files(folder: Path, mapping: Mapping) -> list[Path]:
     return out
 
 
-def records_of(path: Path) -> list[tuple[str, Any]]:
-    """``(location, record)`` of each snapshot record in a file (``ValueError``: unreadable)."""
+def records_of(path: Path) -> Iterator[tuple[str, Any]] | list[tuple[str, Any]]:
+    """``(location, record)`` of each snapshot record in a file (``ValueError``: unreadable).
+
+    JSONL is streamed line by line (memory independent of the file's length); a line that
+    does not parse or decode is a ``ValueError`` record, never the end of the file.
+    """
     if path.suffix == ".jsonl":
-        text = path.read_text(encoding="utf-8") if path.stat().st_size else ""
-        if not text.strip():
+        if not _has_content(path):
             raise ValueError(f"{path}: empty file")
-        out = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:  # depth-bounded: a line nested 100k deep is one bad record, not a crash
-                out.append((f"line {i}", loads(line)))
-            except ValueError as exc:
-                out.append((f"line {i}", ValueError(str(exc).replace(
-                    "invalid JSON at line 1 col", "invalid JSON at col"))))
-        return out
+        return _jsonl_records(path)
     doc = read_json(path)
     if isinstance(doc, dict):
         for key in ("snapshots", "poses", "frames", "records"):
@@ -181,6 +194,72 @@ def records_of(path: Path) -> list[tuple[str, Any]]:
     if isinstance(doc, list):
         return [(f"[{i}]", r) for i, r in enumerate(doc)]
     return [("", doc)]
+
+
+def _has_content(path: Path) -> bool:
+    """Whether the file holds a non-blank byte (reads only up to the first one)."""
+    if not path.stat().st_size:
+        return False
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.strip():
+                return True
+    return False
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open("rb") as f:
+        for i, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:  # depth-bounded: a line nested 100k deep is one bad record, not a crash
+                yield f"line {i}", loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                yield f"line {i}", ValueError(f"not UTF-8 text ({exc.reason} at byte "
+                                              f"{exc.start})")
+            except ValueError as exc:
+                yield f"line {i}", ValueError(str(exc).replace(
+                    "invalid JSON at line 1 col", "invalid JSON at col"))
+
+
+class _CameraBuffer:
+    """One camera's snapshots, packed into arrays every :data:`_CHUNK` snapshots."""
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.j: list[np.ndarray] = []
+        self.c: list[np.ndarray | None] = []
+        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.all_conf = True
+
+    def add(self, t: float, joints: np.ndarray, conf: np.ndarray | None) -> None:
+        self.t.append(t)
+        self.j.append(joints)
+        self.c.append(conf)
+        if len(self.t) >= _CHUNK:
+            self.pack()
+
+    def pack(self) -> None:
+        if not self.t:
+            return
+        self.all_conf = self.all_conf and all(c is not None for c in self.c)
+        conf = np.stack(cast(list[np.ndarray], self.c)) if self.all_conf else None
+        self.chunks.append((np.asarray(self.t, dtype=np.float64), np.stack(self.j), conf))
+        self.t, self.j, self.c = [], [], []
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(times, joints, confidence or None)`` in time order (stable for equal times)."""
+        self.pack()
+        t = np.concatenate([c[0] for c in self.chunks])
+        joints = np.concatenate([c[1] for c in self.chunks])
+        conf = (np.concatenate([cast(np.ndarray, c[2]) for c in self.chunks])
+                if self.all_conf else None)
+        self.chunks = []
+        if len(t) > 1 and not np.all(np.diff(t) >= 0):  # files out of order: sort once
+            order = np.argsort(t, kind="stable")
+            t, joints = t[order], joints[order]
+            conf = conf[order] if conf is not None else None
+        return t, joints, conf
 
 
 def read_metadata(folder: Path, mapping: Mapping) -> tuple[dict, list[str]]:
@@ -230,6 +309,14 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
     if got is None:
         return None, [_bad(folder / METADATA, sid, str(why))]
     meta, not_understood, start, start_from, files = got
+    size, why = guard(folder, lambda: sum(p.stat().st_size for p in files))
+    if size is None:
+        return None, [_bad(folder, sid, str(why))]
+    if size > MAX_SESSION_SNAPSHOT_BYTES:  # refused before reading: memory stays bounded
+        return None, [_bad(folder, sid, f"{folder}: its {len(files)} snapshot file(s) hold "
+                                        f"{size / 2**20:.0f} MiB, over motionpair's limit of "
+                                        f"{MAX_SESSION_SNAPSHOT_BYTES // 2**20} MiB per session "
+                                        "(memory); split the recording into sessions")]
     _, mid = pick(meta, "session_id", mapping)
     sid = str(mid) if isinstance(mid, str) and mid else sid
     _, playlist = pick(meta, "playlist", mapping)
@@ -258,13 +345,12 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
             return None, [_bad(meta_path, sid, str(why))]
         track_list, tl_notes = got_tl
         not_understood += [n.replace(f"{meta_path}: ", f"{METADATA}: ") for n in tl_notes]
-    per_cam: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {}
+    per_cam: dict[str, _CameraBuffer] = {}
     names: list[str] | None = None
     shape: tuple[int, int] | None = None
     unknown_keys: set[str] = set()
     known = known_keys(SNAPSHOT_FIELDS, mapping)
     n_records = 0
-    t: float | np.ndarray  # a snapshot's time here, below a camera's times
     for path in files:
         recs, why = guard(path, records_of, path)
         if recs is None:
@@ -273,58 +359,63 @@ def read_session(folder: Path, mapping: Mapping = NO_MAPPING
         errors: list[str] = []
         last: dict[str, float] = {}
         default_cam = path.parent.name if path.parent != folder else "cam"
-        for loc, rec in recs:
-            n_records += 1
-            try:
-                if isinstance(rec, Exception):
-                    raise rec
-                if not isinstance(rec, dict):
-                    raise ValueError(f"a snapshot is a JSON object, got {type(rec).__name__}")
-                unknown_keys |= set(rec) - known
-                tkey, tval = pick(rec, "time", mapping)
-                if tkey is None:
-                    raise ValueError(f"no time key (accepted: {list(mapping.aliases('time'))})")
-                t = parse_time(tval, key=tkey, start=start, time_unit=mapping.time_unit)
-                _, cam = pick(rec, "camera", mapping)
-                cam = str(cam) if cam is not None else default_cam
-                jkey, jval = pick(rec, "joints", mapping)
-                if jkey is None:
-                    raise ValueError(f"no joints key (accepted: {list(mapping.aliases('joints'))})")
-                _, cval = pick(rec, "confidence", mapping)
-                arr, conf, names = _joints(jval, cval, names)
-                if shape is not None and arr.shape != shape:
-                    raise ValueError(f"joints shape {arr.shape} differs from the session's {shape}")
-                shape = arr.shape
-                if cam in last and t <= last[cam]:
-                    raise ValueError(f"camera {cam!r} time {t:.3f} s is not after the previous "
-                                     f"{last[cam]:.3f} s (non-monotonic or duplicate timestamp)")
-                last[cam] = t
-                # a declared camera offset puts this camera's clock on the session clock
-                per_cam.setdefault(cam, []).append((t + offsets.get(cam, 0.0), arr, conf))
-            except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
-                msg = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
-                errors.append(f"{loc}: {msg}" if loc else msg)
+        try:
+            for loc, rec in recs:  # JSONL: streamed, one line at a time
+                n_records += 1
+                try:
+                    if isinstance(rec, Exception):
+                        raise rec
+                    if not isinstance(rec, dict):
+                        raise ValueError(f"a snapshot is a JSON object, got "
+                                         f"{type(rec).__name__}")
+                    unknown_keys |= set(rec) - known
+                    tkey, tval = pick(rec, "time", mapping)
+                    if tkey is None:
+                        raise ValueError(f"no time key (accepted: "
+                                         f"{list(mapping.aliases('time'))})")
+                    t = parse_time(tval, key=tkey, start=start, time_unit=mapping.time_unit)
+                    _, cam = pick(rec, "camera", mapping)
+                    cam = str(cam) if cam is not None else default_cam
+                    jkey, jval = pick(rec, "joints", mapping)
+                    if jkey is None:
+                        raise ValueError(f"no joints key (accepted: "
+                                         f"{list(mapping.aliases('joints'))})")
+                    _, cval = pick(rec, "confidence", mapping)
+                    arr, conf, names = _joints(jval, cval, names)
+                    if shape is not None and arr.shape != shape:
+                        raise ValueError(f"joints shape {arr.shape} differs from the "
+                                         f"session's {shape}")
+                    shape = arr.shape
+                    if cam in last and t <= last[cam]:
+                        raise ValueError(f"camera {cam!r} time {t:.3f} s is not after the "
+                                         f"previous {last[cam]:.3f} s (non-monotonic or "
+                                         "duplicate timestamp)")
+                    last[cam] = t
+                    # a declared camera offset puts this camera's clock on the session clock
+                    per_cam.setdefault(cam, _CameraBuffer()).add(
+                        t + offsets.get(cam, 0.0), arr, conf)
+                except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
+                    msg = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+                    errors.append(f"{loc}: {msg}" if loc else msg)
+        except OSError as exc:  # the file failed mid-read: what was read is kept
+            errors.append(f"read failed after {n_records} record(s): {exc.strerror or exc}")
         if errors:
             problems.append(_bad(path, sid, f"{path}: {len(errors)} snapshot record(s) dropped; "
                                             + "; ".join(errors[:3])
                                             + (" ..." if len(errors) > 3 else "")))
     streams = {}
-    for cam, items in sorted(per_cam.items()):
-        items.sort(key=lambda x: x[0])
-        t = np.array([x[0] for x in items])
-        dup = np.flatnonzero(np.diff(t) <= 0) + 1
+    for cam, buf in sorted(per_cam.items()):
+        times, joints, conf = buf.arrays()
+        dup = np.flatnonzero(np.diff(times) <= 0) + 1
         if len(dup):  # only reachable across files (one file per snapshot)
             problems.append(_bad(folder, sid, f"{folder}: camera {cam!r}: {len(dup)} duplicate "
-                                              f"timestamp(s) across files, e.g. {t[dup[0]]:.3f} s;"
-                                              " the later copies are dropped"))
-            keep = np.setdiff1d(np.arange(len(items)), dup)
-            items = [items[i] for i in keep]
-            t = t[keep]
-        confs = [x[2] for x in items]
-        conf = (np.stack(cast(list[np.ndarray], confs))
-                if all(c is not None for c in confs) else None)
-        streams[cam] = Stream(camera=cam, times_s=t, joints=np.stack([x[1] for x in items]),
-                              confidence=conf)
+                                              f"timestamp(s) across files, e.g. "
+                                              f"{times[dup[0]]:.3f} s; the later copies are "
+                                              "dropped"))
+            keep = np.setdiff1d(np.arange(len(times)), dup)
+            times, joints = times[keep], joints[keep]
+            conf = conf[keep] if conf is not None else None
+        streams[cam] = Stream(camera=cam, times_s=times, joints=joints, confidence=conf)
     not_understood += [f"snapshot key {k!r}" for k in sorted(unknown_keys)]
     okey, _ = pick(meta, "camera_offsets", mapping)
     offsets_from = ([f"{METADATA}:{okey}"] if okey else []) + (
@@ -376,6 +467,9 @@ def camera_offsets(meta: dict, mapping: Mapping) -> dict[str, float]:
     for cam, v in value.items():
         if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
             raise ValueError(f"{key}[{cam!r}] = {v!r} is not a finite number of seconds")
+        if abs(v) > MAX_CAMERA_OFFSET_S:
+            raise ValueError(f"{key}[{cam!r}] = {v:g} s is not a plausible camera clock "
+                             f"offset (|offset| <= {MAX_CAMERA_OFFSET_S} s)")
         out[str(cam)] = float(v)
     return {**out, **mapping.camera_offsets_s}
 
