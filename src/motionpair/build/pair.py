@@ -57,7 +57,9 @@ def track_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
         return given
     params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
-    key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256})
+    # "threads": computed with one BLAS thread (dataset.one_thread); older entries differ
+    key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256,
+                              "threads": 1})
     hit = cache.get("audio", key, arrays=("beat_times_s", *AUDIO_ARRAYS),
                     meta=("duration_s", "tempo_bpm", "params"))
     if hit is not None:
