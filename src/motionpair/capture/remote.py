@@ -65,7 +65,8 @@ def ray_estimator(pool: Any, chunk_frames: int = CHUNK_FRAMES
     import time
 
     def estimate_many(path: Path, todo: list[int], progress: Any) -> dict[int, FramePose]:
-        parts = chunks(todo, chunk_frames)
+        # at most chunk_frames per task, and every actor busy on a short video
+        parts = chunks(todo, max(1, min(chunk_frames, -(-len(todo) // len(pool.handles)))))
         t0, done = time.perf_counter(), 0
         have: dict[int, FramePose] = {}
 
