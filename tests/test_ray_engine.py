@@ -237,3 +237,34 @@ def test_ray_capture_is_identical_to_a_local_capture(cluster, dancer_video, tmp_
     assert "2 pose actor(s)" in res.stderr
     local = tree_digest(outs["local"])
     assert len(local) == 4 and diff(local, tree_digest(outs["ray"])) == []
+
+
+def _running_pairs() -> list[int]:
+    return [pid for pid, (_, cmd) in _processes().items() if "pair_task" in cmd]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_cancels_the_cluster_tasks_and_publishes_nothing(cluster, subset, tmp_path,
+                                                                sig):
+    c, _ = cluster
+    out = tmp_path / "ds"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "motionpair", "build", str(subset), "--out",
+                             str(out), "--no-cache", "--engine", "ray", "--address",
+                             c.address], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _running_pairs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running_pairs(), "no pair task started"
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err[-3000:]
+    assert f"build stopped by {signal.Signals(sig).name}: nothing published" in err, err
+    assert not out.exists() and not list(tmp_path.glob(".ds.tmp-*"))
+    deadline = time.monotonic() + 30
+    while _running_pairs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running_pairs(), "pair tasks still running after the driver stopped"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,11 +57,14 @@ class RayEngine:
             if self.address is None:  # a private instance on this machine, loopback only
                 kwargs.update(num_cpus=self.num_cpus, _node_ip_address="127.0.0.1",
                               object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+            kept = _signal_handlers()
             try:
                 ray.init(address=self.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise TaskLostError(f"cannot connect to the Ray cluster at "
                                     f"{self.address}: {str(exc).splitlines()[0]}") from exc
+            finally:
+                _restore(kept)
             self._owned = True
         return self
 
@@ -97,9 +102,9 @@ class RayEngine:
                 results[i] = self._get(ready[0], names[i] if names else f"job {i}")
                 if on_done:
                     on_done(i, results[i])
-        except BaseException:  # Ctrl-C, SIGTERM, a failed task: nothing may keep running
+        except BaseException as exc:  # Ctrl-C, SIGTERM, a failed task: nothing may keep running
             cancel(pending)
-            raise
+            raise _unwrapped(exc) from None
         return results
 
     def actors(self, cls: type, n_actors: int, *, num_cpus: float = 1,
@@ -169,10 +174,37 @@ class ActorPool:
                 submit(actor)
                 if on_done:
                     on_done(i, results[i])
-        except BaseException:  # Ctrl-C, a failed call: nothing may keep running
+        except BaseException as exc:  # Ctrl-C, a failed call: nothing may keep running
             cancel(list(running))
-            raise
+            raise _unwrapped(exc) from None
         return results
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The exception a signal handler raised inside Ray's compiled ``wait``: Cython reports
+    it as ``SystemError(... returned a result with an exception set)`` with the handler's
+    exception (e.g. ``publish.Terminated``, a BaseException) as its context."""
+    ctx = exc.__context__
+    if isinstance(exc, SystemError) and ctx is not None and not isinstance(ctx, Exception):
+        return ctx
+    return exc
+
+
+def _signal_handlers() -> dict[int, Any]:
+    """The driver's SIGTERM/SIGHUP handlers (main thread only; else empty)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    """Put back the handlers ``ray.init`` replaced: it installs its own SIGTERM handler
+    (``sys.exit``) and its core worker a C++ one that ends the process with status 1, where
+    the caller's turns SIGTERM into an exception that removes unfinished output and cancels
+    the tasks (``motionpair.publish.terminate_cleanly``)."""
+    for s, h in handlers.items():
+        if h is not None:
+            signal.signal(s, h)
 
 
 def cancel(refs: Sequence[Any]) -> None:
