@@ -205,7 +205,7 @@ def _run_on_ray(engine: Engine, specs: list[PairSpec], cfg: BuildConfig, out: Pa
 
     try:
         with RayEngine(engine.address, num_cpus=workers) as ray_engine:
-            jobs = [(s, cfg, cache, os.getcwd(), __version__,
+            jobs = [(run_one_pair, s, cfg, cache, os.getcwd(), __version__,
                      ray_engine.put(remote.ship(s)) if engine.ship_inputs else None)
                     for s in specs]
 

@@ -1,6 +1,6 @@
 """The per-pair pipeline as a task on another machine (``build --engine ray``).
 
-A task runs the same :func:`motionpair.build.dataset.run_one_pair` as a local worker, with
+A task runs the same ``dataset.run_one_pair`` as a local worker (handed in by the builder), with
 two differences that keep the published bytes identical wherever it ran:
 
 - the shard is written into a private temporary folder on the worker's node and its files
@@ -21,6 +21,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,18 @@ Shipped = dict[str, bytes]
 _warmed: set[tuple] = set()
 
 
-def pair_task(spec: PairSpec, cfg: BuildConfig, cache: str | None, driver_cwd: str,
-              driver_version: str, shipped: Shipped | None) -> tuple[Any, ShardFiles]:
-    """One pair on a Ray worker: ``(PairResult or Problem, shard files)``."""
+def pair_task(run: Callable[..., Any], spec: PairSpec, cfg: BuildConfig, cache: str | None,
+              driver_cwd: str, driver_version: str, shipped: Shipped | None
+              ) -> tuple[Any, ShardFiles]:
+    """One pair on a Ray worker: ``(PairResult or Problem, shard files)``.
+
+    ``run(spec, cfg, out_dir, cache)`` is the builder's own per-pair function
+    (``dataset.run_one_pair``, passed by reference: the same code as a local worker's).
+    """
     if driver_version != __version__:
         raise RuntimeError(f"this node runs motionpair {__version__}, the driver "
                            f"{driver_version}: install the same version on every node")
     _warm(cfg)
-    from motionpair.build.dataset import run_one_pair
 
     work = Path(tempfile.mkdtemp(prefix="motionpair-pair-"))
     try:
@@ -52,7 +57,7 @@ def pair_task(spec: PairSpec, cfg: BuildConfig, cache: str | None, driver_cwd: s
             local = spec
         else:
             local = rebase(spec, materialise(shipped, work / "in"))
-        result = run_one_pair(local, cfg, str(work / "out"), cache)
+        result = run(local, cfg, str(work / "out"), cache)
         if isinstance(result, Problem) and shipped is not None:  # name the user's files
             result = dataclasses.replace(result, reason=result.reason.replace(
                 str(work / "in"), "<shipped>"))
