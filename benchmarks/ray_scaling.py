@@ -16,8 +16,9 @@ local 1-worker run's, divided by the pairs. Then the per-core rates for docs/sca
 - pose estimation: ``capture VIDEO --rate-hz R --no-cache`` local vs ``--engine ray`` on the
   two-node cluster (two pose actors), frames/s, and whether both wrote the same files.
 
-CPU seconds are user+sys of this process's children, the cluster's processes included (read
-from /proc before and after each run). On a shared machine, quote the load averages printed
+CPU seconds are user+sys of this process's descendants during each run (the local pool's
+workers and the Ray cluster's processes included; /proc polled every 0.2 s; the CPU of a
+process that ends between two polls is missed). On a shared machine, quote the load averages printed
 with each run.
 """
 
@@ -26,11 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 
-def _descendants_cpu_s() -> float:
-    """user+sys seconds of every live descendant of this process, plus reaped children."""
+def _descendants_cpu() -> dict[int, float]:
+    """``{pid: user+sys seconds}`` of every live descendant of this process (from /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     parent: dict[int, int] = {}
     cpu: dict[int, float] = {}
@@ -58,21 +59,32 @@ def _descendants_cpu_s() -> float:
         mine |= new
         grew = bool(new)
     mine.discard(os.getpid())
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return sum(cpu[p] for p in mine) + ru.ru_utime + ru.ru_stime
+    return {p: cpu[p] for p in mine}
 
 
 def _run(args: list[str]) -> dict:
+    """Run ``motionpair ARGS``; CPU = every descendant's user+sys (pool workers and the Ray
+    cluster's processes included), polled every 0.2 s so short-lived workers count too."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    c0, t0 = _descendants_cpu_s(), time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "motionpair", *args], capture_output=True,
-                         text=True, env=env, timeout=3600)
+    before = _descendants_cpu()
+    seen: dict[int, float] = {}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "motionpair", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_parts: list[str] = []
+    reader = threading.Thread(target=lambda: out_parts.extend(proc.communicate()))
+    reader.start()
+    while reader.is_alive():
+        seen.update(_descendants_cpu())
+        time.sleep(0.2)
     wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise SystemExit(f"failed: motionpair {' '.join(args)}\n{res.stderr[-3000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(_descendants_cpu_s() - c0, 2),
-            "load_avg_after": round(os.getloadavg()[0], 2), "stdout": res.stdout,
-            "stderr": res.stderr}
+    stdout, stderr = out_parts
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: motionpair {' '.join(args)}\n{stderr[-3000:]}")
+    cpu = sum(v - before.get(p, 0.0) for p, v in seen.items())
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "load_avg_after": round(os.getloadavg()[0], 2), "stdout": stdout,
+            "stderr": stderr}
 
 
 def _build(data: Path, out: Path, extra: list[str]) -> dict:
@@ -80,6 +92,11 @@ def _build(data: Path, out: Path, extra: list[str]) -> dict:
     facts = json.loads((out / "build.json").read_text())
     return {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "load_avg_after": r["load_avg_after"],
             "timings_s": facts["timings_s"], "pairs": facts["cache"]["pairs"]}
+
+
+def _mean_shard_bytes(ds: Path) -> int:
+    shards = [d for d in (ds / "shards").iterdir() if d.is_dir()]
+    return int(sum(f.stat().st_size for d in shards for f in d.iterdir()) / len(shards))
 
 
 def audio_rate(data: Path) -> dict:
@@ -106,6 +123,24 @@ def audio_rate(data: Path) -> dict:
             "audio_s_per_cpu_s": round(dur / cpu, 1)}
 
 
+def _shard_sized(n_bytes: int) -> bytes:
+    return bytes(n_bytes)
+
+
+def ray_overhead(address: str, n_tasks: int, shard_bytes: int) -> dict:
+    """Ray's own cost per pair: tasks that do nothing but return ``shard_bytes`` (a mean
+    shard's size), through the same engine as a build (connect excluded)."""
+    from motionpair.engines.ray_engine import RayEngine
+
+    with RayEngine(address) as eng:
+        eng.map(_shard_sized, [(1,)] * 2)  # workers started, not timed
+        t0 = time.perf_counter()
+        eng.map(_shard_sized, [(shard_bytes,)] * n_tasks)
+        dt = time.perf_counter() - t0
+    return {"tasks": n_tasks, "bytes_each": shard_bytes,
+            "per_task_ms": round(1000 * dt / n_tasks, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared/data/tang2018"))
@@ -114,10 +149,16 @@ def main() -> None:
     ap.add_argument("--work", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--skip-capture", action="store_true")
+    ap.add_argument("--overhead-only", action="store_true",
+                    help="only Ray's per-task overhead on a two-node cluster")
     a = ap.parse_args()
     from digests import diff, tree_digest
     from raycluster import local_cluster
 
+    if a.overhead_only:
+        with local_cluster((1, 1)) as (cluster, _):
+            print(json.dumps(ray_overhead(cluster.address, 14, 15_250_000)))
+        return
     data = Path(a.data).resolve()
     work = Path(a.work or tempfile.mkdtemp(prefix="mp-rayscale-"))
     shutil.rmtree(work, ignore_errors=True)
@@ -132,6 +173,8 @@ def main() -> None:
     for cpus in ((1,), (1, 1)):
         name = f"ray_{len(cpus)}cpu"
         with local_cluster(cpus) as (cluster, _):
+            report[f"overhead_{name}"] = ray_overhead(cluster.address, runs["local_w1"]["pairs"],
+                                                      _mean_shard_bytes(work / "local_w1"))
             runs[name] = _build(data, work / name, ["--no-cache", "--engine", "ray",
                                                     "--address", cluster.address])
             if len(cpus) == 2 and not a.skip_capture:
