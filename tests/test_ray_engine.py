@@ -3,8 +3,9 @@
 The cluster (tests/raycluster.py: ``ray.cluster_utils.Cluster``, loopback only, 1 CPU and
 a 150 MiB object store per node) is started once for the module and always shut down.
 Inputs: three real tang2018 folders linked into tmp (tests/realsubset.py), and a 4 s clip
-DERIVED from the real dancer.avi at test time (tests/derived_video.py). Deselect with
-``-m "not ray"``; skipped, naming the package, when ray is not installed.
+DERIVED from the real dancer.avi at test time (tests/derived_video.py). Deselect the
+cluster tests with ``-m "not ray"`` (the two that need no cluster stay); they skip, naming
+the package, when ray is not installed.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from digests import diff, tree_digest
 from realsubset import real_subset
 
 REPO = Path(__file__).resolve().parents[1]
-
-pytestmark = [pytest.mark.ray]
-
 
 def test_core_never_imports_ray():
     """The builder, the CLI and the engine switch import without ray (it is an extra)."""
@@ -87,6 +85,7 @@ def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=timeout)
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("ship", [False, True], ids=["by-path", "ship-inputs"])
@@ -102,6 +101,7 @@ def test_ray_build_is_byte_identical_to_the_local_pool(cluster, subset, local_di
     assert facts["engine"] == {"kind": "ray", "address": c.address, "ship_inputs": ship}
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_two_builds_share_one_cache_folder(cluster, subset, local_digest, tmp_path):
@@ -134,6 +134,7 @@ def test_two_builds_share_one_cache_folder(cluster, subset, local_digest, tmp_pa
     assert diff(local_digest, tree_digest(tmp_path / "ds3")) == []
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_ray_capture_is_identical_to_a_local_capture(cluster, dancer_video, tmp_path):
@@ -189,6 +190,7 @@ def _node_workers(node) -> dict[int, str]:
                                  or "default_worker.py" in procs[pid][1])}
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_killed_workers_are_retried_and_the_same_bytes_published(cluster, subset,
@@ -228,6 +230,7 @@ def test_killed_workers_are_retried_and_the_same_bytes_published(cluster, subset
     assert diff(local_digest, tree_digest(out)) == []
 
 
+@pytest.mark.ray
 def test_retries_spent_is_one_line_naming_the_job(cluster):
     """A task whose worker dies every time: retried, then one line; the driver survives."""
     from motionpair.engines.ray_engine import RayEngine, TaskLostError
@@ -246,6 +249,7 @@ def _running_pairs() -> list[int]:
     return [pid for pid, (_, cmd) in _processes().items() if "pair_task" in cmd]
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -273,6 +277,7 @@ def test_ctrl_c_cancels_the_cluster_tasks_and_publishes_nothing(cluster, subset,
     assert not _running_pairs(), "pair tasks still running after the driver stopped"
 
 
+@pytest.mark.ray
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_a_lost_node_is_retried_and_the_same_bytes_published(subset, local_digest, tmp_path):
