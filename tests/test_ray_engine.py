@@ -310,3 +310,16 @@ def test_a_lost_node_is_retried_and_the_same_bytes_published(subset, local_diges
         threads[0].join()
     assert removed
     assert diff(local_digest, tree_digest(tmp_path / "ds")) == []
+
+
+@pytest.mark.realdata
+def test_unreachable_cluster_is_one_line(subset, tmp_path):
+    """No Ray head at the address: one line within seconds (ray.init would retry for
+    minutes), exit 1, nothing published."""
+    pytest.importorskip("ray", reason="the Ray tests need the ray package")
+    out = tmp_path / "ds"
+    res = _cli("build", subset, "--out", out, "--engine", "ray", "--address", "127.0.0.1:9",
+               "--no-cache", timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in res.stderr
+    assert "Traceback" not in res.stderr and not out.exists()

@@ -57,6 +57,8 @@ class RayEngine:
             if self.address is None:  # a private instance on this machine, loopback only
                 kwargs.update(num_cpus=self.num_cpus, _node_ip_address="127.0.0.1",
                               object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+            if self.address is not None:
+                _reachable(self.address)
             kept = _signal_handlers()
             try:
                 ray.init(address=self.address, **kwargs)
@@ -178,6 +180,26 @@ class ActorPool:
             cancel(list(running))
             raise _unwrapped(exc) from None
         return results
+
+
+#: Seconds to wait for the cluster's head before saying it cannot be reached (ray.init
+#: itself retries for minutes, printing a warning every few seconds).
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _reachable(address: str) -> None:
+    """:class:`TaskLostError` in one line when ``host:port`` accepts no TCP connection."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": left to ray.init
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise TaskLostError(f"cannot reach the Ray cluster at {address}: "
+                            f"{exc.strerror or exc}; is `ray start --head` running there?"
+                            ) from exc
 
 
 def _unwrapped(exc: BaseException) -> BaseException:
