@@ -206,7 +206,7 @@ def test_killed_workers_are_retried_and_the_same_bytes_published(cluster, subset
     killed: list[str] = []
 
     def kill_busy_workers() -> None:
-        for _ in range(100):  # until a worker of node 2 runs a pair (at most ~10 s)
+        for _ in range(1200):  # until a worker of node 2 runs a pair (at most ~2 min)
             workers = _node_workers(nodes[1])
             if any("pair_task" in cmd for cmd in workers.values()):
                 for pid, cmd in workers.items():
@@ -215,17 +215,12 @@ def test_killed_workers_are_retried_and_the_same_bytes_published(cluster, subset
                 return
             time.sleep(0.1)
 
-    threads: list[threading.Thread] = []
-
-    def first_done(spec) -> None:
-        if not threads:
-            threads.append(threading.Thread(target=kill_busy_workers))
-            threads[0].start()
-
+    watcher = threading.Thread(target=kill_busy_workers)  # from the start: no race
+    watcher.start()
     out = tmp_path / "ds"
-    build([subset], out, BuildConfig(), workers=2, cache_dir=False, progress=first_done,
+    build([subset], out, BuildConfig(), workers=2, cache_dir=False,
           engine=Engine("ray", c.address))
-    threads[0].join()
+    watcher.join()
     assert any("pair_task" in k for k in killed), killed
     assert diff(local_digest, tree_digest(out)) == []
 
@@ -291,23 +286,18 @@ def test_a_lost_node_is_retried_and_the_same_bytes_published(subset, local_diges
     removed: list[bool] = []
     with local_cluster((1, 1)) as (c, nodes):
         def remove_busy_node() -> None:
-            for _ in range(100):
+            for _ in range(1200):
                 if any("pair_task" in cmd for cmd in _node_workers(nodes[1]).values()):
                     c.remove_node(nodes[1], allow_graceful=False)
                     removed.append(True)
                     return
                 time.sleep(0.1)
 
-        threads: list[threading.Thread] = []
-
-        def first_done(spec) -> None:
-            if not threads:
-                threads.append(threading.Thread(target=remove_busy_node))
-                threads[0].start()
-
+        watcher = threading.Thread(target=remove_busy_node)  # from the start: no race
+        watcher.start()
         build([subset], tmp_path / "ds", BuildConfig(), workers=2, cache_dir=False,
-              progress=first_done, engine=Engine("ray", c.address))
-        threads[0].join()
+              engine=Engine("ray", c.address))
+        watcher.join()
     assert removed
     assert diff(local_digest, tree_digest(tmp_path / "ds")) == []
 
