@@ -14,6 +14,7 @@ _OPTIONAL = {
               "src/motionpair/consumers/smoke.py", "src/motionpair/model/*",
               "src/motionpair/model/**/*"],
     "mediapipe": ["src/motionpair/capture/*", "src/motionpair/capture/**/*"],
+    "ray": ["src/motionpair/engines/ray_engine.py"],
 }
 
 collect_ignore_glob = [

@@ -4,6 +4,14 @@ Key = sha256 of the canonical JSON of (stage name, stage version, every
 parameter that affects the result, input content hashes). A changed input,
 parameter or stage version gives a new key, so a stale entry can never be hit.
 Entries are ``.npz`` files written atomically and read with ``allow_pickle=False``.
+
+Shared by several machines (``build --engine ray`` with the cache folder on NFS or another
+shared file system, the same path on every node): whichever node computes an entry writes
+it to a unique temporary file in the entry's folder (``mkstemp``: ``O_EXCL``) and renames
+it over the entry's name (``os.replace``, atomic within one folder on POSIX and NFS). A
+reader sees the whole entry or none; two nodes computing the same key write the same
+bytes and the last rename wins (tests/test_cache_shared.py). A node killed mid-write
+leaves only a ``*.tmp`` file, never a damaged entry.
 """
 
 from __future__ import annotations

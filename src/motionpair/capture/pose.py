@@ -136,6 +136,12 @@ class Estimator:
         return xy, vis
 
 
+def no_detection() -> tuple[np.ndarray, np.ndarray]:
+    """``(xy, visibility)`` of a frame with nobody detected: NaN."""
+    return (np.full((len(JOINT_NAMES), 2), np.nan, np.float32),
+            np.full(len(JOINT_NAMES), np.nan, np.float32))
+
+
 def cache_payload(video_sha256: str, info: dict[str, Any]) -> dict[str, Any]:
     """The pose cache key's payload: the video's content and the estimator's identity."""
     return {"video_sha256": video_sha256, "estimator": {k: info[k] for k in (
@@ -145,6 +151,7 @@ def cache_payload(video_sha256: str, info: dict[str, Any]) -> dict[str, Any]:
 def estimate_frames(video_sha256: str, wanted: Sequence[int],
                     images: Callable[[set[int]], Any], cache: Cache, *,
                     progress: Callable[[int, int, float], None] | None = None,
+                    estimate_many: Callable[[list[int], Any], dict[int, tuple]] | None = None,
                     ) -> tuple[FramePoses, dict[str, Any]]:
     """Poses of the ``wanted`` frame indices, from the cache where present.
 
@@ -152,7 +159,8 @@ def estimate_frames(video_sha256: str, wanted: Sequence[int],
     decode order). ``progress(done, total, seconds)`` is called after each estimated
     frame. Returns the poses (sorted by frame index) and run facts: frames taken from
     the cache, frames estimated and the estimator's wall time (for reporting only;
-    never written into data).
+    never written into data). ``estimate_many(todo, progress)`` estimates the frames
+    elsewhere (a Ray cluster: :mod:`.remote`) instead of in this process.
     """
     info = estimator_info()
     key = cache_key(POSE_STAGE, cache_payload(video_sha256, info))
@@ -165,9 +173,11 @@ def estimate_frames(video_sha256: str, wanted: Sequence[int],
     todo = sorted(set(int(w) for w in wanted) - set(have))
     t0 = time.perf_counter()
     done = 0
-    if todo:
-        nan_xy = np.full((len(JOINT_NAMES), 2), np.nan, np.float32)
-        nan_v = np.full(len(JOINT_NAMES), np.nan, np.float32)
+    if todo and estimate_many is not None:
+        have.update(estimate_many(todo, progress))
+        done = len(todo)
+    elif todo:
+        nan_xy, nan_v = no_detection()
         with Estimator() as est:
             for idx, rgb in images(set(todo)):
                 r = est.estimate(rgb)
@@ -175,6 +185,7 @@ def estimate_frames(video_sha256: str, wanted: Sequence[int],
                 done += 1
                 if progress:
                     progress(done, len(todo), time.perf_counter() - t0)
+    if todo:
         missing = set(todo) - set(have)
         if missing:
             raise ValueError(f"frames {sorted(missing)[:5]} were requested but never decoded")

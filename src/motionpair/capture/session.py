@@ -128,8 +128,14 @@ def pts_facts(pts: list[int], times_s: list[Fraction], nominal_fps: Fraction | N
     return out
 
 
+#: ``(video path, frame indices, progress) -> {index: (xy, visibility, detected)}``: pose
+#: estimation elsewhere (``capture --engine ray``, :func:`motionpair.capture.remote.ray_estimator`).
+RemotePose = Callable[[Path, list[int], Any], dict[int, tuple]]
+
+
 def _decode_camera(path: Path, name: str, cfg: CaptureConfig, cache: Cache,
-                   on_frames: Callable[[str, int, int, float], None] | None) -> CameraCapture:
+                   on_frames: Callable[[str, int, int, float], None] | None,
+                   remote_pose: RemotePose | None = None) -> CameraCapture:
     ok = video.check(path)
     info, audio, times, pts = ok.info, ok.audio, ok.times_s, ok.pts
     wanted = sample_frames(times, cfg.rate_hz)
@@ -141,7 +147,9 @@ def _decode_camera(path: Path, name: str, cfg: CaptureConfig, cache: Cache,
                 yield fr.index, fr.image
 
     cb = (lambda d, n, s: on_frames(name, d, n, s)) if on_frames else None
-    poses, run = pose.estimate_frames(sha, wanted, images, cache, progress=cb)
+    many = (lambda todo, prog: remote_pose(path, todo, prog)) if remote_pose else None
+    poses, run = pose.estimate_frames(sha, wanted, images, cache, progress=cb,
+                                      estimate_many=many)
     if not poses.detected.any():
         raise video.VideoError(f"{path}: no person detected in any of the {len(wanted)} "
                                "estimated frame(s)")
@@ -259,12 +267,14 @@ def write_session(root: Path, cams: list[CameraCapture], cfg: CaptureConfig,
 def capture(videos: list[Path], root: Path, cfg: CaptureConfig, cache: Cache, *,
             same_performance: bool = False,
             on_frames: Callable[[str, int, int, float], None] | None = None,
-            on_camera: Callable[[CameraCapture], None] | None = None) -> CaptureResult:
+            on_camera: Callable[[CameraCapture], None] | None = None,
+            remote_pose: RemotePose | None = None) -> CaptureResult:
     """Capture every video under ``root``; bad videos become Problems, the rest is written.
 
     ``same_performance``: the videos film one performance: one session whose cameras
     are the videos, the first good video the reference (its audio is the track); every
-    other camera's offset comes from :func:`camsync.camera_offset`.
+    other camera's offset comes from :func:`camsync.camera_offset`. ``remote_pose``
+    estimates the frames elsewhere (a Ray cluster); the output is the same.
     """
     res = CaptureResult()
     good: list[CameraCapture] = []
@@ -278,7 +288,7 @@ def capture(videos: list[Path], root: Path, cfg: CaptureConfig, cache: Cache, *,
             continue
         seen[name] = path
         try:
-            cam = _decode_camera(path, name, cfg, cache, on_frames)
+            cam = _decode_camera(path, name, cfg, cache, on_frames, remote_pose)
         except (video.VideoError, ValueError) as exc:
             res.problems.append(_problem(path, str(exc) if str(path) in str(exc)
                                          else f"{path}: {exc}"))

@@ -81,12 +81,23 @@ def register(app: typer.Typer) -> None:
             "--wait", help="if another build is writing --out, wait for it instead of refusing")]
         = False,
         json_out: JsonOpt = None,
+        engine: Annotated[str, typer.Option(
+            help="where pairs run: local (process pool), ray (a Ray cluster: --address, else "
+                 "$RAY_ADDRESS, else a Ray instance on this machine), auto (ray when "
+                 "$RAY_ADDRESS is set)")] = "local",
+        address: Annotated[str | None, typer.Option(
+            metavar="HOST:PORT", help="Ray cluster address (--engine ray/auto)")] = None,
+        ship_inputs: Annotated[bool, typer.Option(
+            "--ship-inputs", help="--engine ray: send each pair's files through Ray's object "
+                                  "store instead of reading them by path on the nodes")]
+        = False,
     ) -> None:
         """Build a paired dataset (manifest, shards, splits, dataset card, preview) at --out."""
-        from motionpair.build.dataset import BuildError
+        from motionpair.build.dataset import BuildError, Engine
         from motionpair.build.dataset import build as do_build
         from motionpair.build.splits import read_split_list
         from motionpair.config import BuildConfig, check_range
+        from motionpair.engines import resolve
 
         try:
             cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
@@ -103,6 +114,12 @@ def register(app: typer.Typer) -> None:
                               stratify=stratify,
                               ).validate()
             check_range("--workers", workers, 1, 4096)
+            kind, ray_address = resolve(engine, address)
+            if ship_inputs and kind != "ray":
+                raise ValueError("--ship-inputs is for --engine ray")
+            if kind == "ray" and not _has_ray():
+                raise ValueError("--engine ray needs the ray package: pip install "
+                                 "'motionpair[ray]'")
             if on_downbeats:
                 raise ValueError("--on-downbeats: no source here publishes downbeats and "
                                  "motionpair does not estimate them yet; use --window-beats "
@@ -142,7 +159,8 @@ def register(app: typer.Typer) -> None:
                                    on_pairs=lambda n: prog.update(task, total=n),
                                    on_specs=specs_known,
                                    on_step=lambda label: prog.update(
-                                       task, description=f"writing: {label}"))
+                                       task, description=f"writing: {label}"),
+                                   engine=Engine(kind, ray_address, ship_inputs))
             except BuildError as exc:
                 ui.err().print(f"[red]build failed[/]: {escape(str(exc))}", highlight=False,
                                soft_wrap=True)  # one line
@@ -177,6 +195,12 @@ def register(app: typer.Typer) -> None:
         for line in summary_lines(doc):
             con.print(line, markup=False, highlight=False)
         ui.write_json(doc, json_out)
+
+
+def _has_ray() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
 
 
 def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from motionpair import ui
@@ -34,6 +37,36 @@ def _rate(text: str) -> float | None:
     return r
 
 
+@contextlib.contextmanager
+def _pose_engine(kind: str, address: str | None, err: Console) -> Iterator[Any]:
+    """None (estimate here) or the ``remote_pose`` of Ray actors holding the model: one
+    per GPU share when the cluster has GPUs, else one per CPU."""
+    if kind != "ray":
+        yield None
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        err.print("[red]error[/]: --engine ray needs the ray package: pip install "
+                  "'motionpair[ray]'")
+        raise typer.Exit(2)
+    from motionpair.capture.remote import PoseWorker, ray_estimator
+    from motionpair.engines.ray_engine import RayEngine, TaskLostError
+
+    try:
+        with RayEngine(address) as eng:
+            res = eng.cluster()
+            n = max(1, int(res.get("CPU", 1)))
+            gpus = float(res.get("GPU", 0))
+            err.print(f"Ray cluster: {n} CPU(s), {gpus:g} GPU(s): {n} pose actor(s)")
+            with eng.actors(PoseWorker, n, num_cpus=1, num_gpus=gpus / n if gpus else 0
+                            ) as pool:
+                yield ray_estimator(pool)
+    except TaskLostError as exc:
+        err.print(f"[red]capture failed[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
 def register(app: typer.Typer) -> None:
     @app.command("capture")
     def capture(
@@ -50,6 +83,12 @@ def register(app: typer.Typer) -> None:
         cache: Annotated[Path | None, typer.Option(help="cache folder (default: the build's)")]
         = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
+        engine: Annotated[str, typer.Option(
+            help="where pose is estimated: local (this process), ray (actors on a Ray "
+                 "cluster holding the model; videos read by path on the nodes), auto (ray "
+                 "when $RAY_ADDRESS is set)")] = "local",
+        address: Annotated[str | None, typer.Option(
+            metavar="HOST:PORT", help="Ray cluster address (--engine ray/auto)")] = None,
     ) -> None:
         """Estimate pose in videos and write LiveDirector sessions + one-track playlists."""
         from rich.progress import Progress, TaskID
@@ -60,6 +99,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.session import CaptureConfig
         from motionpair.capture.session import capture as do_capture
         from motionpair.commands._shared import out_guard
+        from motionpair.engines import resolve
 
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
@@ -73,7 +113,8 @@ def register(app: typer.Typer) -> None:
         try:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
-        except pose.EstimatorUnavailableError as exc:
+            kind, ray_address = resolve(engine, address)
+        except (pose.EstimatorUnavailableError, ValueError) as exc:
             err.print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
         err.print(f"estimator: {info['name']} {info['package']} {info['version']}, model "
@@ -92,9 +133,10 @@ def register(app: typer.Typer) -> None:
                             description=f"{name}: {done}/{total} frames, {rate:.1f} frames/s, "
                                         f"ETA {eta:.0f} s")
 
-            with out_guard("capture"), outputs.claimed(out, "capture", inputs=videos):
+            with out_guard("capture"), outputs.claimed(out, "capture", inputs=videos), \
+                    _pose_engine(kind, ray_address, err) as remote_pose:
                 res = do_capture(videos, out, cfg, store, same_performance=same_performance,
-                                 on_frames=on_frames)
+                                 on_frames=on_frames, remote_pose=remote_pose)
         for name, c in res.cameras.items():
             run = c["run"]
             speed = (f"{run['estimated'] / run['estimator_s']:.1f} frames/s"

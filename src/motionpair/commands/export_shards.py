@@ -10,6 +10,7 @@ import typer
 
 from motionpair import ui
 from motionpair.commands._shared import (
+    check_number,
     probe_out,
     require_dataset,
 )
@@ -46,6 +47,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.consumers.verify import UnsoundDatasetError
         from motionpair.store import DatasetError, read_manifest
 
+        check_number("--shuffle-seed", shuffle_seed, lo=0, hi=2**32 - 1)
         require_dataset(dataset)
         probe_out(out, inputs=[dataset])
 
