@@ -98,6 +98,9 @@ def test_meanflow_jvp_is_the_time_derivative():
         _jvp_matches_finite_difference(FlowNet(NetConfig(
             n_motion=6, n_cond=4, frames=10, width=16, layers=1, heads=2, patch=5,
             pred=pred)).double())
+    _jvp_matches_finite_difference(FlowNet(NetConfig(
+        n_motion=6, n_cond=4, frames=10, width=16, layers=1, heads=2, patch=5, pred="x",
+        arch="conv", pool_cond=True)).double())
 
 
 def _jvp_matches_finite_difference(net):
@@ -157,10 +160,11 @@ def test_one_step_sample_convention():
     for steps in (1, 10):
         torch.testing.assert_close(sample(oracle, None, e, steps=steps),
                                    x0.expand(2, -1, -1))
-    net = FlowNet(NetConfig(n_motion=3, n_cond=2, frames=10, width=16, layers=1, heads=2,
-                            patch=5, pred="x"))
-    out = sample(net, torch.randn(2, 10, 2), e, steps=1)
-    assert torch.equal(out, torch.zeros_like(out))
+    for arch in ("patch", "conv"):
+        net = FlowNet(NetConfig(n_motion=3, n_cond=2, frames=10, width=16, layers=1, heads=2,
+                                patch=5, pred="x", arch=arch, pool_cond=arch == "conv"))
+        out = sample(net, torch.randn(2, 10, 2), e, steps=1)
+        assert torch.equal(out, torch.zeros_like(out))
 
 
 def test_overfit_one_step_speed(tiny_ds):
@@ -198,7 +202,8 @@ def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     rec = json.loads((tiny_run / "config.json").read_text())
     assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"
     rows = (tiny_run / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse" and len(rows) == 5
+    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse,vel,bone,foot,cpu_s" \
+        and len(rows) == 5
     assert rows[2].split(",")[-1] != ""  # val at step 2
     ck = torch.load(tiny_run / "last.pt", weights_only=True)
     assert ck["step"] == 4 and "opt" in ck and ck["opt"]["state"]

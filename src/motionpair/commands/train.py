@@ -16,10 +16,11 @@ def register(app: typer.Typer) -> None:
     def train(
         datasets: Annotated[list[Path], typer.Argument(help="built dataset folder(s)")],
         out: Annotated[Path, typer.Option("--out", help="run folder")],
-        cond: Annotated[str, typer.Option(help="music features: baseline35 | mel")]
-        = "baseline35",
+        cond: Annotated[str, typer.Option(
+            help="music features: auto (baseline35 when every dataset has it, else mel) | "
+                 "baseline35 | mel")] = "auto",
         steps: Annotated[int, typer.Option(help="optimiser steps")] = 3000,
-        max_minutes: Annotated[float, typer.Option(help="wall-time cap (minutes)")] = 30.0,
+        max_minutes: Annotated[float, typer.Option(help="wall-time cap (minutes)")] = 20.0,
         batch: Annotated[int, typer.Option(help="windows per step")] = 32,
         width: Annotated[int, typer.Option(help="transformer width")] = 128,
         layers: Annotated[int, typer.Option(help="transformer blocks")] = 3,
@@ -36,6 +37,14 @@ def register(app: typer.Typer) -> None:
             help="torch CPU threads (0 = torch default; 1 on a busy shared machine)")] = 0,
         pred: Annotated[str, typer.Option(
             help="network output: x (clean window, default) | u (average velocity)")] = "x",
+        arch: Annotated[str, typer.Option(
+            help="network: conv (seamless, default) | patch (the pre-issue-19 network)")]
+        = "conv",
+        ratio_full: Annotated[float, typer.Option(
+            help="share of each batch on the one-step interval r=0, t=1")] = 0.25,
+        clean_losses: Annotated[bool, typer.Option(
+            "--clean-losses/--no-clean-losses",
+            help="velocity / bone-length / foot-contact losses on the clean window")] = True,
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
         = False,
     ) -> None:
@@ -58,7 +67,8 @@ def register(app: typer.Typer) -> None:
                           max_minutes=max_minutes, batch=batch, width=width, layers=layers,
                           heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
-                          threads=threads, pred=pred)
+                          threads=threads, pred=pred, arch=arch, ratio_full=ratio_full,
+                          clean_losses=clean_losses)
         con = Console()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
