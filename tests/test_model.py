@@ -198,6 +198,42 @@ def test_overfit_one_step_speed(tiny_ds):
     assert speed(gen) < 3 * real, (speed(gen), real)
 
 
+def test_no_seams_at_token_boundaries(tiny_ds):
+    """Issue 19's seam property on a trained tiny model (real-derived windows, tiny net,
+    150 steps with the clean-window losses): the one-step output's mean per-frame step at
+    token boundaries (frame 5k-1 -> 5k) equals the step inside tokens within 20 %. The
+    pre-issue-19 patch network failed this by ~8x on the full run (24 cm vs 3 cm)."""
+    from motionpair.model import data as mdata
+    from motionpair.model.net import FlowNet, NetConfig
+    from motionpair.model.objective import CleanLosses, meanflow_loss, sample
+    from motionpair.model.skeleton import resolve
+    from motionpair.model.train import Windows
+
+    torch.manual_seed(0)
+    meta = json.loads((tiny_ds / "dataset.json").read_text())
+    stats = mdata.compute_stats(tiny_ds)
+    w = Windows([str(tiny_ds)], "train", "baseline35", stats)
+    b = w.batch(list(range(0, min(len(w), 64), 4)))
+    x, c, m = b["x"], b["cond"], b["mask"]
+    net = FlowNet(NetConfig(n_motion=72, n_cond=c.shape[-1], width=32, layers=1, heads=2,
+                            pred="x", arch="conv", pool_cond=True))
+    clean = CleanLosses(stats, resolve(meta))
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
+    for step in range(150):
+        loss, _ = meanflow_loss(net, x, c, gen=torch.Generator().manual_seed(step), mask=m,
+                                clean=clean, ratio_full=0.25)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    e = torch.randn(x.shape, generator=torch.Generator().manual_seed(9))
+    pose = mdata.rep_to_pose(sample(net.eval(), c, e).numpy().astype(np.float64), stats, 23, 3)
+    step_cm = np.linalg.norm(np.diff(pose, axis=1), axis=-1).mean(axis=(0, 2))  # (149,)
+    boundary = np.arange(4, 149, 5)  # diff index f: frame f -> f + 1, f + 1 = 5k
+    interior = np.setdiff1d(np.arange(149), boundary)
+    ratio = step_cm[boundary].mean() / step_cm[interior].mean()
+    assert 0.8 <= ratio <= 1.2, (ratio, step_cm[boundary].mean(), step_cm[interior].mean())
+
+
 def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     rec = json.loads((tiny_run / "config.json").read_text())
     assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"
