@@ -267,19 +267,118 @@ def test_train_refuses_unknown_cond(tiny_ds, tmp_path):
 
 
 def test_evaluate_table(tiny_ds, tiny_run):
-    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), str(tiny_ds)])
+    """The older form ``evaluate RUN DATASET`` still scores the test split."""
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), str(tiny_ds), "--steps", "2"])
     assert res.exit_code == 0, res.output
     ev = json.loads((tiny_run / "eval_test.json").read_text())
     names = [r["row"] for r in ev["rows"]]
     assert names == ["ground truth (split-half)", "random train window",
-                     "nearest train window by audio", "mean pose",
-                     "FlowGenerator1Step, 10 steps", "FlowGenerator1Step, 1 step"]
+                     "nearest train window by audio", "mean pose", "net, 1 step",
+                     "net, 2 steps", "net, 1 step, shuffled music"]
+    assert ev["split"] == "test"
     for r in ev["rows"]:
-        assert set(r) >= {"fid_k", "div_k", "fid_g", "div_g", "bas", "pfc"}
-        assert all(np.isfinite(v) for k, v in r.items() if k != "row")
+        assert set(r) >= {"fid_k", "div_k", "fid_g", "div_g", "bas", "bas_shuffled", "pfc",
+                          "acc_per_frame2", "power_above_5hz", "bone_cv", "ref_fid_k",
+                          "ref_div_k", "ref_fid_g", "ref_div_g", "ref_bas",
+                          "ref_bas_shuffled"}
     mean_pose = ev["rows"][3]
     assert mean_pose["div_k"] == 0 and mean_pose["bas"] == 0  # a still pose has no beats
-    assert len(ev["goals"]) == 6 and "FID_k" in res.output
+    assert mean_pose["acc_per_frame2"] == pytest.approx(0, abs=1e-9)
+    gt = ev["rows"][0]
+    assert all(np.isfinite(v) for k, v in gt.items() if k != "row")
+    assert 0 < gt["power_above_5hz"] < 0.5 and 0 < gt["bone_cv"] < 0.5
+    assert "FID_k" in res.output and "literal" in res.output
+
+
+@pytest.fixture(scope="module")
+def no_train_ds(tang_dir, tmp_path_factory, cache_dir) -> Path:
+    """Real-derived: two real folders built with every session in the test split (no train
+    split, so no norm statistics of its own)."""
+    from motionpair.build.dataset import build
+    from motionpair.config import BuildConfig
+
+    tmp = tmp_path_factory.mktemp("notrain")
+    src = real_subset(tang_dir, tmp / "in", writable=False, sessions=("DANCE_W_7", "DANCE_W_8"))
+    out = tmp / "ds"
+    build([src], out, BuildConfig(split_ratios=(0.0, 0.0, 1.0)), workers=1,
+          cache_dir=cache_dir)
+    return out
+
+
+def test_evaluate_on_dataset_without_train_split(tiny_run, no_train_ds, tmp_path):
+    from motionpair.store import read_manifest
+
+    assert {r.split for r in read_manifest(no_train_ds)} == {"test"}
+    js = tmp_path / "ev.json"
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), "--on", str(no_train_ds),
+                                   "--steps", "2", "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    ev = json.loads(js.read_text())
+    assert ev["split"] is None and ev["n_query"] >= 3
+    assert ev["sessions"] == ["DANCE_W_7", "DANCE_W_8"]
+    assert ev["train_pool"]["windows"] > 0  # the run's own train windows, not the dataset's
+    assert (tiny_run / f"eval_{no_train_ds.name}_all.json").is_file()
+    gt = ev["rows"][0]
+    assert gt["fid_k"] is not None and np.isfinite(gt["fid_k"])
+    # a split the dataset lacks: one line, exit 2
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run), "--on", str(no_train_ds),
+                                   "--split", "train"])
+    assert res.exit_code == 2 and "has no windows" in res.output
+    res = CliRunner().invoke(app, ["evaluate", str(tiny_run)])
+    assert res.exit_code == 2 and "--on" in res.output
+
+
+def test_reference_metrics_as_written(tiny_ds):
+    """The literal AIST++ energy expenditure (its misplaced bracket) equals a direct loop
+    transcription; zero-start changes it (it depends on absolute position), not the
+    project's; the 60 fps resampling keeps the span."""
+    from motionpair.model import metrics as mm
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose",))
+    pos = mm.to_metres(ds.arrays(0)[0]["pose"], "cm")[:40]
+
+    def loop(p, ft=1 / 60, w=2):
+        out = []
+        for j in range(p.shape[1]):
+            val = 0.0
+            for i in range(1, len(p)):
+                cw, a = 0, np.zeros(3)
+                for k in range(-w, w + 1):
+                    if i + k - 1 < 0 or i + k + 1 >= len(p):
+                        continue
+                    v2 = (p[i + k + 1][j] - p[i + k][j]) / ft
+                    v1 = (p[i + k][j] - p[i + k - 1][j] / ft)
+                    a += (v2 - v1) / ft
+                    cw += 1
+                val += np.linalg.norm(a / cw)
+            out.append(val / (len(p) - 1))
+        return np.array(out)
+
+    lit = mm.kinetic_features_as_written(pos).reshape(-1, 3)
+    np.testing.assert_allclose(lit[:, 2], loop(pos), rtol=1e-10)
+    zs = mm.zero_start(pos, (7, 16))
+    assert not np.allclose(mm.kinetic_features_as_written(zs), mm.kinetic_features_as_written(pos))
+    np.testing.assert_allclose(mm.kinetic_features(zs), mm.kinetic_features(pos), atol=1e-9)
+    p60 = mm.resample(pos, 30.0)
+    assert len(p60) == 2 * len(pos) - 1
+    np.testing.assert_allclose(p60[::2], pos)
+
+
+def test_style_classifier_on_real_windows(tiny_ds):
+    """Real-derived: the three sessions as three classes; the classifier separates its own
+    training windows far above chance, and balanced accuracy weighs classes equally."""
+    from motionpair.model import metrics as mm
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose",))
+    idx = list(range(0, len(ds), 2))
+    x = np.stack([mm.kinetic_features(mm.to_metres(ds.arrays(i)[0]["pose"], "cm"))
+                  for i in idx])
+    y = [ds.rows[i].session for i in idx]
+    clf = mm.fit_style_classifier(x, y)
+    assert mm.balanced_accuracy(y, clf.predict(x)) > 0.8
+    assert mm.balanced_accuracy(["a", "a", "a", "b"], ["a", "a", "a", "a"]) == 0.5
 
 
 def test_metrics_on_real_windows(tiny_ds):
@@ -317,23 +416,118 @@ def test_metrics_on_real_windows(tiny_ds):
     assert mm.pfc_score(list(pos[:5]), feet, root) > 0
 
 
-def test_generate_whole_song(tiny_run, tang_dir, tmp_path):
-    out = tmp_path / "gen"
+@pytest.fixture(scope="module")
+def tiny_gen(tiny_run, tang_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "gen"
     audio = tang_dir / "DANCE_W_4" / "audio.mp3"
     res = CliRunner().invoke(app, ["generate", str(tiny_run), str(audio), "--out", str(out),
                                    "--steps", "2", "--max-video-s", "2"])
     assert res.exit_code == 0, res.output
+    return out
+
+
+def test_generate_whole_song(tiny_gen):
+    out = tiny_gen
     info = json.loads((out / "generate.json").read_text())
     motion = np.load(out / "motion.npy", allow_pickle=False)
     assert motion.dtype == np.float32 and motion.shape == (info["frames"], 23, 3)
     assert info["seconds"] > 60 and np.isfinite(motion).all()
+    beat = np.load(out / "music_beat.npy", allow_pickle=False)
+    assert beat.shape == (info["frames"],) and beat.sum() > 10
     assert (out / "strip.png").stat().st_size > 1000
+    assert not list(out.glob("*.rows"))  # the incremental writers' row files are gone
     import av
 
     with av.open(str(out / "dance.mp4")) as c:
         kinds = sorted(s.type for s in c.streams)
         assert kinds == ["audio", "video"]
         assert c.streams.video[0].frames == 60
+
+
+def test_generate_has_no_seam_at_window_boundaries(tiny_gen, tiny_run):
+    """The joined song's step size at window boundaries (the first frame of each overlap and
+    the frame after each window's end) equals the interior's within 20 %. Interior frames
+    are taken at the same phase of the network's tokens, so a seam of the network's own
+    patching (model/net.py) is not blamed on the join."""
+    info = json.loads((tiny_gen / "generate.json").read_text())
+    motion = np.load(tiny_gen / "motion.npy").astype(np.float64)
+    net = json.loads((tiny_run / "config.json").read_text())["net"]
+    T, patch = net["frames"], int(net.get("patch") or 1)
+    step = np.linalg.norm(np.diff(motion, axis=0), axis=-1).mean(-1)  # step[f-1]: into f
+    starts = info["window_starts"]
+    bounds = sorted({s for s in starts[1:]} | {s + T for s in starts[:-1]})
+    bounds = [f for f in bounds if 0 < f < len(motion)]
+    phases = {f % patch for f in bounds}
+    inner = [f for f in range(1, len(motion)) if f % patch in phases and f not in bounds]
+    b, i = step[np.array(bounds) - 1].mean(), step[np.array(inner) - 1].mean()
+    assert abs(b / i - 1) <= 0.2, (b, i)
+
+
+def test_join_of_real_windows_is_exact(tiny_ds):
+    """Real-derived: a continuous stretch of real motion cut into overlapping windows (the
+    model's representation, each window's first displacement 0 as the model emits it) is
+    joined back into the same motion: the cross-fade and the running root add no seam."""
+    from motionpair.model import data as mdata
+    from motionpair.model.generate import _Joiner
+    from motionpair.torch import MotionPairDataset
+
+    ds = MotionPairDataset(tiny_ds, split=None, features=("pose",))
+    rows = sorted(range(len(ds)), key=lambda i: (ds.rows[i].session, ds.rows[i].start_frame))
+    by_start = {(ds.rows[i].session, ds.rows[i].start_frame): i for i in rows}
+    r0 = ds.rows[rows[0]]
+    parts = [by_start.get((r0.session, r0.start_frame + 150 * k)) for k in range(3)]
+    assert None not in parts
+    seq = np.concatenate([ds.arrays(i)[0]["pose"] for i in parts]).astype(np.float64)
+    got: list[np.ndarray] = []
+    joiner = _Joiner(23, 3, seq[0].mean(0), got.append)
+    for s in (0, 75, 150, 225, 300):
+        joiner.add(s, mdata.to_rep(seq[s: s + 150]))
+    joiner.close()
+    np.testing.assert_allclose(np.concatenate(got), seq, atol=1e-3)
+
+
+def test_feature_stream_memory_does_not_grow(tang_dir, tmp_path):
+    """Real-derived: 30 s and 90 s cut from a real song (WAV in tmp). Chunked features
+    (10 s chunks, 3 s context) cover every frame once and match the whole clip's features
+    (mel within 0.05 dB, beats within a frame), and the peak traced memory of the stream
+    does not grow with the clip's length."""
+    import tracemalloc
+
+    import soundfile as sf
+
+    from motionpair.features.audio import compute_features, decode_audio
+    from motionpair.model.generate import stream_features
+
+    params = {"sr_hz": 22050, "hop": 735, "n_mels": 128, "n_fft": 2048, "n_mfcc": 20}
+    y, sr = decode_audio(tang_dir / "DANCE_W_4" / "audio.mp3")
+    peaks = {}
+    for secs in (30, 90):
+        wav = tmp_path / f"clip{secs}.wav"
+        sf.write(wav, y[: secs * sr], sr, subtype="FLOAT")  # bit-exact samples
+        tracemalloc.start()
+        parts = list(stream_features(wav, params, chunk_s=10, context_s=3))
+        peaks[secs] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        firsts = [f0 for f0, _ in parts]
+        lens = [len(a["music_beat"]) for _, a in parts]
+        assert firsts == list(np.cumsum([0, *lens[:-1]]))
+        whole = compute_features(y[: secs * sr], native_sr_hz=sr, track_id="w", **params)
+        assert sum(lens) == len(whole.arrays["music_beat"])
+        if secs == 30:  # the chunks' context makes them the whole clip's features
+            mel = np.concatenate([a["mel"] for _, a in parts])
+            np.testing.assert_allclose(mel, whole.arrays["mel"], atol=0.05)  # dB
+            got = np.flatnonzero(np.concatenate([a["music_beat"] for _, a in parts]))
+            ref = np.flatnonzero(whole.arrays["music_beat"])
+            near = np.abs(got[:, None] - ref[None]).min(1) <= 1
+            assert near.mean() >= 0.9 and abs(len(got) - len(ref)) <= 2
+    assert peaks[90] < 1.2 * peaks[30], peaks
+
+
+def test_generate_missing_audio_is_file_not_found(tiny_run, tmp_path):
+    res = CliRunner().invoke(app, ["generate", str(tiny_run), str(tmp_path / "nope.mp3"),
+                                   "--out", str(tmp_path / "g")])
+    assert res.exit_code == 2 and "file not found" in res.output
+    assert "not decodable" not in res.output
 
 
 def test_window_starts_cover_the_song():

@@ -95,7 +95,8 @@ def joint_roles(meta_skeleton: dict, source: str | None = None
     return None
 
 
-def _named(pos: np.ndarray, roles: dict) -> dict[str, np.ndarray]:
+def _named(pos: np.ndarray, roles: dict, y_min_per_frame: bool = False
+           ) -> dict[str, np.ndarray]:
     out = {}
     for name, j in roles.items():
         out[name] = pos[:, j] if isinstance(j, int) else pos[:, list(j)].mean(axis=1)
@@ -105,7 +106,8 @@ def _named(pos: np.ndarray, roles: dict) -> dict[str, np.ndarray]:
     out["zero"] = np.zeros((T, 3))
     out["y_unit"] = np.tile([0.0, 1.0, 0.0], (T, 1))
     out["minus_y_unit"] = -out["y_unit"]
-    out["y_min"] = np.tile([0.0, pos[..., 1].min(), 0.0], (T, 1))
+    out["y_min"] = np.zeros((T, 3))
+    out["y_min"][:, 1] = pos[..., 1].min(axis=1) if y_min_per_frame else pos[..., 1].min()
     return out
 
 
@@ -117,9 +119,14 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-9)
 
 
-def geometric_features(pos: np.ndarray, roles: dict, fps: float = 30.0) -> np.ndarray:
-    """(32,) AIST++ manual features: the fraction of frames where each relation holds."""
-    P = _named(pos, roles)
+def geometric_features(pos: np.ndarray, roles: dict, fps: float = 30.0, *,
+                       y_min_per_frame: bool = False) -> np.ndarray:
+    """(32,) AIST++ manual features: the fraction of frames where each relation holds.
+
+    The floor ``y_min`` is the lowest joint over the whole window (the reference code: of
+    each frame, ``y_min_per_frame``); velocities are displacements times ``fps`` (the
+    reference code's helpers default to a time per frame of 1/120 s whatever the rate)."""
+    P = _named(pos, roles, y_min_per_frame)
     dt = 1.0 / fps
     hl = float(np.linalg.norm(P["lshoulder"] - P["lelbow"], axis=-1).mean())  # humerus
     sw = float(np.linalg.norm(P["lshoulder"] - P["rshoulder"], axis=-1).mean())
@@ -299,3 +306,157 @@ def pfc_score(seqs: list[np.ndarray], feet: list[int], root: int | tuple[int, ..
               fps: float = 30.0) -> float:
     """EDGE's reported PFC: mean over sequences × 10,000."""
     return float(np.mean([pfc(p, feet, root, fps) for p in seqs]) * 10000)
+
+
+# -- the reference code's literal settings (Bailando utils/metrics_new.py + AIST++ API) ----
+REF_FPS = 60.0
+"""The frame rate the reference code's constants are written for (AIST++ motion)."""
+
+
+def resample(pos: np.ndarray, fps: float, to_fps: float = REF_FPS) -> np.ndarray:
+    """Linear interpolation of (T, J, D) positions from ``fps`` to ``to_fps`` (same span)."""
+    T = len(pos)
+    n = int(np.floor((T - 1) * to_fps / fps + 1e-9)) + 1
+    src = np.arange(n) * (fps / to_fps)
+    lo = np.minimum(np.floor(src).astype(int), T - 1)
+    hi = np.minimum(lo + 1, T - 1)
+    w = (src - lo).reshape(-1, *([1] * (pos.ndim - 1)))
+    return pos[lo] * (1 - w) + pos[hi] * w
+
+
+def zero_start(pos: np.ndarray, root: int | tuple[int, ...] = 0) -> np.ndarray:
+    """Bailando's ``joint3d - joint3d[:1, root]``: the root's first position moved to 0."""
+    r0 = pos[0, root] if isinstance(root, int) else pos[0, list(root)].mean(0)
+    return pos - r0
+
+
+def kinetic_features_as_written(pos: np.ndarray, frame_time: float = 1 / REF_FPS, *,
+                                up: int = 1, sliding_window: int = 2) -> np.ndarray:
+    """AIST++ ``extract_kinetic_features`` exactly as published, vectorised.
+
+    The velocity terms equal :func:`kinetic_features` with ``dt = frame_time``. The energy
+    expenditure keeps the published ``calc_average_acceleration``, whose ``v1`` is
+    ``p[k] - p[k-1] / frame_time`` (the bracket closes after the division), so the "acceleration"
+    is ``((p[k+1] - p[k]) / ft - p[k] + p[k-1] / ft) / ft``: dominated by the absolute position
+    ``(p[k+1] + p[k-1]) / ft²``, not by the second difference. That is why the reference moves
+    the root's first position to the origin before extracting (:func:`zero_start`).
+    """
+    T = len(pos)
+    k = kinetic_features(pos, 1.0 / frame_time, up=up, sliding_window=sliding_window)
+    i = np.arange(1, T)
+    ft = frame_time
+    term = ((pos[2:] - pos[1:-1]) / ft - pos[1:-1] + pos[:-2] / ft) / ft  # k = 1 .. T-2
+    lo = np.clip(i - sliding_window - 1, 0, T - 2)
+    hi = np.clip(i + sliding_window, 0, T - 2)
+    acc = np.linalg.norm(_window_mean(term, lo, hi), axis=-1).mean(0)
+    out = k.reshape(-1, 3).copy()
+    out[:, 2] = acc
+    return out.reshape(-1)
+
+
+def normalise_as_written(ref: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Bailando's ``normalize``: ``(x - mean) / (std + 1e-10)`` with the reference's stats."""
+    mean, std = ref.mean(0), ref.std(0)
+    return [(x - mean) / (std + 1e-10) for x in (ref, *others)]
+
+
+def fid_div_as_written(ref: np.ndarray, pred: np.ndarray) -> FidDiv:
+    r, p = normalise_as_written(ref, pred)
+    return FidDiv(frechet_distance(p, r), diversity(p), diversity(r))
+
+
+def beat_align_as_written(pos: np.ndarray, music_beat_frames: np.ndarray,
+                          fps: float) -> float:
+    """Bailando's ``calc_db`` + ``BA`` on the motion resampled to 60 fps: smoothing
+    ``G(vel, 5)`` and ``exp(-d² / 2 / 9)`` in 60 fps frames; music beats moved to the
+    60 fps grid."""
+    p60 = resample(pos, fps, REF_FPS)
+    mb = np.round(np.asarray(music_beat_frames) * (REF_FPS / fps)).astype(int)
+    return beat_align_score(p60, mb, REF_FPS)
+
+
+# -- motion-quality measures (issue 19) -------------------------------------------------
+def mean_abs_acc(pos: np.ndarray) -> float:
+    """Mean over frames and joints of |p[t+1] - 2 p[t] + p[t-1]| (units per frame²)."""
+    a = pos[2:] - 2 * pos[1:-1] + pos[:-2]
+    return float(np.linalg.norm(a, axis=-1).mean())
+
+
+def velocity_power_above(pos: np.ndarray, fps: float, hz: float = 5.0) -> float:
+    """Fraction of the joint velocities' power (|rFFT|² over time, summed over joints and
+    axes) at frequencies above ``hz``. Jitter lives there; dance mostly below."""
+    v = np.diff(pos, axis=0).reshape(len(pos) - 1, -1)
+    p = np.abs(np.fft.rfft(v, axis=0)) ** 2
+    f = np.fft.rfftfreq(len(v), d=1.0 / fps)
+    tot = p.sum()
+    return float(p[f > hz].sum() / tot) if tot > 0 else float("nan")
+
+
+def bone_length_cv(pos: np.ndarray, segments: list) -> float:
+    """Mean over bones of std/mean of the bone's length over the frames. A segment is a pair
+    of joint groups (each end the mean of its joints, as in the preview drawings)."""
+    cvs = []
+    for a, b in segments:
+        pa = pos[:, list(a)].mean(1)
+        pb = pos[:, list(b)].mean(1)
+        ln = np.linalg.norm(pa - pb, axis=-1)
+        m = ln.mean()
+        if m > 1e-9:
+            cvs.append(ln.std() / m)
+    return float(np.mean(cvs)) if cvs else float("nan")
+
+
+# -- style classifier (multinomial logistic regression, numpy + scipy) --------------------
+@dataclass
+class StyleClassifier:
+    classes: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    W: np.ndarray  # (F + 1, K)
+
+    def predict(self, x: np.ndarray) -> list[str]:
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+        logits = np.concatenate([z, np.ones((len(z), 1))], axis=1) @ self.W
+        return [self.classes[k] for k in logits.argmax(1)]
+
+
+def fit_style_classifier(x: np.ndarray, labels: list[str], *, l2: float = 1.0
+                         ) -> StyleClassifier:
+    """L2-regularised multinomial logistic regression (L-BFGS), classes weighted inversely to
+    their counts (balanced), features standardised by the training set."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    classes = sorted(set(labels))
+    y = np.array([classes.index(s) for s in labels])
+    mean, std = x.mean(0), x.std(0)
+    std = np.where(std < 1e-9, 1.0, std)
+    z = np.concatenate([(x - mean) / std, np.ones((len(x), 1))], axis=1)
+    K, F = len(classes), z.shape[1]
+    counts = np.bincount(y, minlength=K)
+    w = (len(y) / (K * counts))[y]
+    onehot = np.eye(K)[y]
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W = theta.reshape(F, K)
+        lg = z @ W
+        lse = logsumexp(lg, axis=1)
+        nll = float((w * (lse - lg[np.arange(len(y)), y])).sum() / w.sum())
+        prob = np.exp(lg - lse[:, None])
+        g = z.T @ ((prob - onehot) * w[:, None]) / w.sum()
+        reg = W[:-1]
+        return nll + 0.5 * l2 * float((reg**2).sum()) / len(y), (
+            g + np.vstack([l2 * reg / len(y), np.zeros((1, K))])).ravel()
+
+    res = minimize(f, np.zeros(F * K), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 500})
+    return StyleClassifier(classes, mean, std, res.x.reshape(F, K))
+
+
+def balanced_accuracy(true: list[str], pred: list[str]) -> float:
+    """Mean over the classes present in ``true`` of the fraction predicted correctly."""
+    recalls = []
+    for c in sorted(set(true)):
+        idx = [i for i, t in enumerate(true) if t == c]
+        recalls.append(np.mean([pred[i] == c for i in idx]))
+    return float(np.mean(recalls)) if recalls else float("nan")

@@ -7,6 +7,7 @@ A dot in the corner lights up on the music's beat frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,26 +31,34 @@ def _screen(pose: np.ndarray, scale: float, cx: np.ndarray, floor: float) -> np.
     return np.stack([x, y], axis=-1)
 
 
-def _camera(pose: np.ndarray, fps: float) -> tuple[float, np.ndarray, float]:
-    root = pose.mean(axis=1)
-    height = float(np.percentile(pose[..., 1], 99) - np.percentile(pose[..., 1], 1))
-    scale = (SIZE - 100) / max(height, 1e-6)
+def _camera(pose: np.ndarray, fps: float, n: int | None = None
+            ) -> tuple[float, np.ndarray, float]:
+    """(scale, followed x per frame, floor) over the first ``n`` frames. ``pose`` may be a
+    memory map of a whole song: it is read in blocks, heights from at most ~50k frames."""
+    n = len(pose) if n is None else n
+    sub = max(1, n // 50_000)
+    ys = np.asarray(pose[:n:sub, :, 1], dtype=np.float64)
+    lo, hi = np.percentile(ys, 1), np.percentile(ys, 99)
+    scale = (SIZE - 100) / max(float(hi - lo), 1e-6)
+    root_x = np.concatenate([np.asarray(pose[s: min(n, s + 65536), :, 0], dtype=np.float64
+                                        ).mean(axis=1) for s in range(0, n, 65536)])
     k = max(1, int(fps))  # one-second moving average: a calm camera
-    cx = np.convolve(np.pad(root[:, 0], (k, k), mode="edge"), np.ones(2 * k + 1) / (2 * k + 1),
+    cx = np.convolve(np.pad(root_x, (k, k), mode="edge"), np.ones(2 * k + 1) / (2 * k + 1),
                      mode="same")[k:-k]
-    return scale, cx, float(np.percentile(pose[..., 1], 1))
+    return scale, cx, float(lo)
 
 
 def render_mp4(pose: np.ndarray, edges: list, music_beat: np.ndarray, fps: Fraction,
-               audio: str | Path, out: str | Path, *, max_s: float | None = None) -> Path:
-    """H.264 video of the stick figure + AAC of AUDIO from t = 0 (same length)."""
+               audio: str | Path, out: str | Path, *, max_s: float | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Path:
+    """H.264 video of the stick figure + AAC of AUDIO from t = 0 (same length). Frames are
+    drawn and encoded one at a time (``pose`` may be a memory map of a whole song)."""
     import av
     from PIL import Image, ImageDraw
 
     out = Path(out)
     n = len(pose) if max_s is None else min(len(pose), int(max_s * float(fps)))
-    scale, cx, floor = _camera(pose, float(fps))
-    pix = _screen(pose[:n], scale, cx[:n], floor)
+    scale, cx, floor = _camera(pose, float(fps), n)
     tmp = out.with_suffix(".tmp.mp4")
     with av.open(str(tmp), "w") as oc:
         vs = oc.add_stream("libx264", rate=fps)
@@ -59,13 +68,17 @@ def render_mp4(pose: np.ndarray, edges: list, music_beat: np.ndarray, fps: Fract
         as_ = oc.add_stream("aac", rate=44100)
         as_.layout = "stereo"
         for f in range(n):
+            pix_f = _screen(np.asarray(pose[f: f + 1], dtype=np.float64), scale,
+                            cx[f: f + 1], floor)[0]
+            if progress is not None and f % 300 == 0:
+                progress(f, n)
             img = Image.new("RGB", (SIZE, SIZE), (250, 250, 248))
             d = ImageDraw.Draw(img)
             d.line([(0, SIZE - 40), (SIZE, SIZE - 40)], fill=(180, 180, 180), width=2)
             for a, b in edges:
-                d.line([tuple(_end(pix[f], a)), tuple(_end(pix[f], b))], fill=(30, 60, 160),
+                d.line([tuple(_end(pix_f, a)), tuple(_end(pix_f, b))], fill=(30, 60, 160),
                        width=4)
-            for p in pix[f]:
+            for p in pix_f:
                 d.ellipse([p[0] - 3, p[1] - 3, p[0] + 3, p[1] + 3], fill=(200, 40, 40))
             if f < len(music_beat) and music_beat[f]:
                 d.ellipse([SIZE - 40, 15, SIZE - 15, 40], fill=(240, 160, 0))
