@@ -234,6 +234,31 @@ def test_no_seams_at_token_boundaries(tiny_ds):
     assert 0.8 <= ratio <= 1.2, (ratio, step_cm[boundary].mean(), step_cm[interior].mean())
 
 
+def test_distill_keeps_teacher_and_replaces_model(tiny_run, tmp_path):
+    """One-step distillation (tiny: 2 steps on 4 teacher pairs) on a copy of the tiny run:
+    teacher.pt is the MeanFlow model, model.pt the student, config.json records it, and a
+    second distillation is refused."""
+    import shutil
+
+    from motionpair.model.distill import distill
+    from motionpair.model.train import load_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = torch.load(run / "model.pt", weights_only=True)
+    res = distill(run, steps=2, pairs=4, teacher_steps=2, batch=2)
+    assert res["pairs"] == 4 and (run / "distill.csv").read_text().count("\n") == 3
+    teacher = torch.load(run / "teacher.pt", weights_only=True)
+    for k in before["ema"]:
+        torch.testing.assert_close(teacher["ema"][k], before["ema"][k], rtol=0, atol=0)
+    assert torch.load(run / "model.pt", weights_only=True)["distilled"] is True
+    assert json.loads((run / "config.json").read_text())["distill"]["steps"] == 2
+    net, _, _ = load_run(run)
+    assert net is not None
+    with pytest.raises(FileExistsError):
+        distill(run, steps=1, pairs=2)
+
+
 def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     rec = json.loads((tiny_run / "config.json").read_text())
     assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"

@@ -45,6 +45,11 @@ def register(app: typer.Typer) -> None:
         clean_losses: Annotated[bool, typer.Option(
             "--clean-losses/--no-clean-losses",
             help="velocity / bone-length / foot-contact losses on the clean window")] = True,
+        distill_steps: Annotated[int, typer.Option(
+            help="after training, distil the N-step sampler into the one-step map for this "
+                 "many steps (model/distill.py; 0 = off)")] = 0,
+        distill_pairs: Annotated[int, typer.Option(
+            help="(music window, noise) pairs the teacher samples for distillation")] = 512,
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
         = False,
     ) -> None:
@@ -89,6 +94,17 @@ def register(app: typer.Typer) -> None:
             except (ValueError, FileNotFoundError, FileExistsError) as exc:
                 err.print(f"[red]error[/]: {exc}")
                 raise typer.Exit(2) from exc
+        if distill_steps > 0:
+            from motionpair.model.distill import distill
+
+            try:
+                d = distill(out, steps=distill_steps, pairs=distill_pairs, seed=seed)
+            except (ValueError, FileExistsError) as exc:
+                err.print(f"[red]error[/]: {exc}")
+                raise typer.Exit(2) from exc
+            con.print(f"distilled {d['steps']} steps on {d['pairs']} teacher pairs "
+                      f"({d['teacher_steps']}-step samples) in {d['elapsed_s']:.0f} s: "
+                      f"model.pt is the one-step student, teacher.pt the MeanFlow model")
         con.print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on {res['device']} "
                   f"({res['params']:,} parameters; stopped by {res['stopped']}); "
                   f"wrote {out}/model.pt (EMA of step {res['selected']['step']}, "
