@@ -16,7 +16,8 @@ from realsubset import real_subset
 
 torch = pytest.importorskip("torch")
 
-TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--threads", "1"]
+TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--threads", "1",
+        "--distill-steps", "0"]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from motionpair.cli import app
 
 torch = pytest.importorskip("torch")
 
-TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "4", "--threads", "1"]
+TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "4", "--threads", "1",
+        "--distill-steps", "0"]
 
 
 def _run(*args: object) -> str:

@@ -41,13 +41,14 @@ def register(app: typer.Typer) -> None:
             help="network: conv (seamless, default) | patch (the pre-issue-19 network)")]
         = "conv",
         ratio_full: Annotated[float, typer.Option(
-            help="share of each batch on the one-step interval r=0, t=1")] = 0.25,
+            help="share of each batch on the one-step interval r=0, t=1 (0: the one-step "
+                 "map comes from --distill-steps)")] = 0.0,
         clean_losses: Annotated[bool, typer.Option(
             "--clean-losses/--no-clean-losses",
             help="velocity / bone-length / foot-contact losses on the clean window")] = True,
         distill_steps: Annotated[int, typer.Option(
             help="after training, distil the N-step sampler into the one-step map for this "
-                 "many steps (model/distill.py; 0 = off)")] = 0,
+                 "many steps (model/distill.py; 0 = off)")] = 400,
         distill_pairs: Annotated[int, typer.Option(
             help="(music window, noise) pairs the teacher samples for distillation")] = 512,
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
