@@ -59,12 +59,12 @@ def test_capture_dataset_trains_end_to_end(capture_ds, tmp_path):
     rows = (run / "metrics.csv").read_text().splitlines()
     assert len(rows) == 4 and all(np.isfinite(float(r.split(",")[3])) for r in rows[1:])
     # and it samples: a window of 33 2-D joints from the run's own music features
-    from motionpair.model.evaluate import generate_windows
-    from motionpair.model.train import Windows, load_run
+    from motionpair.model.adapter import generate_windows, load_model
+    from motionpair.model.train import Windows
 
-    net, rec, stats = load_run(run)
-    b = Windows([str(capture_ds)], "train", "mel", stats).batch([0])
-    pose = generate_windows(net, b["cond"].numpy(), stats, (33, 2), steps=1, seed=0)
+    model = load_model(run)
+    b = Windows([str(capture_ds)], "train", "mel", model["stats"]).batch([0])
+    pose = generate_windows(model, b["cond"].numpy(), steps=1, seed=0)
     assert pose.shape == (1, 150, 33, 2) and np.isfinite(pose).all()
 
 

@@ -13,7 +13,7 @@ separately drawn chunks: real speed inside a token, a jump of ~24 cm at every to
 (issue 19). Here no frame is special: the token encoder overlaps its neighbours, the decoder
 interpolates between token centres (continuous in time) and the full-rate convolutions are
 shift-equivariant. Attention stays on 30 tokens, which keeps CPU training in minutes
-(150 per-frame tokens cost ~5x more per step here).
+(150 per-frame tokens would cost about 5x the linear-layer compute: an estimate, not measured).
 
 Music enters twice: per frame (beside the motion, at full rate) and as a pooled window
 embedding (per-channel mean and std over the window -> MLP) added to the time embedding
