@@ -118,7 +118,7 @@ def test_invalid_frames_are_masked_in_the_loss(tang_dir, tmp_path, cache_dir):
         parts: dict[str, float] = {}
         _, mse = meanflow_loss(net, torch.from_numpy(x), cond,
                                gen=torch.Generator().manual_seed(1), mask=torch.from_numpy(m),
-                               clean=clean, ratio_full=0.5, parts=parts)
+                               clean=clean, ratio_r_neq_t=0.0, parts=parts)
         return np.array([float(mse), parts["vel"], parts["bone"], parts["foot"]])
 
     garbage = pose.copy()
