@@ -3,14 +3,18 @@
 Run folder (``--out RUN``)::
 
     config.json      resolved configuration (datasets, shapes, optimiser, seed, device used)
+    cond_stats.npz   the dataset's train mean/std of the conditioning features
     rep_stats.npz    train-split mean/std of the pose representation (+ root0), see data.py
-    metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every)
+    metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every),
+                     vel, bone, foot (clean-window loss terms), cpu_s (process CPU time)
     last.pt          model, EMA, optimiser, scheduler and step (``--resume`` continues it)
     model.pt         EMA weights + net config: what evaluate / generate / export read; the
                      EMA of the step with the lowest val MSE (val-selected; the final EMA
                      when there is no val split), ``step`` says which
     best.pt          the val-best EMA while training (model.pt is written from it)
     curve.png        the training curve (train MSE, val MSE)
+    teacher.pt       after ``--distill-steps``: the MeanFlow model.pt before distillation
+                     (model.pt is then the one-step student; distill.csv its curve)
     tb/              TensorBoard events when the ``tensorboard`` package is installed
 
 Reproducibility: batch order is ``default_rng([seed, epoch]).permutation``, augmentation
