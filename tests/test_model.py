@@ -16,7 +16,8 @@ from realsubset import real_subset
 
 torch = pytest.importorskip("torch")
 
-TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--threads", "1"]
+TINY = ["--width", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--threads", "1",
+        "--distill-steps", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,9 @@ def test_meanflow_jvp_is_the_time_derivative():
         _jvp_matches_finite_difference(FlowNet(NetConfig(
             n_motion=6, n_cond=4, frames=10, width=16, layers=1, heads=2, patch=5,
             pred=pred)).double())
+    _jvp_matches_finite_difference(FlowNet(NetConfig(
+        n_motion=6, n_cond=4, frames=10, width=16, layers=1, heads=2, patch=5, pred="x",
+        arch="conv", pool_cond=True)).double())
 
 
 def _jvp_matches_finite_difference(net):
@@ -157,10 +161,11 @@ def test_one_step_sample_convention():
     for steps in (1, 10):
         torch.testing.assert_close(sample(oracle, None, e, steps=steps),
                                    x0.expand(2, -1, -1))
-    net = FlowNet(NetConfig(n_motion=3, n_cond=2, frames=10, width=16, layers=1, heads=2,
-                            patch=5, pred="x"))
-    out = sample(net, torch.randn(2, 10, 2), e, steps=1)
-    assert torch.equal(out, torch.zeros_like(out))
+    for arch in ("patch", "conv"):
+        net = FlowNet(NetConfig(n_motion=3, n_cond=2, frames=10, width=16, layers=1, heads=2,
+                                patch=5, pred="x", arch=arch, pool_cond=arch == "conv"))
+        out = sample(net, torch.randn(2, 10, 2), e, steps=1)
+        assert torch.equal(out, torch.zeros_like(out))
 
 
 def test_overfit_one_step_speed(tiny_ds):
@@ -194,11 +199,73 @@ def test_overfit_one_step_speed(tiny_ds):
     assert speed(gen) < 3 * real, (speed(gen), real)
 
 
+def test_no_seams_at_token_boundaries(tiny_ds):
+    """Issue 19's seam property on a trained tiny model (real-derived windows, tiny net,
+    150 steps with the clean-window losses): the one-step output's mean per-frame step at
+    token boundaries (frame 5k-1 -> 5k) equals the step inside tokens within 20 %. The
+    pre-issue-19 patch network failed this by ~8x on the full run (24 cm vs 3 cm)."""
+    from motionpair.model import data as mdata
+    from motionpair.model.net import FlowNet, NetConfig
+    from motionpair.model.objective import CleanLosses, meanflow_loss, sample
+    from motionpair.model.skeleton import resolve
+    from motionpair.model.train import Windows
+
+    torch.manual_seed(0)
+    meta = json.loads((tiny_ds / "dataset.json").read_text())
+    stats = mdata.compute_stats(tiny_ds)
+    w = Windows([str(tiny_ds)], "train", "baseline35", stats)
+    b = w.batch(list(range(0, min(len(w), 64), 4)))
+    x, c, m = b["x"], b["cond"], b["mask"]
+    net = FlowNet(NetConfig(n_motion=72, n_cond=c.shape[-1], width=32, layers=1, heads=2,
+                            pred="x", arch="conv", pool_cond=True))
+    clean = CleanLosses(stats, resolve(meta))
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
+    for step in range(150):
+        loss, _ = meanflow_loss(net, x, c, gen=torch.Generator().manual_seed(step), mask=m,
+                                clean=clean, ratio_full=0.25)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    e = torch.randn(x.shape, generator=torch.Generator().manual_seed(9))
+    pose = mdata.rep_to_pose(sample(net.eval(), c, e).numpy().astype(np.float64), stats, 23, 3)
+    step_cm = np.linalg.norm(np.diff(pose, axis=1), axis=-1).mean(axis=(0, 2))  # (149,)
+    boundary = np.arange(4, 149, 5)  # diff index f: frame f -> f + 1, f + 1 = 5k
+    interior = np.setdiff1d(np.arange(149), boundary)
+    ratio = step_cm[boundary].mean() / step_cm[interior].mean()
+    assert 0.8 <= ratio <= 1.2, (ratio, step_cm[boundary].mean(), step_cm[interior].mean())
+
+
+def test_distill_keeps_teacher_and_replaces_model(tiny_run, tmp_path):
+    """One-step distillation (tiny: 2 steps on 4 teacher pairs) on a copy of the tiny run:
+    teacher.pt is the MeanFlow model, model.pt the student, config.json records it, and a
+    second distillation is refused."""
+    import shutil
+
+    from motionpair.model.distill import distill
+    from motionpair.model.train import load_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = torch.load(run / "model.pt", weights_only=True)
+    res = distill(run, steps=2, pairs=4, teacher_steps=2, batch=2)
+    assert res["pairs"] == 4 and (run / "distill.csv").read_text().count("\n") == 3
+    teacher = torch.load(run / "teacher.pt", weights_only=True)
+    for k in before["ema"]:
+        torch.testing.assert_close(teacher["ema"][k], before["ema"][k], rtol=0, atol=0)
+    assert torch.load(run / "model.pt", weights_only=True)["distilled"] is True
+    assert json.loads((run / "config.json").read_text())["distill"]["steps"] == 2
+    net, _, _ = load_run(run)
+    assert net is not None
+    with pytest.raises(FileExistsError):
+        distill(run, steps=1, pairs=2)
+
+
 def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     rec = json.loads((tiny_run / "config.json").read_text())
     assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"
     rows = (tiny_run / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse" and len(rows) == 5
+    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse,vel,bone,foot,cpu_s" \
+        and len(rows) == 5
     assert rows[2].split(",")[-1] != ""  # val at step 2
     ck = torch.load(tiny_run / "last.pt", weights_only=True)
     assert ck["step"] == 4 and "opt" in ck and ck["opt"]["state"]

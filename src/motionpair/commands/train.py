@@ -29,10 +29,11 @@ def register(app: typer.Typer) -> None:
     def train(
         datasets: Annotated[list[Path], typer.Argument(help="built dataset folder(s)")],
         out: Annotated[Path, typer.Option("--out", help="run folder")],
-        cond: Annotated[str, typer.Option(help="music features: baseline35 | mel")]
-        = "baseline35",
+        cond: Annotated[str, typer.Option(
+            help="music features: auto (baseline35 when every dataset has it, else mel) | "
+                 "baseline35 | mel")] = "auto",
         steps: Annotated[int, typer.Option(help="optimiser steps")] = 3000,
-        max_minutes: Annotated[float, typer.Option(help="wall-time cap (minutes)")] = 30.0,
+        max_minutes: Annotated[float, typer.Option(help="wall-time cap (minutes)")] = 20.0,
         batch: Annotated[int, typer.Option(help="windows per step")] = 32,
         width: Annotated[int, typer.Option(help="transformer width")] = 128,
         layers: Annotated[int, typer.Option(help="transformer blocks")] = 3,
@@ -49,6 +50,21 @@ def register(app: typer.Typer) -> None:
             help="torch CPU threads (0 = torch default; 1 on a busy shared machine)")] = 0,
         pred: Annotated[str, typer.Option(
             help="network output: x (clean window, default) | u (average velocity)")] = "x",
+        arch: Annotated[str, typer.Option(
+            help="network: conv (seamless, default) | patch (the pre-issue-19 network)")]
+        = "conv",
+        ratio_full: Annotated[float, typer.Option(
+            help="share of each batch on the one-step interval r=0, t=1 (0: the one-step "
+                 "map comes from --distill-steps)")] = 0.0,
+        clean_losses: Annotated[bool, typer.Option(
+            "--clean-losses/--no-clean-losses",
+            help="velocity / bone-length / foot-contact losses on the clean window")] = True,
+        distill_steps: Annotated[int, typer.Option(
+            help="after training, distil the N-step sampler into the one-step map for this "
+                 "many steps (model/distill.py; 0 = off: it adds ~13 CPU-min for 400 steps; "
+                 "docs/model.md)")] = 0,
+        distill_pairs: Annotated[int, typer.Option(
+            help="(music window, noise) pairs the teacher samples for distillation")] = 512,
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
         = False,
     ) -> None:
@@ -59,8 +75,10 @@ def register(app: typer.Typer) -> None:
         check_train_values(steps=steps, max_minutes=max_minutes, batch=batch, width=width,
                            layers=layers, heads=heads, lr=lr, seed=seed,
                            jitter_frames=jitter_frames, val_every=val_every,
-                           ckpt_every=ckpt_every, threads=threads)
+                           ckpt_every=ckpt_every, threads=threads, ratio_full=ratio_full,
+                           distill_steps=distill_steps, distill_pairs=distill_pairs)
         check_choice("--cond", cond, ("auto", "baseline35", "mel"))
+        check_choice("--arch", arch, ("conv", "patch"))
         check_choice("--pred", pred, ("x", "u"))
         check_device(device)
         for d in datasets:
@@ -86,7 +104,8 @@ def register(app: typer.Typer) -> None:
                           max_minutes=max_minutes, batch=batch, width=width, layers=layers,
                           heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
-                          threads=threads, pred=pred)
+                          threads=threads, pred=pred, arch=arch, ratio_full=ratio_full,
+                          clean_losses=clean_losses)
         err = ui.info()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
@@ -119,6 +138,18 @@ def register(app: typer.Typer) -> None:
                 ui.error(f"train {safe_path(out)}: {describe_exception(exc)}")
                 raise typer.Exit(EXIT_USAGE if isinstance(exc, FileExistsError)
                                  else EXIT_PROBLEMS) from exc
+        if distill_steps > 0:
+            from motionpair.model.distill import distill
+
+            try:
+                dist = distill(out, steps=distill_steps, pairs=distill_pairs, seed=seed)
+            except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
+                ui.error(f"train {safe_path(out)}: distillation: {describe_exception(exc)}")
+                raise typer.Exit(EXIT_PROBLEMS) from exc
+            ui.out().print(f"distilled {dist['steps']} steps on {dist['pairs']} teacher pairs "
+                           f"({dist['teacher_steps']}-step samples) in {dist['elapsed_s']:.0f} s: "
+                           "model.pt is the one-step student, teacher.pt the MeanFlow model",
+                           markup=False, highlight=False, soft_wrap=True)
         # one unbroken line: never "wrote \nRUN/model.pt" (ui consoles do not wrap off a TTY)
         ui.out().print(f"trained {res['step']} steps in {res['elapsed_s']:.0f} s on "
                        f"{res['device']} ({res['params']:,} parameters; stopped by "
@@ -132,7 +163,8 @@ def check_train_values(**values: float) -> None:
     bounds = {"steps": (1, 10**9), "max_minutes": (0, 10**7), "batch": (1, 65_536),
               "width": (1, 65_536), "layers": (1, 1024), "heads": (1, 1024),
               "lr": (0, 10.0), "seed": (0, 2**32 - 1), "jitter_frames": (0, 10**6),
-              "val_every": (1, 10**9), "ckpt_every": (1, 10**9), "threads": (0, 4096)}
+              "val_every": (1, 10**9), "ckpt_every": (1, 10**9), "threads": (0, 4096),
+              "ratio_full": (0, 1), "distill_steps": (0, 10**9), "distill_pairs": (1, 10**9)}
     for key, value in values.items():
         lo, hi = bounds[key]
         check_number("--" + key.replace("_", "-"), value, lo=lo, hi=hi,

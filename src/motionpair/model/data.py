@@ -29,10 +29,32 @@ from typing import Any
 
 import numpy as np
 
-from motionpair.store import read_dataset_json, read_manifest
+from motionpair.store import read_dataset_json, read_manifest, shard_array
 
 STATS_FILE = "rep_stats.npz"
 CONDS = ("baseline35", "mel")
+"""music features a run can condition on, in the order ``--cond auto`` prefers them"""
+
+
+def pick_cond(metas: list[dict[str, Any]], cond: str = "auto") -> str:
+    """The conditioning array to train on: ``cond`` itself when every dataset stores it,
+    or for "auto" the first of :data:`CONDS` that every dataset stores (MotionMix NPZ audio
+    has mel but no baseline35)."""
+    have = [set(m["audio"]["arrays"]) for m in metas]
+    if cond != "auto":
+        if cond not in CONDS:
+            raise RefusedError(f"--cond {cond!r}: choose auto or one of {', '.join(CONDS)}")
+        missing = [i for i, h in enumerate(have) if cond not in h]
+        if missing:
+            raise RefusedError(f"--cond {cond}: dataset #{missing[0] + 1} stores no {cond} "
+                               f"(it has {', '.join(sorted(have[missing[0]]))}); "
+                               "use --cond auto")
+        return cond
+    for c in CONDS:
+        if all(c in h for h in have):
+            return c
+    raise RefusedError(f"no music features the model can use ({', '.join(CONDS)}) in every "
+                       "dataset")
 
 
 class RefusedError(ValueError):
@@ -42,8 +64,8 @@ class RefusedError(ValueError):
 def check_dataset(root: str | Path, window_frames: int) -> dict[str, Any]:
     """``dataset.json`` of a trainable dataset, or :class:`RefusedError` naming the problem.
 
-    Sparse snapshot rows, beat-grid windows and windows with invalid pose frames are
-    refused (not masked): the transformer sees whole 5 s windows of valid motion.
+    Sparse snapshot rows and beat-grid windows are refused (one line saying what would
+    make the data trainable); frames without a valid pose are kept and masked in the loss.
     """
     root = Path(root)
     meta = read_dataset_json(root)
@@ -52,8 +74,10 @@ def check_dataset(root: str | Path, window_frames: int) -> dict[str, Any]:
         raise RefusedError(f"{root}: the manifest has no windows")
     snap = [r for r in rows if r.grid == "snapshot" or r.snapshot_frame is not None]
     if snap:
-        raise RefusedError(f"{root}: {len(snap)} sparse snapshot row(s) (e.g. {snap[0].id}) are "
-                      "refused, not masked: FlowGenerator1Step needs whole windows of motion")
+        raise RefusedError(f"{root}: {len(snap)} sparse snapshot row(s) (e.g. {snap[0].id}): "
+                           "FlowGenerator1Step learns motion from dense windows; capture "
+                           "every frame (motionpair capture --rate-hz full) and build with "
+                           "--pairing sequence to make it trainable")
     bad = [r for r in rows if r.grid != "fixed"]
     if bad:
         raise RefusedError(f"{root}: {len(bad)} {bad[0].grid}-grid window(s) (e.g. {bad[0].id}); "
@@ -62,20 +86,33 @@ def check_dataset(root: str | Path, window_frames: int) -> dict[str, Any]:
     if short:
         raise RefusedError(f"{root}: window {short[0].id} has {short[0].n_frames} frames, "
                            f"the model needs {window_frames}")
-    cov = [r for r in rows if r.pose_coverage < 1.0]
-    if cov:
-        raise RefusedError(f"{root}: {len(cov)} window(s) with invalid pose frames (e.g. "
-                      f"{cov[0].id}, coverage {cov[0].pose_coverage:.2f}) are refused")
     return meta
 
 
-def to_rep(pose: np.ndarray) -> np.ndarray:
-    """(..., T, J, D) positions -> (..., T, J*D + D) unnormalised representation."""
+def to_rep(pose: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """(..., T, J, D) positions -> (..., T, J*D + D) unnormalised representation.
+
+    ``valid`` (..., T) bool: frames without a pose get rel = 0 and the root velocity into
+    or out of them 0 (their loss is masked by :func:`rep_mask`)."""
     root = pose.mean(axis=-2)
     rel = pose - root[..., None, :]
     vel = np.zeros_like(root)
     vel[..., 1:, :] = np.diff(root, axis=-2)
+    if valid is not None:
+        m = rep_mask(valid)
+        rel = rel * m[..., 0][..., None, None]
+        vel = vel * m[..., 1][..., None]
     return np.concatenate([rel.reshape(*rel.shape[:-2], -1), vel], axis=-1)
+
+
+def rep_mask(valid: np.ndarray) -> np.ndarray:
+    """(..., T) pose validity -> (..., T, 2) float mask: [pose of frame f valid, root
+    velocity f-1 -> f valid (both frames valid)]; frame 0's velocity (stored 0) counts as
+    valid when frame 0 is."""
+    v = np.asarray(valid, dtype=bool)
+    vel = v.copy()
+    vel[..., 1:] &= v[..., :-1]
+    return np.stack([v, vel], axis=-1).astype(np.float32)
 
 
 def root_path(vel: np.ndarray) -> np.ndarray:
@@ -103,14 +140,21 @@ def compute_stats(root: str | Path) -> dict[str, np.ndarray]:
     n = 0
     roots = []
     for shard in sorted({r.shard for r in rows}):
-        pose = np.load(root / shard / "pose.npy", mmap_mode="r", allow_pickle=False)
         idx = sorted(r.row for r in rows if r.shard == shard)
-        p = np.asarray(pose[idx], dtype=np.float64)
-        x = to_rep(p).reshape(-1, p.shape[-2] * p.shape[-1] + p.shape[-1])
-        s = s + x.sum(0)
-        ss = ss + (x**2).sum(0)
-        n += len(x)
-        roots.append(p[:, 0].mean(axis=-2))
+        p = np.asarray(shard_array(root, shard, "pose")[idx], dtype=np.float64)
+        valid = np.asarray(shard_array(root, shard, "pose_valid")[idx], dtype=bool)
+        J, D = p.shape[-2], p.shape[-1]
+        x = to_rep(p, valid).reshape(-1, J * D + D)
+        # per-channel statistics over valid entries only (pose channels: valid frames;
+        # velocity channels: valid frame pairs)
+        m = rep_mask(valid).reshape(-1, 2)
+        w = np.concatenate([np.repeat(m[:, :1], J * D, axis=1), np.repeat(m[:, 1:], D, 1)], 1)
+        s = s + (x * w).sum(0)
+        ss = ss + (x**2 * w).sum(0)
+        n = n + w.sum(0)
+        first = valid[:, 0]
+        roots.append(p[first, 0].mean(axis=-2))
+    n = np.maximum(n, 1.0)
     mean = s / n
     std = np.sqrt(np.maximum(ss / n - mean**2, 0.0))
     std = np.where(std < 1e-6, 1.0, std)

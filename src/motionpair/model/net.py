@@ -1,8 +1,24 @@
-"""FlowNet: a transformer over the frames of a pose window, conditioned on music features.
+"""FlowNet: a seamless frame/token network over a pose window, conditioned on music.
 
-Tokens are ``patch`` consecutive frames (motion and music features of those frames, each
-linearly embedded and summed, plus a learned position embedding); the head maps each token
-back to its frames.
+Layout (``arch = "conv"``, the default since issue 19)::
+
+    frames (B, T, n_motion + n_cond) --conv k3--> h0 (B, T, w)           every frame
+    h0 --conv k=2p-1, stride p (overlapping)--> tokens (B, T/p, w) + pos  30 tokens of 1/6 s
+    tokens --transformer (adaLN-zero from time + pooled music)--> tokens
+    tokens --linear interpolation to T frames--> + h0 --2 residual convs k5--> head --> x_hat
+
+Why: the first network (``arch = "patch"``) embedded each 5-frame token with its own
+linear map and decoded each token to its frames alone, so the one-step sample was 30
+separately drawn chunks: real speed inside a token, a jump of ~24 cm at every token boundary
+(issue 19). Here no frame is special: the token encoder overlaps its neighbours, the decoder
+interpolates between token centres (continuous in time) and the full-rate convolutions are
+shift-equivariant. Attention stays on 30 tokens, which keeps CPU training in minutes
+(150 per-frame tokens would cost about 5x the linear-layer compute: an estimate, not measured).
+
+Music enters twice: per frame (beside the motion, at full rate) and as a pooled window
+embedding (per-channel mean and std over the window -> MLP) added to the time embedding
+that modulates every block. The pooled path carries what a 1/6 s token cannot see: tempo
+(the beat channels' rate), timbre and key over 5 s, i.e. the dance style.
 
 Attention is written out (``softmax(q k^T / sqrt(d)) v``) instead of calling
 ``F.scaled_dot_product_attention``: ``torch.func.jvp`` (needed by the MeanFlow target) does
@@ -38,6 +54,11 @@ class NetConfig:
     (train MSE 2 -> 600 over 1,277 steps); 1 keeps u smooth in t."""
     """frames per token: 150 frames -> 30 tokens of 1/6 s (5x fewer tokens, 25x cheaper
     attention: what makes CPU training in minutes possible)"""
+    arch: str = "patch"
+    """"conv" (seamless, see the module docstring) or "patch" (the first network: one
+    linear map per 5-frame token; kept so that runs saved before issue 19 still load)."""
+    pool_cond: bool = False
+    """add the window-pooled music embedding to the time embedding (new runs: True)"""
     pred: str = "u"
     """What the head outputs. "u": the average velocity itself (the first run). "x": a
     clean window ``x_hat``, with ``u = (z - x_hat) / max(t, t_min)`` (the x-prediction of
@@ -100,6 +121,19 @@ class Block(nn.Module):
         return x + g2 * self.mlp(self.norm2(x) * (1 + c2) + s2)
 
 
+class LocalBlock(nn.Module):
+    """Residual full-rate block on (B, w, T): GroupNorm(1) -> conv k5 -> GELU -> conv k5."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(1, width, eps=1e-6)
+        self.c1 = nn.Conv1d(width, width, 5, padding=2)
+        self.c2 = nn.Conv1d(width, width, 5, padding=2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.c2(nn.functional.gelu(self.c1(self.norm(h)), approximate="tanh"))
+
+
 class FlowNet(nn.Module):
     """``u = net(z, r, t, cond)``: average velocity over [r, t] of a (B, T, n_motion) window.
 
@@ -115,9 +149,21 @@ class FlowNet(nn.Module):
             raise ValueError(f"pred {cfg.pred!r}: choose 'u' or 'x'")
         if cfg.frames % p:
             raise ValueError(f"frames {cfg.frames} is not a multiple of patch {p}")
-        self.inp = nn.Linear(cfg.n_motion * p, w)
-        self.cond = nn.Sequential(nn.Linear(cfg.n_cond * p, w), nn.GELU(approximate="tanh"),
-                                  nn.Linear(w, w))
+        if cfg.arch not in ("patch", "conv"):
+            raise ValueError(f"arch {cfg.arch!r}: choose 'conv' or 'patch'")
+        if cfg.arch == "conv":
+            self.frame_in = nn.Conv1d(cfg.n_motion + cfg.n_cond, w, 3, padding=1)
+            # kernel 2p - 1 centred on the token's middle frame (p - 1 frames of overlap on
+            # each side), the same centre that the linear interpolation below decodes to
+            self.down = nn.Conv1d(w, w, 2 * p - 1, stride=p, padding=(p - 1) // 2)
+            self.local = nn.ModuleList(LocalBlock(w) for _ in range(2))
+        else:
+            self.inp = nn.Linear(cfg.n_motion * p, w)
+            self.cond = nn.Sequential(nn.Linear(cfg.n_cond * p, w),
+                                      nn.GELU(approximate="tanh"), nn.Linear(w, w))
+        if cfg.pool_cond:
+            self.pool = nn.Sequential(nn.Linear(2 * cfg.n_cond, w), nn.SiLU(),
+                                      nn.Linear(w, w))
         self.pos = nn.Parameter(torch.zeros(1, cfg.frames // p, w))
         nn.init.normal_(self.pos, std=0.02)
         self.temb = nn.Sequential(nn.Linear(2 * w, w), nn.SiLU(), nn.Linear(w, w))
@@ -125,7 +171,7 @@ class FlowNet(nn.Module):
                                     for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.final_mod = nn.Linear(w, 2 * w)
-        self.head = nn.Linear(w, cfg.n_motion * p)
+        self.head = nn.Linear(w, cfg.n_motion * (1 if cfg.arch == "conv" else p))
         for lin in (self.final_mod, self.head):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
@@ -136,15 +182,29 @@ class FlowNet(nn.Module):
         ts = self.cfg.time_scale
         emb = self.temb(torch.cat([time_embedding(t, w, scale=ts),
                                    time_embedding(t - r, w, scale=ts)], dim=-1))
+        if self.cfg.pool_cond:
+            emb = emb + self.pool(torch.cat([cond.mean(dim=1), cond.std(dim=1)], dim=-1))
         emb = nn.functional.silu(emb)
         B, T, C = z.shape
         p = self.cfg.patch
-        x = (self.inp(z.reshape(B, T // p, p * C))
-             + self.cond(cond.reshape(B, T // p, p * cond.shape[-1])) + self.pos)
-        for blk in self.blocks:
-            x = blk(x, emb)
         shift, scale = self.final_mod(emb)[:, None].chunk(2, dim=-1)
-        out = self.head(self.norm(x) * (1 + scale) + shift).reshape(B, T, C)
+        if self.cfg.arch == "conv":
+            h0 = self.frame_in(torch.cat([z, cond], dim=-1).transpose(1, 2))  # (B, w, T)
+            x = self.down(h0).transpose(1, 2) + self.pos
+            for blk in self.blocks:
+                x = blk(x, emb)
+            # token centres -> frames by linear interpolation: continuous across tokens
+            h = nn.functional.interpolate(x.transpose(1, 2), size=T, mode="linear",
+                                          align_corners=False) + h0
+            for lb in self.local:
+                h = lb(h)
+            out = self.head(self.norm(h.transpose(1, 2)) * (1 + scale) + shift)
+        else:
+            x = (self.inp(z.reshape(B, T // p, p * C))
+                 + self.cond(cond.reshape(B, T // p, p * cond.shape[-1])) + self.pos)
+            for blk in self.blocks:
+                x = blk(x, emb)
+            out = self.head(self.norm(x) * (1 + scale) + shift).reshape(B, T, C)
         if self.cfg.pred == "x":
             return (z - out) / t.clamp_min(self.cfg.t_min)[:, None, None]
         return out

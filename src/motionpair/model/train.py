@@ -3,14 +3,18 @@
 Run folder (``--out RUN``)::
 
     config.json      resolved configuration (datasets, shapes, optimiser, seed, device used)
+    cond_stats.npz   the dataset's train mean/std of the conditioning features
     rep_stats.npz    train-split mean/std of the pose representation (+ root0), see data.py
-    metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every)
+    metrics.csv      step, epoch, loss, mse, lr, elapsed_s, val_mse (val every --val-every),
+                     vel, bone, foot (clean-window loss terms), cpu_s (process CPU time)
     last.pt          model, EMA, optimiser, scheduler and step (``--resume`` continues it)
     model.pt         EMA weights + net config: what evaluate / generate / export read; the
                      EMA of the step with the lowest val MSE (val-selected; the final EMA
                      when there is no val split), ``step`` says which
     best.pt          the val-best EMA while training (model.pt is written from it)
     curve.png        the training curve (train MSE, val MSE)
+    teacher.pt       after ``--distill-steps``: the MeanFlow model.pt before distillation
+                     (model.pt is then the one-step student; distill.csv its curve)
     tb/              TensorBoard events when the ``tensorboard`` package is installed
 
 Reproducibility: batch order is ``default_rng([seed, epoch]).permutation``, augmentation
@@ -36,10 +40,12 @@ import torch
 from motionpair.consumers.augment import Augment
 from motionpair.consumers.loader import MotionPairDataset, collate
 from motionpair.model import data as mdata
+from motionpair.model import skeleton as mskel
 from motionpair.model.net import FlowNet, NetConfig, n_params
-from motionpair.model.objective import meanflow_loss
+from motionpair.model.objective import CleanLosses, meanflow_loss
 
-CSV_FIELDS = ("step", "epoch", "loss", "mse", "lr", "elapsed_s", "val_mse")
+CSV_FIELDS = ("step", "epoch", "loss", "mse", "lr", "elapsed_s", "val_mse", "vel", "bone",
+              "foot", "cpu_s")
 
 
 @dataclass
@@ -47,9 +53,11 @@ class TrainConfig:
     """Everything that defines a run (saved as RUN/config.json)."""
 
     datasets: list[str] = field(default_factory=list)
-    cond: str = "baseline35"
-    width: int = 192
-    layers: int = 4
+    cond: str = "auto"
+    """music features; "auto" = baseline35 when every dataset has it, else mel (saved
+    resolved)"""
+    width: int = 128
+    layers: int = 3
     heads: int = 4
     batch: int = 32
     lr: float = 3e-4
@@ -64,6 +72,15 @@ class TrainConfig:
     ckpt_every: int = 200
     adaptive_p: float = 1.0
     ratio_r_neq_t: float = 0.25
+    ratio_full: float = 0.0
+    """share of each batch on the full interval r = 0, t = 1 (the one-step jump). 0 by
+    default: at 0.25 (reported run, steps 0-1,000) the full-interval MeanFlow target fed
+    on its own du/dt once nothing anchored it (val MSE 0.36 -> 7.6 in 200 steps); the
+    one-step map comes from distillation instead (``distill.py``)"""
+    clean_losses: bool = True
+    """velocity / bone-length / foot-contact losses on the clean window (objective.py)"""
+    arch: str = "conv"
+    """network layout, see :class:`.net.NetConfig` ``arch``"""
     device: str = "auto"
     frames: int = 150
     pred: str = "x"
@@ -93,7 +110,7 @@ class Windows:
 
     def __init__(self, roots: list[str], split: str, cond: str, stats: dict[str, np.ndarray],
                  *, augment: Augment | None = None) -> None:
-        self.sets = [MotionPairDataset(r, split=split, features=("pose", cond),
+        self.sets = [MotionPairDataset(r, split=split, features=("pose", "pose_valid", cond),
                                        normalize=(cond,), augment=augment) for r in roots]
         self.index = [(k, i) for k, ds in enumerate(self.sets) for i in range(len(ds))]
         self.cond, self.stats = cond, stats
@@ -112,9 +129,16 @@ class Windows:
             k, i = self.index[int(j)]
             items.extend(self.sets[k].__getitems__([i]))
         b = collate(items)
-        x = mdata.normalise(mdata.to_rep(b["pose"].numpy().astype(np.float64)), self.stats)
+        valid = b["pose_valid"].numpy().astype(bool)
+        x = mdata.normalise(mdata.to_rep(b["pose"].numpy().astype(np.float64), valid),
+                            self.stats)
+        mask = mdata.rep_mask(valid)
+        D = b["pose"].shape[-1]
+        # invalid entries enter the network as the mean (0), like a frame it must fill in
+        x[..., :-D] *= mask[..., :1]
+        x[..., -D:] *= mask[..., 1:]
         return {"x": torch.from_numpy(x), "cond": b[self.cond].float(), "id": b["id"],
-                "pose": b["pose"]}
+                "pose": b["pose"], "mask": torch.from_numpy(mask)}
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -135,8 +159,18 @@ def build_net(cfg: TrainConfig, meta: dict[str, Any], n_cond: int) -> FlowNet:
     sk = meta["motion"]["skeleton"]
     ncfg = NetConfig(n_motion=sk["n_joints"] * sk["dims"] + sk["dims"], n_cond=n_cond,
                      frames=cfg.frames, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
-                     pred=cfg.pred)
+                     pred=cfg.pred, arch=cfg.arch, pool_cond=cfg.arch == "conv")
     return FlowNet(ncfg)
+
+
+def _loss(model: FlowNet, b: dict[str, Any], cfg: TrainConfig, device: torch.device,
+          gen: torch.Generator, clean: Any, parts: dict[str, float] | None = None
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    return meanflow_loss(model, b["x"].to(device), b["cond"].to(device), gen=gen,
+                         p=cfg.adaptive_p, ratio_r_neq_t=cfg.ratio_r_neq_t,
+                         ratio_full=cfg.ratio_full, mask=b["mask"].to(device),
+                         clean=clean, dims=int(b["pose"].shape[-1]), parts=parts,
+                         t_min=model.cfg.t_min)
 
 
 @torch.no_grad()
@@ -149,8 +183,7 @@ def val_mse(model: FlowNet, val: Windows, cfg: TrainConfig, device: torch.device
         b = val.batch(idx[s: s + cfg.batch])
         gen = torch.Generator().manual_seed(cfg.seed + 7_777_777 + s)
         with torch.enable_grad():  # jvp needs autograd-free forward mode only; cheap
-            _, mse = meanflow_loss(model, b["x"].to(device), b["cond"].to(device), gen=gen,
-                                   p=cfg.adaptive_p, ratio_r_neq_t=cfg.ratio_r_neq_t)
+            _, mse = _loss(model, b, cfg, device, gen, None)
         tot += float(mse) * len(b["id"])
     return tot / len(idx)
 
@@ -159,8 +192,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
           on_step: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train (or resume) a run in ``out``; returns a summary dict."""
     out = Path(out)
-    if cfg.cond not in mdata.CONDS:
-        raise ValueError(f"--cond {cfg.cond!r}: choose one of {mdata.CONDS}")
     ckpt_path = out / "last.pt"
     if resume:
         if not ckpt_path.is_file():
@@ -171,6 +202,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     elif ckpt_path.exists():
         raise FileExistsError(f"{out}: already holds a run (use --resume or another --out)")
     metas = [mdata.check_dataset(r, cfg.frames) for r in cfg.datasets]
+    cfg.cond = mdata.pick_cond(metas, cfg.cond)
+    skel = mskel.resolve(metas[0])
     sk = [(m["motion"]["skeleton"]["n_joints"], m["motion"]["skeleton"]["dims"]) for m in metas]
     if len(set(sk)) != 1:
         raise mdata.RefusedError(f"datasets have different skeletons {sk}; train on one shape")
@@ -210,13 +243,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         _truncate_csv(out / "metrics.csv", step)
     record = {"train": cfg.to_dict(), "net": model.cfg.to_dict(), "device": str(device),
               "params": n_params(model), "torch": torch.__version__,
-              "skeleton": {"n_joints": sk[0][0], "dims": sk[0][1],
-                           "edges": metas[0]["motion"]["skeleton"].get("edges") or [],
-                           "units": metas[0]["motion"]["skeleton"].get("units")},
+              "skeleton": skel,
               "fps": metas[0]["config"]["fps"],
               "audio_params": metas[0]["audio"]["params"],
               "n_train_windows": len(train_w), "n_val_windows": len(val_w) if val_w else 0}
     (out / "config.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    clean = CleanLosses(stats, skel) if cfg.clean_losses else None
     writer = _tensorboard(out)
     per_epoch = max(1, len(train_w) // cfg.batch)
     new_csv = not (out / "metrics.csv").is_file()
@@ -225,6 +257,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     if new_csv:
         wcsv.writeheader()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     perm_epoch, perm = -1, np.arange(0)
     last_row: dict[str, Any] = {}
     best_path = out / "best.pt"
@@ -248,9 +281,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                 g["lr"] = lr_at(step, cfg)
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             model.train()
-            loss, mse = meanflow_loss(model, batch["x"].to(device), batch["cond"].to(device),
-                                      gen=gen, p=cfg.adaptive_p,
-                                      ratio_r_neq_t=cfg.ratio_r_neq_t)
+            terms: dict[str, float] = {}
+            loss, mse = _loss(model, batch, cfg, device, gen, clean, terms)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -263,7 +295,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             row: dict[str, Any] = {
                    "step": step, "epoch": epoch, "loss": f"{float(loss.detach()):.6f}",
                    "mse": f"{float(mse):.6f}", "lr": f"{lr_at(step - 1, cfg):.3e}",
-                   "elapsed_s": f"{elapsed0 + time.perf_counter() - t0:.1f}", "val_mse": ""}
+                   "elapsed_s": f"{elapsed0 + time.perf_counter() - t0:.1f}", "val_mse": "",
+                   **{k: f"{terms.get(k, 0.0):.6f}" for k in ("vel", "bone", "foot")},
+                   "cpu_s": f"{time.process_time() - cpu0:.1f}"}
             if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 vm = val_mse(ema, val_w, cfg, device)
                 row["val_mse"] = f"{vm:.6f}"
