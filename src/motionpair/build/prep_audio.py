@@ -70,7 +70,7 @@ def refuse_truncated(path: Path, decoded_s: float) -> None:
     from motionpair.build.pair import MIN_DECODED_SHARE
 
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))
         declared_s = info.frames / info.samplerate if info.samplerate > 0 else 0.0
     except Exception:  # noqa: BLE001 - no header duration: nothing to compare against
         return

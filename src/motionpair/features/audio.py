@@ -93,7 +93,7 @@ def decodable_s(path: str | Path, declared_s: float, *, min_share: float = 0.99)
     import soundfile as sf
 
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:
             frames, sr = f.frames, f.samplerate
             try:
                 f.seek(int(min_share * frames))

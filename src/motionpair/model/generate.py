@@ -58,7 +58,7 @@ def check_audio(audio: str | Path) -> tuple[int, int]:
     if not p.is_file():
         raise ValueError(f"{audio}: not a file")
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))
     except Exception as exc:  # libsndfile's errors do not name the file
         raise ValueError(f"{audio}: not decodable audio ({exc})") from exc
     if info.frames == 0:
@@ -95,7 +95,7 @@ def stream_features(audio: str | Path, p: dict[str, Any], *, chunk_s: float = CH
     kw = {"sr_hz": sr, "hop": hop, "n_mels": p["n_mels"], "n_fft": p["n_fft"],
           "n_mfcc": p["n_mfcc"]}
     try:
-        f = sf.SoundFile(str(audio))
+        f = sf.SoundFile(os.fsencode(audio))
     except Exception as exc:
         raise ValueError(f"{audio}: not decodable audio ({exc})") from exc
     with f:
