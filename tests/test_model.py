@@ -556,7 +556,7 @@ def test_feature_stream_memory_does_not_grow(tang_dir, tmp_path):
 def test_generate_missing_audio_is_file_not_found(tiny_run, tmp_path):
     res = CliRunner().invoke(app, ["generate", str(tiny_run), str(tmp_path / "nope.mp3"),
                                    "--out", str(tmp_path / "g")])
-    assert res.exit_code == 2 and "file not found" in res.output
+    assert res.exit_code == 2 and "not found" in res.output
     assert "not decodable" not in res.output
 
 
@@ -587,7 +587,8 @@ def test_export_onnx_parity_and_coreml_spec(tiny_run, tmp_path):
 
 def test_truncated_checkpoint_is_one_line(tiny_run, tiny_ds, tang_dir, tmp_path):
     """Real-derived: the tiny run's checkpoint cut in half; evaluate and generate say so in
-    one line (exit 2), no traceback, no output folder."""
+    one line (exit 1: an input problem, README "Exit codes"), no traceback, no output
+    folder."""
     import shutil
 
     bad = tmp_path / "run"
@@ -600,6 +601,6 @@ def test_truncated_checkpoint_is_one_line(tiny_run, tiny_ds, tang_dir, tmp_path)
     for args in (["evaluate", str(bad), "--on", str(tiny_ds)],
                  ["generate", str(bad), str(audio), "--out", str(tmp_path / "g")]):
         res = CliRunner().invoke(app, args)
-        assert res.exit_code == 2 and "not readable" in res.output, res.output
+        assert res.exit_code == 1 and "damaged checkpoint" in res.output, res.output
         assert res.exception is None or isinstance(res.exception, SystemExit)
     assert not (tmp_path / "g").exists()
