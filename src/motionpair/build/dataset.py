@@ -113,7 +113,7 @@ def run_one_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
     """One pair, as a worker runs it: its :class:`PairResult`, or a :class:`Problem` naming
     its input files when it fails for its input (an output error propagates)."""
     try:
-        with one_thread():
+        with audio.one_thread():
             return process_pair(spec, cfg, out, cache)
     except OutputError:  # the disk, not the input: stops the build (nothing is published)
         raise
@@ -121,24 +121,11 @@ def run_one_pair(spec: PairSpec, cfg: BuildConfig, out: str, cache: str | None):
         return _pair_problem(spec, exc)
 
 
-def one_thread():
-    """Native thread pools (BLAS, OpenMP) limited to one thread while a pair is computed.
-
-    A BLAS product splits its sums by thread count: the mel spectrogram of one track on 2
-    threads differed from 1 thread in 0.04 % of its float32 values (up to 7.6e-6). A Ray
-    worker gets ``OMP_NUM_THREADS=1`` while a local worker inherits the machine's cores, so
-    without this the same build gave other bytes on another engine or machine.
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
-
-
 def _run_cached(spec: PairSpec, cfg: BuildConfig, out: str,
                 cache: str) -> PairResult | Problem | None:
     """The pair from cache entries alone, or None when a stage would need computing."""
     try:
-        with one_thread():
+        with audio.one_thread():
             return process_pair(spec, cfg, out, cache, cached_only=True)
     except NotCachedError:
         return None

@@ -81,7 +81,7 @@ def base_features(spec: PairSpec, cfg: BuildConfig, cache: Cache, *,
     """
     params = audio.feature_params(sr_hz=cfg.sr_hz, hop=cfg.hop, n_mels=cfg.n_mels,
                                   n_fft=cfg.n_fft, n_mfcc=cfg.n_mfcc)
-    # "threads": computed with one BLAS thread (dataset.one_thread); older entries differ
+    # "threads": computed with one BLAS thread (features.audio.one_thread); older entries differ
     key = cache_key("audio", {"params": params, "input_sha256": spec.track.sha256,
                               "layout": AUDIO_CACHE_LAYOUT, "threads": 1})
     hit = cache.get("audio", key, arrays=AUDIO_CACHE_ARRAYS,

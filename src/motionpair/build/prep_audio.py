@@ -96,8 +96,9 @@ def prep_playlist(folder: Path, out_dir: Path, *, fps: float = 30.0, sr_hz: int 
         try:
             y, native_sr = audio.decode_audio(path)
             refuse_truncated(path, frames_to_time(len(y), native_sr))  # samples -> s
-            feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=tid,
-                                           sr_hz=sr_hz, hop=hop, n_mels=n_mels)
+            with audio.one_thread():  # the build's arithmetic, byte for byte (one BLAS thread)
+                feats = audio.compute_features(y, native_sr_hz=native_sr, track_id=tid,
+                                               sr_hz=sr_hz, hop=hop, n_mels=n_mels)
         except ValueError as exc:
             problems.append({"path": str(path), "reason": str(exc)})
             continue

@@ -78,7 +78,7 @@ def stream_features(audio: str | Path, p: dict[str, Any], *, chunk_s: float = CH
     """
     import soundfile as sf
 
-    from motionpair.features.audio import compute_features
+    from motionpair.features.audio import compute_features, one_thread
 
     native_sr, _ = check_audio(audio)
     sr, hop = int(p["sr_hz"]), int(p["hop"])
@@ -118,7 +118,9 @@ def stream_features(audio: str | Path, p: dict[str, Any], *, chunk_s: float = CH
             seg = buf[native(g0) - buf0:]
             if len(seg) == 0:
                 return
-            feats = compute_features(seg, native_sr_hz=native_sr, track_id=str(audio), **kw)
+            with one_thread():  # the build's arithmetic (one BLAS thread), as in training
+                feats = compute_features(seg, native_sr_hz=native_sr, track_id=str(audio),
+                                         **kw)
             n_seg = len(feats.arrays["music_beat"])
             last = eof and buf0 + len(buf) <= native(f0 + chunk + ctx)
             end = g0 + n_seg if last else f0 + chunk
