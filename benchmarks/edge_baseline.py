@@ -35,33 +35,20 @@ def slice_track(audio_path: Path, out_dir: Path, *, sr_hz: int = 22050, hop: int
     dict with ``audio_s`` (track length, s), ``slices`` (count), ``wall_s`` (decode +
     features + writes, s) and ``bytes`` (written).
     """
-    t0 = time.perf_counter()
-    y, native_sr = decode_audio(audio_path)
-    n_slice, n_stride = round(slice_s * native_sr), round(stride_s * native_sr)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    count, written = 0, 0
-    for start in range(0, len(y) - n_slice + 1, n_stride):
-        feats = compute_features(y[start:start + n_slice], native_sr_hz=native_sr,
-                                 track_id=f"{audio_path.parent.name}/{count}", sr_hz=sr_hz,
-                                 hop=hop)
-        arr = np.concatenate([feats.arrays["mel"], feats.arrays["baseline35"]], axis=1)
-        path = out_dir / f"{audio_path.parent.name}_slice{count:05d}.npy"
-        np.save(path, arr, allow_pickle=False)
-        written += path.stat().st_size
-        count += 1
-    return {"audio_s": len(y) / native_sr, "slices": count,
-            "wall_s": time.perf_counter() - t0, "bytes": written}
+    return slice_span(audio_path, 0.0, float("inf"), out_dir, sr_hz=sr_hz, hop=hop,
+                      slice_s=slice_s, stride_s=stride_s)
 
 
 def slice_span(audio_path: Path, start_s: float, end_s: float, out_dir: Path, *,
                sr_hz: int = 22050, hop: int = 735, slice_s: float = SLICE_S,
                stride_s: float = STRIDE_S) -> dict[str, float]:
     """:func:`slice_track` over song time ``start_s .. end_s`` only (a pair's danced span,
-    as EDGE slices only the audio its motion covers). Same return keys, ``audio_s`` being
-    the span's length."""
+    as EDGE slices only the audio its motion covers; ``end_s`` inf: to the track's end).
+    Same return keys, ``audio_s`` being the span's length."""
     t0 = time.perf_counter()
     y, native_sr = decode_audio(audio_path)
-    a, b = round(start_s * native_sr), min(len(y), round(end_s * native_sr))
+    a = round(start_s * native_sr)
+    b = len(y) if end_s == float("inf") else min(len(y), round(end_s * native_sr))
     n_slice, n_stride = round(slice_s * native_sr), round(stride_s * native_sr)
     out_dir.mkdir(parents=True, exist_ok=True)
     count, written = 0, 0

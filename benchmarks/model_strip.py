@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from motionpair.consumers.loader import MotionPairDataset
     from motionpair.model.adapter import generate_windows, load_model
     from motionpair.model.evaluate import _stack
+    from motionpair.model.render import draw_skeleton
 
     model = load_model(a.run)
     cond = model["cond"]
@@ -50,18 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     start_s = ds.rows[i].start_s
     for r, (pose, label) in enumerate(((real, "real"), (gen, f"net, {a.steps} step"))):
         for ax, f in zip(axes[r], idx, strict=True):
-            p = pose[f]
-            cx = p[:, 0].mean()
-            for ja, jb in edges:
-                ax.plot([p[ja, 0] - cx, p[jb, 0] - cx], [p[ja, 1], p[jb, 1]], color="#1e3ca0",
-                        lw=1.6)
-            ax.scatter(p[:, 0] - cx, p[:, 1], s=4, color="#c82828", zorder=3)
-            ax.set_xlim(-(hi - lo) / 2, (hi - lo) / 2)
-            ax.set_ylim(lo - 5, hi + 5)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{label} {start_s + f / 30:.1f} s", fontsize=6)
+            draw_skeleton(ax, pose[f], edges, lo, hi, f"{label} {start_s + f / 30:.1f} s",
+                          fontsize=6)
     fig.suptitle(f"{a.session}, window at {start_s:.1f} s (held out): real (top) vs "
                  f"generated for the same music (bottom)", fontsize=8)
     fig.tight_layout()

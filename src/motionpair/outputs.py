@@ -132,15 +132,8 @@ def check_out(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (),
         one, or contain one (symbolic links resolved).
     inside_inputs_ok : allow ``out`` inside an input (a report inside its dataset).
     """
-    raw = Path(out)
-    what = f"--out {raw}"
-    if raw.is_symlink():
-        raise OutRefusedError(f"{what} is a symbolic link (to {os.readlink(raw)}); name the "
-                              "real folder")
-    try:
-        path = raw.resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop above it
-        raise OutRefusedError(f"{what}: cannot resolve it ({exc})") from exc
+    what = f"--out {out}"
+    path = _resolved(Path(out), what, "the real folder")
     if path.exists() and not path.is_dir():
         raise OutRefusedError(f"{what} is a file, not a folder; motionpair does not replace it")
     _check_place(path, what, inputs, kind=kind, inside_inputs_ok=inside_inputs_ok)
@@ -158,6 +151,18 @@ def check_out(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (),
             raise OutRefusedError(f"{what} is {whose}; motionpair writes only into its own "
                                   "output: choose a new or empty folder, or remove it yourself")
     return path
+
+
+def _resolved(raw: Path, what: str, name_instead: str) -> Path:
+    """``raw`` resolved, or :class:`OutRefusedError`: an output is never a symbolic link
+    itself (name ``name_instead``), and a symlink loop above it is one line."""
+    if raw.is_symlink():
+        raise OutRefusedError(f"{what} is a symbolic link (to {os.readlink(raw)}); name "
+                              f"{name_instead}")
+    try:
+        return raw.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop above it
+        raise OutRefusedError(f"{what}: cannot resolve it ({exc})") from exc
 
 
 @contextmanager
@@ -201,15 +206,8 @@ def check_file_out(target: str | Path | None, *, option: str = "--json",
     """
     if target is None or str(target) in ("", "-"):
         return None
-    raw = Path(target)
-    what = f"{option} {raw}"
-    if raw.is_symlink():
-        raise OutRefusedError(f"{what} is a symbolic link (to {os.readlink(raw)}); name a "
-                              "real file")
-    try:
-        path = raw.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise OutRefusedError(f"{what}: cannot resolve it ({exc})") from exc
+    what = f"{option} {target}"
+    path = _resolved(Path(target), what, "a real file")
     _check_place(path, what, inputs, kind=None, outputs=outputs)
     if path.exists():
         if not path.is_file():

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.build.dataset import build as do_build
         from motionpair.build.splits import read_split_list
         from motionpair.config import BuildConfig, check_range
-        from motionpair.engines import resolve
+        from motionpair.engines import require_ray, resolve
 
         try:
             cfg = BuildConfig(fps=fps, sr_hz=sr, n_mels=n_mels, window_s=window_s, hop_s=hop_s,
@@ -117,9 +117,7 @@ def register(app: typer.Typer) -> None:
             kind, ray_address = resolve(engine, address)
             if ship_inputs and kind != "ray":
                 raise ValueError("--ship-inputs is for --engine ray")
-            if kind == "ray" and not _has_ray():
-                raise ValueError("--engine ray needs the ray package: pip install "
-                                 "'motionpair[ray]'")
+            require_ray(kind)
             if on_downbeats:
                 raise ValueError("--on-downbeats: no source here publishes downbeats and "
                                  "motionpair does not estimate them yet; use --window-beats "
@@ -195,12 +193,6 @@ def register(app: typer.Typer) -> None:
         for line in summary_lines(doc):
             con.print(line, markup=False, highlight=False)
         ui.write_json(doc, json_out)
-
-
-def _has_ray() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ray") is not None
 
 
 def build_summary(summary: Any, paths: list[Path]) -> dict[str, Any]:

@@ -44,12 +44,6 @@ def _pose_engine(kind: str, address: str | None, err: Console) -> Iterator[Any]:
     if kind != "ray":
         yield None
         return
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:
-        err.print("[red]error[/]: --engine ray needs the ray package: pip install "
-                  "'motionpair[ray]'")
-        raise typer.Exit(2)
     from motionpair.capture.remote import PoseWorker, ray_estimator
     from motionpair.engines.ray_engine import RayEngine, TaskLostError
 
@@ -99,7 +93,7 @@ def register(app: typer.Typer) -> None:
         from motionpair.capture.session import CaptureConfig
         from motionpair.capture.session import capture as do_capture
         from motionpair.commands._shared import out_guard
-        from motionpair.engines import resolve
+        from motionpair.engines import require_ray, resolve
 
         check_number("--fps", fps, lo=0, hi=1000, lo_open=True)
         check_number("--sr", sr, lo=1000, hi=384_000)
@@ -114,6 +108,7 @@ def register(app: typer.Typer) -> None:
             cfg = CaptureConfig(rate_hz=_rate(rate_hz), fps=fps, sr_hz=sr, n_mels=n_mels)
             info = pose.estimator_info()
             kind, ray_address = resolve(engine, address)
+            require_ray(kind)
         except (pose.EstimatorUnavailableError, ValueError) as exc:
             err.print(f"[red]error[/]: {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc

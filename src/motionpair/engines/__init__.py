@@ -36,3 +36,12 @@ def resolve(engine: str, address: str | None = None) -> tuple[str, str | None]:
     if engine == "auto" and not (address or env):
         return "local", None
     return "ray", address or env
+
+
+def require_ray(kind: str) -> None:
+    """``ValueError`` with the install line when ``kind`` is ``"ray"`` and the ``ray`` extra
+    is missing (checked before any work, without importing ray)."""
+    import importlib.util
+
+    if kind == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("--engine ray needs the ray package: pip install 'motionpair[ray]'")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,23 @@ def render_mp4(pose: np.ndarray, edges: list, music_beat: np.ndarray, fps: Fract
     return out
 
 
+def draw_skeleton(ax: Any, p: np.ndarray, edges: list, lo: float, hi: float, title: str, *,
+                  fontsize: float = 7) -> None:
+    """One pose (J, D) on ``ax``: bones and joints, centred on its mean x, y from ``lo`` to
+    ``hi`` (dataset units), no ticks; the strips' one drawing of a figure."""
+    cx = p[:, 0].mean()
+    for a, b in edges:
+        pa, pb = _end(p, a), _end(p, b)
+        ax.plot([pa[0] - cx, pb[0] - cx], [pa[1], pb[1]], color="#1e3ca0", lw=1.6)
+    ax.scatter(p[:, 0] - cx, p[:, 1], s=4, color="#c82828", zorder=3)
+    ax.set_xlim(-(hi - lo) / 2, (hi - lo) / 2)
+    ax.set_ylim(lo - 5, hi + 5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=fontsize)
+
+
 def strip_png(pose: np.ndarray, edges: list, fps: float, out: str | Path, *,
               start_s: float | None = None, n: int = 12, every_s: float = 0.5) -> Path:
     """``n`` frames, one every ``every_s`` seconds, side by side (from the song's middle by
@@ -127,18 +145,7 @@ def strip_png(pose: np.ndarray, edges: list, fps: float, out: str | Path, *,
     hi = pose[idx][..., 1].max()
     fig, axes = plt.subplots(1, len(idx), figsize=(1.3 * len(idx), 2.6), sharey=True)
     for ax, i in zip(np.atleast_1d(axes), idx, strict=True):
-        p = pose[i]
-        cx = p[:, 0].mean()
-        for a, b in edges:
-            pa, pb = _end(p, a), _end(p, b)
-            ax.plot([pa[0] - cx, pb[0] - cx], [pa[1], pb[1]], color="#1e3ca0", lw=1.6)
-        ax.scatter(p[:, 0] - cx, p[:, 1], s=4, color="#c82828", zorder=3)
-        ax.set_xlim(-(hi - lo) / 2, (hi - lo) / 2)
-        ax.set_ylim(lo - 5, hi + 5)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"{i / fps:.1f} s", fontsize=7)
+        draw_skeleton(ax, pose[i], edges, lo, hi, f"{i / fps:.1f} s", fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
