@@ -204,23 +204,33 @@ def write_array_tables(dirpath: Path, rows: list[WindowRow], kv: dict[str, str],
             continue
         rel = f"{ARRAYS_DIR}/{hf}.parquet"
         meta = schema.with_metadata({**schema.metadata, b"motionpair.split": hf.encode()})
+        opened: dict[tuple[str, str], np.ndarray] = {}  # each shard file mapped once
         with pq.ParquetWriter(dirpath / rel, meta, compression="zstd",
                               use_dictionary=[f.name for f in base]) as writer:
             for start in range(0, len(part), ROWS_PER_GROUP):
                 writer.write_table(_array_batch(dirpath, part[start:start + ROWS_PER_GROUP],
-                                                meta, columns))
+                                                meta, columns, opened))
         files[hf] = (rel, len(part))
     return files
 
 
 def _array_batch(dirpath: Path, rows: list[WindowRow], schema: pa.Schema,
-                 columns: list[ArrayColumn]) -> pa.Table:
-    """One row group: the manifest columns and the arrays of ``rows``."""
+                 columns: list[ArrayColumn],
+                 opened: dict[tuple[str, str], np.ndarray] | None = None) -> pa.Table:
+    """One row group: the manifest columns and the arrays of ``rows``. ``opened``: shard
+    files already mapped, by (shard, array) (filled here; one ``np.load`` per file)."""
     data: dict[str, Any] = {f.name: [getattr(r, f.name) for r in rows]
                             for f in manifest_schema()}
+    opened = {} if opened is None else opened
+
+    def shard_array(shard: str, name: str) -> np.ndarray:
+        if (shard, name) not in opened:
+            opened[shard, name] = np.load(dirpath / shard / f"{name}.npy", mmap_mode="r",
+                                          allow_pickle=False)
+        return opened[shard, name]
+
     for c in columns:
-        stack = np.stack([np.load(dirpath / r.shard / f"{c.name}.npy", mmap_mode="r",
-                                  allow_pickle=False)[r.row] for r in rows])
+        stack = np.stack([shard_array(r.shard, c.name)[r.row] for r in rows])
         data[c.name] = _fixed_list(stack)
     return pa.Table.from_pydict(data, schema=schema)
 

@@ -25,8 +25,12 @@ AUDIO_STAGE_VERSION = "audio-2"  # audio-2: beat tempo from motionpair.features.
 #: What computing features imports. librosa loads its submodules lazily and numba compiles
 #: some of their functions at import (about 2 CPU-s per process): a worker pool's
 #: forkserver imports these once, and every worker forked from it starts with them.
+#: ``motionpair.features.librosa_beat`` imports librosa.beat with the one function librosa
+#: compiles at import without caching it cached too
+#: (:func:`motionpair.features.numba_cache.import_librosa_beat`).
 PRELOAD_MODULES = ("librosa", "librosa.core", "librosa.feature", "librosa.feature.rhythm",
-                   "librosa.beat", "librosa.onset", "scipy.signal", "soundfile", "soxr")
+                   "motionpair.features.librosa_beat", "librosa.beat", "librosa.onset",
+                   "scipy.signal", "soundfile", "soxr")
 
 BASELINE35_LAYOUT = (
     ("onset_env", 1),

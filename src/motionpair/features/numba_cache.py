@@ -392,7 +392,8 @@ def _fingerprint(loc: CacheLocation, params: dict[str, Any]) -> str:
     """
     files = [f"{p.relative_to(loc.path)}:{st.st_size}:{st.st_mtime_ns}"  # type: ignore[arg-type]
              for p in cache_files(loc) for st in [p.stat()]]
-    return json.dumps({"versions": versions_key(), "params": params, "files": files})
+    return json.dumps({"versions": versions_key(), "params": params,
+                       "cached_too": list(CACHED_TOO), "files": files})
 
 
 def _read(path: Path) -> str | None:
@@ -409,6 +410,46 @@ def _write_stamp(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable stamp only costs the next build one more check
+
+
+#: librosa functions compiled at import with ``cache=False`` that motionpair caches too (part
+#: of a passed check's record: a cache checked before this list existed is checked again).
+#: ``beat.__beat_local_score`` alone cost 1.35 CPU-s in every process that imported
+#: librosa.beat (the build's forkserver, on the critical path before any pair starts).
+CACHED_TOO = ("librosa.beat.__beat_local_score",)
+
+
+def import_librosa_beat() -> None:
+    """Import ``librosa.beat`` with its import-time ``@guvectorize`` functions cached on disk,
+    :data:`CACHED_TOO` included (librosa declares that one ``cache=False``; the same code is
+    compiled, once, and loaded from the cache afterwards: the same machine code, the same
+    beats).
+
+    Only where the cache is written under the warm-up lock or was checked complete: the
+    warm-up child (:func:`_child_main`) and the build's forkserver, which is started only
+    after :func:`warm` or on a :func:`checked` cache (``audio.PRELOAD_MODULES`` imports
+    :mod:`motionpair.features.librosa_beat`). Anywhere else librosa.beat is imported as
+    librosa ships it (compiled in the process, never written). No-op when librosa.beat is
+    already imported.
+    """
+    if "librosa.beat" in sys.modules:
+        return
+    import numba
+
+    plain = numba.guvectorize
+    names = {n.rpartition(".")[2] for n in CACHED_TOO}
+
+    def guvectorize(*args: Any, **kwargs: Any) -> Any:
+        def apply(fn: Any) -> Any:  # only the listed functions change
+            return plain(*args, **{**kwargs, "cache": True} if fn.__name__ in names
+                         else kwargs)(fn)
+        return apply
+
+    numba.guvectorize = guvectorize
+    try:
+        import librosa.beat  # noqa: F401
+    finally:
+        numba.guvectorize = plain
 
 
 def _synthetic_clicks(sr_hz: int, seconds: float) -> Any:
@@ -443,6 +484,7 @@ def _child_main(argv: list[str]) -> int:
 
     import librosa
 
+    import_librosa_beat()  # before anything loads librosa.beat: its cache is written here
     ok("import librosa")
     from motionpair.features import audio
 
