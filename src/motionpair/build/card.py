@@ -111,15 +111,18 @@ def _write_split_files(dirpath: Path, folder: str, dicts: list[dict], schema: pa
     return files
 
 
-def write_manifest_tables(dirpath: Path, rows: list[WindowRow], kv: dict[str, str]) -> dict:
+def write_manifest_tables(dirpath: Path, rows: list[WindowRow], kv: dict[str, str], *,
+                          dicts: list[dict] | None = None) -> dict:
     """``manifest.parquet`` (every row) and ``manifest/<hf split>.parquet`` (one per split,
     the card's ``manifest`` config).
 
     ``kv`` becomes parquet key-value metadata (``motionpair.*`` keys) of every file.
+    ``dicts``: ``[r.to_dict() for r in rows]`` when the caller has them already.
     Returns ``{hf split name: (relative path, rows)}`` in split order.
     """
     schema = manifest_schema().with_metadata({f"motionpair.{k}": v for k, v in kv.items()})
-    dicts = [r.to_dict() for r in rows]
+    if dicts is None:
+        dicts = [r.to_dict() for r in rows]
     table = pa.Table.from_pylist(dicts, schema=schema)
     pq.write_table(table, dirpath / "manifest.parquet", compression="zstd")
     return _write_split_files(dirpath, MANIFEST_DIR, dicts, schema)
