@@ -264,9 +264,11 @@ def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     rec = json.loads((tiny_run / "config.json").read_text())
     assert rec["train"]["cond"] == "baseline35" and rec["device"] == "cpu"
     rows = (tiny_run / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse,vel,bone,foot,cpu_s" \
+    assert rows[0] == "step,epoch,loss,mse,lr,elapsed_s,val_mse,vel,bone,foot,cpu_s,style" \
         and len(rows) == 5
-    assert rows[2].split(",")[-1] != ""  # val at step 2
+    # one style (waltz) in the tiny set: the auxiliary style target switches itself off
+    assert rec["styles"] == [] and rec["net"]["n_styles"] == 0
+    assert rows[2].split(",")[6] != ""  # val at step 2
     ck = torch.load(tiny_run / "last.pt", weights_only=True)
     assert ck["step"] == 4 and "opt" in ck and ck["opt"]["state"]
     # 2 steps, then --resume to 4: the same weights as the uninterrupted 4-step run
@@ -284,6 +286,65 @@ def test_train_writes_run_and_resume_repeats(tiny_ds, tiny_run, tmp_path):
     # a second plain run into the same folder is refused
     again = CliRunner().invoke(app, [*base, "--steps", "2"])
     assert again.exit_code == 2 and "already holds a run" in again.output
+
+
+def test_guidance_and_null_condition():
+    """Classifier-free guidance: w = 1 is plain sampling; otherwise one step is
+    ``u(∅) + w (u(music) - u(∅))`` with the null condition = zeros; ``drop_cond`` nulls
+    whole windows, seeded."""
+    from motionpair.model.net import FlowNet, NetConfig
+    from motionpair.model.objective import drop_cond, sample
+
+    torch.manual_seed(0)
+    net = FlowNet(NetConfig(arch="conv", pool_cond=True, pred="x", width=32, layers=1,
+                            heads=2)).eval()
+    for p in net.parameters():  # zero-initialised heads would hide the condition
+        torch.nn.init.normal_(p, std=0.05)
+    z, c = torch.randn(3, 150, 72), torch.randn(3, 150, 35)
+    one, zero = torch.ones(3), torch.zeros(3)
+    plain = sample(net, c, z, 1)
+    torch.testing.assert_close(sample(net, c, z, 1, guidance=1.0), plain)
+    with torch.no_grad():
+        u_c, u_0 = net(z, zero, one, c), net(z, zero, one, torch.zeros_like(c))
+    torch.testing.assert_close(sample(net, c, z, 1, guidance=2.5), z - (u_0 + 2.5 * (u_c - u_0)))
+    assert not torch.allclose(u_c, u_0)  # the music matters to this network
+    g = torch.Generator().manual_seed(1)
+    d = drop_cond(c, 0.5, g)
+    dropped = [bool((d[i] == 0).all()) for i in range(3)]
+    kept = [bool(torch.equal(d[i], c[i])) for i in range(3)]
+    assert all(a != b for a, b in zip(dropped, kept, strict=True))
+    assert torch.equal(drop_cond(c, 0.5, torch.Generator().manual_seed(1)), d)
+    assert torch.equal(drop_cond(c, 0.0, g), c)
+
+
+def test_style_target_and_guidance_recorded(built, tmp_path):
+    """On the real tang2018 build (four styles over its sessions) the auxiliary style target
+    is on: its styles are those of the train sessions, its loss is logged, the head is in
+    the checkpoint; evaluate/generate sample with the run's guidance, a distilled run with
+    1 (the teacher's guidance is baked in)."""
+    from motionpair.model.adapter import load_model
+
+    meta = json.loads((built.out / "dataset.json").read_text())
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", str(built.out), "--out", str(out), "--steps", "2",
+                                   "--val-every", "2", "--guidance", "3", *TINY])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "config.json").read_text())
+    styles = {p["session"]: p["style"] for p in meta["pairs"]}
+    from motionpair.consumers.loader import MotionPairDataset
+
+    tr = MotionPairDataset(built.out, split="train", features=("pose",))
+    want = sorted({styles[r.session] for r in tr.rows} - {""})
+    assert len(want) >= 2 and rec["styles"] == want and rec["net"]["n_styles"] == len(want)
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert float(rows[1].split(",")[-1]) > 0  # the style cross-entropy
+    assert any(k.startswith("style_head") for k in torch.load(out / "model.pt",
+                                                                weights_only=True)["ema"])
+    assert load_model(out)["guidance"] == 3.0
+    assert load_model(out, guidance=1.0)["guidance"] == 1.0
+    rec["distill"] = {"steps": 1}
+    (out / "config.json").write_text(json.dumps(rec))
+    assert load_model(out)["guidance"] == 1.0
 
 
 def test_train_refuses_unknown_cond(tiny_ds, tmp_path):

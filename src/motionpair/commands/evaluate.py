@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         pool: Annotated[list[Path] | None, typer.Option(
             "--pool", help="train-window datasets to use instead of those recorded in "
                            "RUN/config.json (e.g. when the run was moved)")] = None,
+        guidance: Annotated[float | None, typer.Option(
+            help="classifier-free guidance weight (default: the run's train.guidance, 1 for "
+                 "a distilled run; 1 = none)")] = None,
         seed: Annotated[int, typer.Option(help="seed (noise, random retrieval)")] = 0,
         device: Annotated[str, typer.Option(help="cpu | cuda | mps")] = "cpu",
         json_out: JsonOpt = None,
@@ -58,6 +61,7 @@ def register(app: typer.Typer) -> None:
             check_choice("--split", split, ("train", "val", "validation", "test"))
         check_number("--steps", steps, lo=1, hi=1000)
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_number("--guidance", guidance, lo=0, hi=100)
         check_device(device, auto=False)
         legacy = dataset is not None
         target = dataset if legacy else on
@@ -79,7 +83,7 @@ def register(app: typer.Typer) -> None:
             res = do_eval(run, target, split, seed=seed, steps=steps, device=device,
                           pool=[str(p) for p in pool] if pool else None,
                           progress=lambda s: err.print(s, markup=False, highlight=False),
-                          tag=split if legacy else None)
+                          tag=split if legacy else None, guidance=guidance)
         except np.linalg.LinAlgError as exc:  # e.g. scipy's "sqrtm: -102" on NaN features
             err.print(f"error: evaluate {run}: a metric could not be computed: the features "
                       f"are degenerate or hold NaN/inf ({' '.join(str(exc).split())})",

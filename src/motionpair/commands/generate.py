@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="output folder")],
         steps: Annotated[int, typer.Option(help="sampling steps (1 = one-step)")] = 1,
         seed: Annotated[int, typer.Option(help="noise seed")] = 0,
+        guidance: Annotated[float | None, typer.Option(
+            help="classifier-free guidance weight (default: the run's train.guidance, 1 for "
+                 "a distilled run; 1 = none)")] = None,
         video: Annotated[bool, typer.Option(help="write dance.mp4")] = True,
         max_video_s: Annotated[float | None, typer.Option(
             help="cut the MP4 after this many seconds (default: whole song)")] = None,
@@ -38,6 +41,7 @@ def register(app: typer.Typer) -> None:
         ui.require_torch("generate")
         check_number("--steps", steps, lo=1, hi=1000)
         check_number("--seed", seed, lo=0, hi=2**32 - 1)
+        check_number("--guidance", guidance, lo=0, hi=100)
         check_number("--max-video-s", max_video_s, lo=0, hi=10**7, lo_open=True)
         check_device(device, auto=False)
         from motionpair import outputs
@@ -63,7 +67,8 @@ def register(app: typer.Typer) -> None:
             # never overwritten
             with out_guard("generate"), claimed(out, "generate", inputs=[run, audio]):
                 res = generate_to(run, audio, out, steps=steps, seed=seed, device=device,
-                                  video=video, max_video_s=max_video_s, progress=progress)
+                                  video=video, max_video_s=max_video_s, progress=progress,
+                                  guidance=guidance)
         except (ValueError, KeyError, FileNotFoundError) as exc:
             err.print(f"error: {describe_exception(exc)}", markup=False, highlight=False,
                       soft_wrap=True)

@@ -59,6 +59,15 @@ def register(app: typer.Typer) -> None:
         clean_losses: Annotated[bool, typer.Option(
             "--clean-losses/--no-clean-losses",
             help="velocity / bone-length / foot-contact losses on the clean window")] = True,
+        cond_drop: Annotated[float, typer.Option(
+            help="share of windows trained with the music dropped (classifier-free "
+                 "guidance needs it)")] = 0.15,
+        guidance: Annotated[float, typer.Option(
+            help="guidance weight this run samples with (evaluate, generate, the "
+                 "distillation teacher); 1 = none")] = 2.0,
+        style_aux: Annotated[float, typer.Option(
+            help="weight of the auxiliary style target on the pooled music embedding "
+                 "(0 = off)")] = 0.1,
         distill_steps: Annotated[int, typer.Option(
             help="after training, distil the N-step sampler into the one-step map for this "
                  "many steps (model/distill.py; 0 = off: it adds ~13 CPU-min for 400 steps; "
@@ -76,7 +85,8 @@ def register(app: typer.Typer) -> None:
                            layers=layers, heads=heads, lr=lr, seed=seed,
                            jitter_frames=jitter_frames, val_every=val_every,
                            ckpt_every=ckpt_every, threads=threads, ratio_full=ratio_full,
-                           distill_steps=distill_steps, distill_pairs=distill_pairs)
+                           distill_steps=distill_steps, distill_pairs=distill_pairs,
+                           cond_drop=cond_drop, guidance=guidance, style_aux=style_aux)
         check_choice("--cond", cond, ("auto", "baseline35", "mel"))
         check_choice("--arch", arch, ("conv", "patch"))
         check_choice("--pred", pred, ("x", "u"))
@@ -105,7 +115,8 @@ def register(app: typer.Typer) -> None:
                           heads=heads, lr=lr, seed=seed, jitter_frames=jitter_frames,
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
                           threads=threads, pred=pred, arch=arch, ratio_full=ratio_full,
-                          clean_losses=clean_losses)
+                          clean_losses=clean_losses, cond_drop=cond_drop, guidance=guidance,
+                          style_aux=style_aux)
         err = ui.info()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
@@ -164,7 +175,8 @@ def check_train_values(**values: float) -> None:
               "width": (1, 65_536), "layers": (1, 1024), "heads": (1, 1024),
               "lr": (0, 10.0), "seed": (0, 2**32 - 1), "jitter_frames": (0, 10**6),
               "val_every": (1, 10**9), "ckpt_every": (1, 10**9), "threads": (0, 4096),
-              "ratio_full": (0, 1), "distill_steps": (0, 10**9), "distill_pairs": (1, 10**9)}
+              "ratio_full": (0, 1), "distill_steps": (0, 10**9), "distill_pairs": (1, 10**9),
+              "cond_drop": (0, 1), "guidance": (0, 100), "style_aux": (0, 100)}
     for key, value in values.items():
         lo, hi = bounds[key]
         check_number("--" + key.replace("_", "-"), value, lo=lo, hi=hi,

@@ -17,9 +17,12 @@ import numpy as np
 from motionpair.model import data as mdata
 
 
-def load_model(run: str | Path, device: str = "cpu") -> dict[str, Any]:
+def load_model(run: str | Path, device: str = "cpu", guidance: float | None = None
+               ) -> dict[str, Any]:
     """The run as evaluate/generate use it: network, config record, representation stats,
-    conditioning statistics."""
+    conditioning statistics, and the guidance weight to sample with: ``guidance``, else 1
+    for a distilled run (the teacher's guidance is baked into the student) and the run's
+    ``train.guidance`` otherwise (1 for runs saved before guidance existed)."""
     from motionpair.model.train import load_run
 
     for name in ("config.json", mdata.STATS_FILE, mdata.COND_FILE):
@@ -32,7 +35,10 @@ def load_model(run: str | Path, device: str = "cpu") -> dict[str, Any]:
         raise ValueError(f"{run}: the run's checkpoint is not readable ({exc})") from exc
     with np.load(Path(run) / mdata.COND_FILE, allow_pickle=False) as z:
         cond_stats = {"mean": z["mean"].astype(np.float32), "std": z["std"].astype(np.float32)}
+    if guidance is None:
+        guidance = 1.0 if "distill" in rec else float(rec["train"].get("guidance", 1.0))
     return {"net": net, "rec": rec, "stats": stats, "cond_stats": cond_stats,
+            "guidance": guidance,
             "device": device, "cond": rec["train"]["cond"],
             "frames": int(rec["net"]["frames"]),
             "skeleton": (int(rec["skeleton"]["n_joints"]), int(rec["skeleton"]["dims"]))}
@@ -61,7 +67,8 @@ def sample_rep(model: dict[str, Any], cond: np.ndarray, noise: np.ndarray, *, st
 
     k = t(mdata.normalise(keep, model["stats"])) if keep is not None else None
     m = t(keep_mask) if keep_mask is not None else None
-    x = sample(model["net"], t(cond), t(noise), steps=steps, keep=k, keep_mask=m)
+    x = sample(model["net"], t(cond), t(noise), steps=steps, keep=k, keep_mask=m,
+               guidance=float(model.get("guidance", 1.0)))
     return mdata.denormalise(x.cpu().numpy().astype(np.float64), model["stats"])
 
 

@@ -34,8 +34,10 @@ from motionpair.model.objective import CleanLosses, meanflow_loss, sample
 
 
 def teacher_pairs(teacher: Any, train_w: Any, n: int, steps: int, seed: int,
-                  batch: int = 64) -> dict[str, torch.Tensor]:
-    """(cond, noise, target) for ``n`` train windows spread evenly over the split."""
+                  batch: int = 64, guidance: float = 1.0) -> dict[str, torch.Tensor]:
+    """(cond, noise, target) for ``n`` train windows spread evenly over the split; the
+    targets are the teacher's guided samples (``guidance``), so the student's one step
+    carries the guidance without a second forward pass."""
     idx = np.unique(np.linspace(0, len(train_w) - 1, min(n, len(train_w))).astype(int))
     conds, noises, targets = [], [], []
     for s in range(0, len(idx), batch):
@@ -45,7 +47,7 @@ def teacher_pairs(teacher: Any, train_w: Any, n: int, steps: int, seed: int,
             for k in idx[s: s + batch]]).astype(np.float32))
         conds.append(b["cond"])
         noises.append(e)
-        targets.append(sample(teacher, b["cond"], e, steps=steps))
+        targets.append(sample(teacher, b["cond"], e, steps=steps, guidance=guidance))
     return {"cond": torch.cat(conds), "noise": torch.cat(noises),
             "target": torch.cat(targets)}
 
@@ -65,7 +67,8 @@ def distill(run: str | Path, *, steps: int = 400, pairs: int = 512, teacher_step
     teacher.requires_grad_(False)
     train_w = Windows(cfg.datasets, "train", cfg.cond, stats)
     t0, c0 = time.perf_counter(), time.process_time()
-    data = teacher_pairs(teacher, train_w, pairs, teacher_steps, seed)
+    guidance = float(rec["train"].get("guidance", 1.0))
+    data = teacher_pairs(teacher, train_w, pairs, teacher_steps, seed, guidance=guidance)
     t_pairs = time.perf_counter() - t0
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     avg = copy.deepcopy(teacher)
@@ -113,7 +116,8 @@ def distill(run: str | Path, *, steps: int = 400, pairs: int = 512, teacher_step
         {"val_mse": ck["val_mse"]} if "val_mse" in ck else {})}
     _atomic_save(ck, run / "teacher.pt")
     _atomic_save({**ck, "ema": avg.state_dict(), "distilled": True}, run / "model.pt")
-    rec["distill"] = {"steps": steps, "pairs": n, "teacher_steps": teacher_steps, "lr": lr,
+    rec["distill"] = {"steps": steps, "pairs": n, "teacher_steps": teacher_steps,
+                      "teacher_guidance": guidance, "lr": lr,
                       "batch": batch, "seed": seed, "ema": ema,
                       "teacher": "teacher.pt (the MeanFlow model.pt before distillation)",
                       "pairs_s": round(t_pairs, 1),

@@ -145,13 +145,14 @@ def shuffle_perm(sessions: list[str]) -> np.ndarray:
 def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, seed: int = 0,
              steps: int = 10, device: str = "cpu", pool: list[str] | None = None,
              progress: Callable[[str], None] | None = None,
-             tag: str | None = None) -> dict[str, Any]:
+             tag: str | None = None, guidance: float | None = None) -> dict[str, Any]:
     """The table for the windows of DATASET (``split`` None = every window); writes
-    ``RUN/eval_<tag>.json`` and ``.md`` (``tag`` defaults to ``<dataset name>_<split|all>``).
+    ``RUN/eval_<tag>.json`` and ``.md`` (``tag`` defaults to ``<dataset name>_<split|all>``,
+    with ``_guidance<w>`` when ``guidance`` is given).
     """
     say = progress or (lambda s: None)
     dataset = Path(dataset)
-    model = load_model(run, device)
+    model = load_model(run, device, guidance)
     meta = mdata.check_dataset(dataset, model["frames"])
     _check_compatible(model, meta, dataset)
     sk_meta = meta["motion"]["skeleton"]
@@ -244,7 +245,8 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
             row["style_acc"] = mm.balanced_accuracy([q_style[i] for i in known], pred)
         table.append(row)
     result = {"run": str(run), "dataset": str(dataset), "split": split, "seed": seed,
-              "steps": steps, "cond": cond_name, "fps": fps, "units": units,
+              "steps": steps, "guidance": model["guidance"], "cond": cond_name, "fps": fps,
+              "units": units,
               "acc_units": ("cm" if units in mm.UNIT_TO_M else (units or "units")) + "/frame²",
               "n_reference": len(A), "n_query": len(B),
               "n_left_out_invalid_pose": (A_all - len(A)) + (B_all - len(B)),
@@ -256,7 +258,8 @@ def evaluate(run: str | Path, dataset: str | Path, split: str | None = None, *, 
               "roles": "tang2018" if roles is mm.TANG2018_ROLES else None,
               "settings": settings(fps), "rows": table}
     result["goals"] = goals(result)
-    name = tag or f"{dataset.name}_{split or 'all'}"
+    name = tag or (f"{dataset.name}_{split or 'all'}"
+                   + (f"_guidance{guidance:g}" if guidance is not None else ""))
     out = Path(run)
     (out / f"eval_{name}.json").write_text(json.dumps(_finite(result), indent=2) + "\n",
                                             encoding="utf-8")

@@ -263,13 +263,13 @@ def stream_dance(model: dict[str, Any], audio: str | Path, *, steps: int = 1, se
 
 
 def generate_dance(run: str | Path, audio: str | Path, *, steps: int = 1, seed: int = 0,
-                   device: str = "cpu") -> dict[str, Any]:
+                   device: str = "cpu", guidance: float | None = None) -> dict[str, Any]:
     """Positions (N, J, D) in dataset units for the whole song, in memory (short songs and
     tests; :func:`generate_to` streams to disk)."""
     from motionpair.model.adapter import load_model
 
     check_audio(audio)
-    model = load_model(run, device)
+    model = load_model(run, device, guidance)
     frames: list[np.ndarray] = []
     beats: list[np.ndarray] = []
     res = stream_dance(model, audio, steps=steps, seed=seed, on_frames=frames.append,
@@ -317,13 +317,14 @@ def generate_to(run: str | Path, audio: str | Path, out: str | Path, *, steps: i
                 seed: int = 0, device: str = "cpu", video: bool = True,
                 max_video_s: float | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
-                chunk_s: float = CHUNK_S, context_s: float = CONTEXT_S) -> dict[str, Any]:
+                chunk_s: float = CHUNK_S, context_s: float = CONTEXT_S,
+                guidance: float | None = None) -> dict[str, Any]:
     """Stream the dance of AUDIO into ``out``: motion.npy, music_beat.npy, generate.json,
     strip.png and (optionally) dance.mp4. Memory does not grow with the song's length."""
     from motionpair.model.adapter import load_model
 
     native_sr, n_native = check_audio(audio)
-    model = load_model(run, device)
+    model = load_model(run, device, guidance)
     rec = model["rec"]
     J, D = model["skeleton"]
     out = Path(out)
@@ -351,7 +352,8 @@ def generate_to(run: str | Path, audio: str | Path, out: str | Path, *, steps: i
                            max_video_s=max_video_s,
                            progress=lambda k, n: say("video", k, n)))
     info = {"run": str(run), "audio": str(audio), "audio_sha256": _sha256(audio),
-            "steps": steps, "seed": seed, "fps": str(fps), "frames": int(len(pose)),
+            "steps": steps, "seed": seed, "guidance": model["guidance"], "fps": str(fps),
+            "frames": int(len(pose)),
             "seconds": len(pose) / float(fps), "window_starts": res["windows"],
             "join": "raised-cosine cross-fade of overlapping windows in the model's "
                     "representation" + (" + inpainting" if steps > 1 else ""),
@@ -380,12 +382,29 @@ def _edges(rec: dict[str, Any]) -> list:
     return list(TANG2018_SEGMENTS) if (sk["n_joints"], sk["dims"]) == (23, 3) else sk["edges"]
 
 
+def upright(pose: np.ndarray, skel: dict[str, Any]) -> np.ndarray:
+    """``pose`` (..., J, D) for drawing, which puts axis 1 up: the skeleton's up axis is moved
+    there and its sign applied (a capture's 2-D image coordinates have y pointing DOWN;
+    drawn as stored, the dancer stood on her head)."""
+    from motionpair.model.skeleton import up_index
+
+    axis, sign = up_index(skel)
+    if (axis, sign) == (1, 1.0):
+        return pose
+    out = np.array(pose, dtype=np.float64, copy=True)
+    if axis != 1:
+        out[..., [1, axis]] = out[..., [axis, 1]]
+    out[..., 1] *= sign
+    return out
+
+
 def _pictures(pose: np.ndarray, beat: np.ndarray, rec: dict[str, Any], fps: Fraction,
               audio: str | Path, out: Path, *, video: bool, max_video_s: float | None,
               progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
     from motionpair.model.render import render_mp4, strip_png
 
     edges = _edges(rec)
+    pose = upright(pose, rec["skeleton"])
     files = {"strip": str(strip_png(pose, edges, float(fps), out / "strip.png"))}
     if video:
         files["mp4"] = str(render_mp4(pose, edges, beat, fps, audio, out / "dance.mp4",

@@ -71,6 +71,9 @@ class NetConfig:
     Runs saved without this field load as "u"."""
     t_min: float = 0.05
     """floor of t in the x-prediction's division (JiT clips the same way)"""
+    n_styles: int = 0
+    """styles of the auxiliary classifier on the pooled music embedding (0 = none). Used
+    in training only (``style_logits``); sampling and export never call it."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -164,6 +167,8 @@ class FlowNet(nn.Module):
         if cfg.pool_cond:
             self.pool = nn.Sequential(nn.Linear(2 * cfg.n_cond, w), nn.SiLU(),
                                       nn.Linear(w, w))
+            if cfg.n_styles:
+                self.style_head = nn.Linear(w, cfg.n_styles)
         self.pos = nn.Parameter(torch.zeros(1, cfg.frames // p, w))
         nn.init.normal_(self.pos, std=0.02)
         self.temb = nn.Sequential(nn.Linear(2 * w, w), nn.SiLU(), nn.Linear(w, w))
@@ -183,7 +188,7 @@ class FlowNet(nn.Module):
         emb = self.temb(torch.cat([time_embedding(t, w, scale=ts),
                                    time_embedding(t - r, w, scale=ts)], dim=-1))
         if self.cfg.pool_cond:
-            emb = emb + self.pool(torch.cat([cond.mean(dim=1), cond.std(dim=1)], dim=-1))
+            emb = emb + self.pooled(cond)
         emb = nn.functional.silu(emb)
         B, T, C = z.shape
         p = self.cfg.patch
@@ -208,6 +213,15 @@ class FlowNet(nn.Module):
         if self.cfg.pred == "x":
             return (z - out) / t.clamp_min(self.cfg.t_min)[:, None, None]
         return out
+
+
+    def pooled(self, cond: torch.Tensor) -> torch.Tensor:
+        """(B, w) window-pooled music embedding: per-channel mean and std over the window."""
+        return self.pool(torch.cat([cond.mean(dim=1), cond.std(dim=1)], dim=-1))
+
+    def style_logits(self, cond: torch.Tensor) -> torch.Tensor:
+        """(B, n_styles) the auxiliary style classifier on the pooled music embedding."""
+        return self.style_head(self.pooled(cond))
 
 
 def n_params(model: nn.Module) -> int:

@@ -194,6 +194,15 @@ def meanflow_loss(model: Callable, x: torch.Tensor, cond: torch.Tensor, *,
     return (w * total).mean(), err.mean().detach()
 
 
+def drop_cond(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """``cond`` with each window's music replaced by the null condition (zeros: the
+    normalised mean) with probability ``p``: what classifier-free guidance needs."""
+    if p <= 0:
+        return cond
+    keep = (torch.rand(cond.shape[0], generator=gen) >= p).to(cond.device, cond.dtype)
+    return cond * keep[:, None, None]
+
+
 def channel_mask(mask: torch.Tensor, C: int, D: int) -> torch.Tensor:
     """(B, T, 2) frame mask -> (B, T, C): pose channels follow [..., 0], the D root
     velocity channels follow [..., 1]."""
@@ -203,12 +212,16 @@ def channel_mask(mask: torch.Tensor, C: int, D: int) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(model: Callable, cond: torch.Tensor, noise: torch.Tensor, steps: int = 1,
-           *, keep: torch.Tensor | None = None, keep_mask: torch.Tensor | None = None
-           ) -> torch.Tensor:
+           *, keep: torch.Tensor | None = None, keep_mask: torch.Tensor | None = None,
+           guidance: float = 1.0) -> torch.Tensor:
     """Integrate from ``noise`` (t = 1) to data (t = 0) in ``steps`` equal average-velocity
     jumps. ``keep``/``keep_mask`` (B, T, C)/(B, T, 1): frames to hold to a known window
     (EDGE-style inpainting for long-form joins): before each step ``z_t`` takes
-    ``(1 - t) keep + t noise`` where the mask is 1."""
+    ``(1 - t) keep + t noise`` where the mask is 1.
+
+    ``guidance`` w: classifier-free guidance (Ho & Salimans 2022; EDGE samples with w = 2),
+    ``u = u(∅) + w (u(music) - u(∅))`` with the null condition ``∅`` = all-zero normalised
+    music, which a run trained with ``cond_drop`` > 0 has seen; w = 1 is plain sampling."""
     z = noise
     B = noise.shape[0]
     grid = torch.linspace(1.0, 0.0, steps + 1, device=noise.device)
@@ -217,5 +230,8 @@ def sample(model: Callable, cond: torch.Tensor, noise: torch.Tensor, steps: int 
         if keep is not None and keep_mask is not None:
             z = torch.where(keep_mask > 0, (1 - t) * keep + t * noise, z)
         u = model(z, r.expand(B), t.expand(B), cond)
+        if guidance != 1.0:
+            u0 = model(z, r.expand(B), t.expand(B), torch.zeros_like(cond))
+            u = u0 + guidance * (u - u0)
         z = z - (t - r) * u
     return z

@@ -42,10 +42,10 @@ from motionpair.consumers.loader import MotionPairDataset, collate
 from motionpair.model import data as mdata
 from motionpair.model import skeleton as mskel
 from motionpair.model.net import FlowNet, NetConfig, n_params
-from motionpair.model.objective import CleanLosses, meanflow_loss
+from motionpair.model.objective import CleanLosses, drop_cond, meanflow_loss
 
 CSV_FIELDS = ("step", "epoch", "loss", "mse", "lr", "elapsed_s", "val_mse", "vel", "bone",
-              "foot", "cpu_s")
+              "foot", "cpu_s", "style")
 
 
 @dataclass
@@ -85,6 +85,19 @@ class TrainConfig:
     frames: int = 150
     pred: str = "x"
     """network output parameterisation, see :class:`.net.NetConfig` ``pred``"""
+    cond_drop: float = 0.15
+    """share of train windows whose music is replaced by the null condition (zeros), so
+    the same network also models motion without music: classifier-free guidance needs
+    both (EDGE drops 25 %)"""
+    guidance: float = 2.0
+    """classifier-free guidance weight used when sampling this run (evaluate, generate,
+    distillation's teacher; ``--guidance`` overrides; 1 = none). EDGE samples with 2."""
+    style_aux: float = 0.1
+    """weight of an auxiliary cross-entropy that makes the pooled music embedding predict
+    the dance style recorded for each pair in dataset.json (0 = off; off by itself when the
+    train windows hold fewer than 2 styles). Why: the issue measured style accuracy at
+    chance, so the music's style did not reach the motion; this gives the embedding that
+    modulates every block a reason to carry it. Music only goes in: no label is an input."""
     threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 on a shared machine: with 2 threads
     OpenMP's spin-waits cost ~20x the step's own CPU time under heavy load (measured)."""
@@ -114,6 +127,10 @@ class Windows:
                                        normalize=(cond,), augment=augment) for r in roots]
         self.index = [(k, i) for k, ds in enumerate(self.sets) for i in range(len(ds))]
         self.cond, self.stats = cond, stats
+        style_of = [_styles_of(r) for r in roots]
+        self.style = [style_of[k].get(self.sets[k].rows[i].session, "")
+                      for k, i in self.index]
+        self.styles: list[str] = sorted(set(self.style) - {""})
 
     def __len__(self) -> int:
         return len(self.index)
@@ -138,7 +155,14 @@ class Windows:
         x[..., :-D] *= mask[..., :1]
         x[..., -D:] *= mask[..., 1:]
         return {"x": torch.from_numpy(x), "cond": b[self.cond].float(), "id": b["id"],
-                "pose": b["pose"], "mask": torch.from_numpy(mask)}
+                "pose": b["pose"], "mask": torch.from_numpy(mask),
+                "style": [self.style[int(j)] for j in idx]}
+
+
+def _styles_of(root: str) -> dict[str, str]:
+    """session -> style recorded for its pair in ``dataset.json`` ("" when none)."""
+    meta = json.loads((Path(root) / "dataset.json").read_text(encoding="utf-8"))
+    return {p["session"]: p.get("style") or "" for p in meta.get("pairs") or []}
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -155,18 +179,21 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def build_net(cfg: TrainConfig, meta: dict[str, Any], n_cond: int) -> FlowNet:
+def build_net(cfg: TrainConfig, meta: dict[str, Any], n_cond: int, n_styles: int = 0
+              ) -> FlowNet:
     sk = meta["motion"]["skeleton"]
     ncfg = NetConfig(n_motion=sk["n_joints"] * sk["dims"] + sk["dims"], n_cond=n_cond,
                      frames=cfg.frames, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
-                     pred=cfg.pred, arch=cfg.arch, pool_cond=cfg.arch == "conv")
+                     pred=cfg.pred, arch=cfg.arch, pool_cond=cfg.arch == "conv",
+                     n_styles=n_styles if cfg.arch == "conv" else 0)
     return FlowNet(ncfg)
 
 
 def _loss(model: FlowNet, b: dict[str, Any], cfg: TrainConfig, device: torch.device,
-          gen: torch.Generator, clean: Any, parts: dict[str, float] | None = None
-          ) -> tuple[torch.Tensor, torch.Tensor]:
-    return meanflow_loss(model, b["x"].to(device), b["cond"].to(device), gen=gen,
+          gen: torch.Generator, clean: Any, parts: dict[str, float] | None = None,
+          cond_drop: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    cond = drop_cond(b["cond"], cond_drop, gen).to(device)
+    return meanflow_loss(model, b["x"].to(device), cond, gen=gen,
                          p=cfg.adaptive_p, ratio_r_neq_t=cfg.ratio_r_neq_t,
                          ratio_full=cfg.ratio_full, mask=b["mask"].to(device),
                          clean=clean, dims=int(b["pose"].shape[-1]), parts=parts,
@@ -228,8 +255,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     except ValueError:
         val_w = None
     n_cond = int(train_w.batch([0])["cond"].shape[-1])
-    model = build_net(cfg, metas[0], n_cond).to(device)
-    ema = build_net(cfg, metas[0], n_cond).to(device)
+    styles = train_w.styles if cfg.style_aux > 0 and len(train_w.styles) >= 2 else []
+    model = build_net(cfg, metas[0], n_cond, len(styles)).to(device)
+    ema = build_net(cfg, metas[0], n_cond, len(styles)).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -243,7 +271,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         _truncate_csv(out / "metrics.csv", step)
     record = {"train": cfg.to_dict(), "net": model.cfg.to_dict(), "device": str(device),
               "params": n_params(model), "torch": torch.__version__,
-              "skeleton": skel,
+              "skeleton": skel, "styles": styles,
               "fps": metas[0]["config"]["fps"],
               "audio_params": metas[0]["audio"]["params"],
               "n_train_windows": len(train_w), "n_val_windows": len(val_w) if val_w else 0}
@@ -282,7 +310,16 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             model.train()
             terms: dict[str, float] = {}
-            loss, mse = _loss(model, batch, cfg, device, gen, clean, terms)
+            loss, mse = _loss(model, batch, cfg, device, gen, clean, terms, cfg.cond_drop)
+            if styles:
+                known = [i for i, s in enumerate(batch["style"]) if s]
+                if known:
+                    y = torch.tensor([styles.index(batch["style"][i]) for i in known],
+                                     device=device)
+                    ce = torch.nn.functional.cross_entropy(
+                        model.style_logits(batch["cond"][known].to(device)), y)
+                    loss = loss + cfg.style_aux * ce
+                    terms["style"] = float(ce.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -297,7 +334,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                    "mse": f"{float(mse):.6f}", "lr": f"{lr_at(step - 1, cfg):.3e}",
                    "elapsed_s": f"{elapsed0 + time.perf_counter() - t0:.1f}", "val_mse": "",
                    **{k: f"{terms.get(k, 0.0):.6f}" for k in ("vel", "bone", "foot")},
-                   "cpu_s": f"{time.process_time() - cpu0:.1f}"}
+                   "cpu_s": f"{time.process_time() - cpu0:.1f}",
+                   "style": f"{terms['style']:.6f}" if "style" in terms else ""}
             if val_w is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 vm = val_mse(ema, val_w, cfg, device)
                 row["val_mse"] = f"{vm:.6f}"
