@@ -665,3 +665,19 @@ def test_truncated_checkpoint_is_one_line(tiny_run, tiny_ds, tang_dir, tmp_path)
         assert res.exit_code == 1 and "damaged checkpoint" in res.output, res.output
         assert res.exception is None or isinstance(res.exception, SystemExit)
     assert not (tmp_path / "g").exists()
+
+
+def test_pictures_put_the_skeletons_up_axis_up():
+    """A capture's 2-D image coordinates have y pointing down: drawn as stored, the dancer
+    stood on her head in generate's strip and video. ``upright`` moves the skeleton's up
+    axis to drawing axis 1 with its sign (values: two joints, head above feet)."""
+    from motionpair.model.generate import upright
+
+    img = np.array([[[100.0, 50.0], [100.0, 300.0]]])  # head at y=50 px, feet at 300 (down)
+    up = upright(img, {"dims": 2, "up_axis": "-y"})
+    assert up[0, 0, 1] > up[0, 1, 1]  # head drawn above the feet
+    z_up = np.array([[[0.0, 5.0, 170.0], [0.0, 5.0, 0.0]]])
+    up3 = upright(z_up, {"dims": 3, "up_axis": "z"})
+    assert up3[0, 0, 1] == 170.0 and up3[0, 0, 2] == 5.0
+    same = np.array([[[0.0, 170.0, 1.0]]])
+    assert upright(same, {"dims": 3, "up_axis": "y"}) is same

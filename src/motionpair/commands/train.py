@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
         style_aux: Annotated[float, typer.Option(
             help="weight of the auxiliary style target on the pooled music embedding "
                  "(0 = off)")] = 0.1,
+        balance_styles: Annotated[bool, typer.Option(
+            "--balance-styles/--no-balance-styles",
+            help="draw train windows equally per dance style (dataset.json's styles)")] = True,
         distill_steps: Annotated[int, typer.Option(
             help="after training, distil the N-step sampler into the one-step map for this "
                  "many steps (model/distill.py; 0 = off: it adds ~13 CPU-min for 400 steps; "
@@ -116,7 +119,7 @@ def register(app: typer.Typer) -> None:
                           val_every=val_every, ckpt_every=ckpt_every, device=device,
                           threads=threads, pred=pred, arch=arch, ratio_full=ratio_full,
                           clean_losses=clean_losses, cond_drop=cond_drop, guidance=guidance,
-                          style_aux=style_aux)
+                          style_aux=style_aux, balance_styles=balance_styles)
         err = ui.info()
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),

@@ -98,6 +98,12 @@ class TrainConfig:
     train windows hold fewer than 2 styles). Why: the issue measured style accuracy at
     chance, so the music's style did not reach the motion; this gives the embedding that
     modulates every block a reason to carry it. Music only goes in: no label is an input."""
+    balance_styles: bool = True
+    """draw each epoch's windows with probability inversely proportional to their style's
+    count (with replacement; same epoch length) when the train windows hold 2 or more
+    styles. Why: cha-cha is 142 of tang2018's 1,333 train windows, and the first guided run
+    gave cha-cha music the limb speed of rumba (1.96 cm/frame against 3.14 real), so the
+    style classifier called it rumba (docs/model.md)."""
     threads: int = 0
     """CPU threads for torch (0 = torch's default). 1 on a shared machine: with 2 threads
     OpenMP's spin-waits cost ~20x the step's own CPU time under heavy load (measured)."""
@@ -157,6 +163,21 @@ class Windows:
         return {"x": torch.from_numpy(x), "cond": b[self.cond].float(), "id": b["id"],
                 "pose": b["pose"], "mask": torch.from_numpy(mask),
                 "style": [self.style[int(j)] for j in idx]}
+
+
+def style_weights(styles: list[str]) -> np.ndarray | None:
+    """Per-window draw probabilities, equal in total for every style (windows without a
+    style count as one more style); None when fewer than 2 styles are present.
+
+    >>> style_weights(["a", "a", "a", "b"]).round(3).tolist()
+    [0.167, 0.167, 0.167, 0.5]
+    """
+    names, inv, counts = np.unique(np.array(styles, dtype=object), return_inverse=True,
+                                   return_counts=True)
+    if len(names) < 2:
+        return None
+    w = 1.0 / counts[inv]
+    return w / w.sum()
 
 
 def _styles_of(root: str) -> dict[str, str]:
@@ -287,6 +308,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     perm_epoch, perm = -1, np.arange(0)
+    draw_p = style_weights(train_w.style) if cfg.balance_styles else None
     last_row: dict[str, Any] = {}
     best_path = out / "best.pt"
     best_val = float("inf")
@@ -301,7 +323,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
                 break
             epoch, b = divmod(step, per_epoch)
             if epoch != perm_epoch:
-                perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_w))
+                rng = np.random.default_rng([cfg.seed, epoch])
+                perm = (rng.choice(len(train_w), size=len(train_w), p=draw_p)
+                        if draw_p is not None else rng.permutation(len(train_w)))
                 train_w.set_epoch(epoch)
                 perm_epoch = epoch
             batch = train_w.batch(perm[b * cfg.batch:(b + 1) * cfg.batch])
