@@ -40,7 +40,8 @@ from motionpair.cli import app
 from motionpair.commands._shared import hoist_global_flags
 
 TINY_TRAIN = ["--steps", "2", "--batch", "4", "--width", "16", "--layers", "1", "--heads", "2",
-              "--val-every", "1", "--ckpt-every", "1", "--threads", "1", "--device", "cpu"]
+              "--val-every", "1", "--ckpt-every", "1", "--threads", "1", "--device", "cpu",
+              "--distill-steps", "0"]
 
 #: How each command is called on good inputs; ``{KIND}`` is replaced by a path of that kind.
 TEMPLATES: dict[str, list[str]] = {

@@ -72,9 +72,9 @@ def register(app: typer.Typer) -> None:
             "--balance-styles/--no-balance-styles",
             help="draw train windows equally per dance style (dataset.json's styles)")] = True,
         distill_steps: Annotated[int, typer.Option(
-            help="after training, distil the N-step sampler into the one-step map for this "
-                 "many steps (model/distill.py; 0 = off: it adds ~13 CPU-min for 400 steps; "
-                 "docs/model.md)")] = 0,
+            help="after training, distil the guided N-step sampler into the one-step map "
+                 "for this many steps (model/distill.py; 0 = off; 400 took 123 CPU-s on "
+                 "the 27-pair tang2018 build, docs/model.md)")] = 400,
         distill_pairs: Annotated[int, typer.Option(
             help="(music window, noise) pairs the teacher samples for distillation")] = 512,
         resume: Annotated[bool, typer.Option("--resume", help="continue RUN/last.pt")]
