@@ -65,6 +65,12 @@ class RayEngine:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise TaskLostError(f"cannot connect to the Ray cluster at "
                                     f"{self.address}: {str(exc).splitlines()[0]}") from exc
+            except BaseException:
+                # Ctrl-C / SIGTERM inside ray.init: stop what it started already (a private
+                # instance's processes), or they outlive the build
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+                raise
             finally:
                 _restore(kept)
             self._owned = True
